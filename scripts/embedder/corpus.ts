@@ -1,0 +1,122 @@
+/**
+ * The built-in embedder's TRAINING corpus, generated with the same machinery as the evaluation
+ * corpus (bench/privacy/corpus.ts) but kept apart from it:
+ *
+ *  - texts: bench-disjoint sentences from scripts/embedder/sentences.ts;
+ *  - conditions: the same channel-chain distribution, drawn from another seed;
+ *  - noise: generated from a seed (bench/privacy/corpus.ts seededNoise), not sox's fixed sequence;
+ *  - speakers: the 16 real voices are the SAME people as in the evaluation corpus (no other real
+ *    voices are installed), plus pseudo-speakers made by sox pitch (joint F0 / formant scaling),
+ *    tempo and treble transforms, in two rounds of pitch grids, skipping any pitch within 120 cents
+ *    of an evaluation pseudo-speaker of the same base voice. The speaker-disjoint estimate (two folds by base voice,
+ *    see FOLDS) is how the evaluation reports what this overlap is worth.
+ */
+
+import { buildCorpus, type CorpusManifest } from "../../bench/privacy/corpus.js";
+import { SeededRng } from "../../bench/privacy/rng.js";
+import { DERIVED_SPEAKERS, REAL_SPEAKERS, type SpeakerSpec } from "../../bench/privacy/voices.js";
+import { trainingSentences } from "./sentences.js";
+
+export const TRAIN_SEED = "voxvault-embedder-train/v1";
+/** Pseudo-speaker rounds: id tag, pitch grid (cents), corpus sub-directory. */
+export const PSEUDO_ROUNDS = [
+  { tag: "t", grid: [-550, -300, -150, 150, 300, 550], dir: "pseudo", rng: "pseudo" },
+  { tag: "u", grid: [-450, -225, -75, 75, 225, 450], dir: "pseudo2", rng: "pseudo2" },
+] as const;
+/** Minimum distance in cents from an evaluation pseudo-speaker of the same base voice. */
+const MIN_CENTS_FROM_EVAL = 120;
+
+/** Two folds of base voices (balanced for language and sex) for the speaker-disjoint estimate. */
+export const FOLDS: readonly (readonly string[])[] = [
+  ["kal", "awb", "slt", "dita", "machac", "lj", "pc", "nsh"],
+  ["ked", "rms", "ona", "krb", "ph", "mv", "lp", "nsk"],
+];
+
+export function trainingPseudoSpeakers(round: 0 | 1 | "all" = "all"): SpeakerSpec[] {
+  if (round === "all") return [...trainingPseudoSpeakers(0), ...trainingPseudoSpeakers(1)];
+  const { tag, grid, rng: rngLabel } = PSEUDO_ROUNDS[round];
+  const out: SpeakerSpec[] = [];
+  for (const base of REAL_SPEAKERS) {
+    const evalCents = DERIVED_SPEAKERS.filter((d) => d.base === base.id).map((d) => d.transform!.pitchCents);
+    const rng = new SeededRng(`${TRAIN_SEED}/${rngLabel}/${base.id}`);
+    for (const cents of grid) {
+      if (evalCents.some((c) => Math.abs(c - cents) < MIN_CENTS_FROM_EVAL)) continue;
+      const transform = {
+        pitchCents: cents,
+        tempo: rng.uniform(0.93, 1.07, 2),
+        trebleDb: rng.uniform(-3, 3, 1),
+      };
+      out.push({
+        id: `${base.id}-${tag}${cents > 0 ? "p" : "m"}${Math.abs(cents)}`,
+        kind: "derived",
+        lang: base.lang,
+        sex: base.sex,
+        description: `training pseudo-speaker from ${base.id}: pitch ${cents} cents, tempo ${transform.tempo}, treble ${transform.trebleDb} dB`,
+        voices: base.voices,
+        base: base.id,
+        transform,
+      });
+    }
+  }
+  return out;
+}
+
+/** Base (real) voice of a speaker id of either corpus. */
+export function baseVoice(speakerId: string): string {
+  return speakerId.split("-")[0]!;
+}
+
+export interface CorpusPart {
+  readonly dir: string;
+  readonly manifest: CorpusManifest;
+}
+
+/** The real voices, then one part per pseudo-speaker round. */
+export interface TrainingCorpus {
+  readonly parts: readonly CorpusPart[];
+}
+
+export async function buildTrainingCorpus(
+  outDir: string,
+  options: {
+    realUtterances?: number;
+    pseudoUtterances?: number;
+    jobs?: number;
+    log?: (l: string) => void;
+  } = {},
+): Promise<TrainingCorpus> {
+  const common = {
+    seed: TRAIN_SEED,
+    enrolPerSpeaker: 1,
+    jobs: options.jobs ?? 2,
+    sentences: (lang: Parameters<typeof trainingSentences>[0]) => trainingSentences(lang),
+    noiseSeed: `${TRAIN_SEED}/noise`,
+    ...(options.log === undefined ? {} : { log: options.log }),
+  };
+  const parts: CorpusPart[] = [];
+  const realDir = `${outDir}/real`;
+  parts.push({
+    dir: realDir,
+    manifest: await buildCorpus({
+      ...common,
+      outDir: realDir,
+      speakers: REAL_SPEAKERS,
+      utterancesPerSpeaker: options.realUtterances ?? 20,
+    }),
+  });
+  for (const [k, round] of PSEUDO_ROUNDS.entries()) {
+    const dir = `${outDir}/${round.dir}`;
+    parts.push({
+      dir,
+      manifest: await buildCorpus({
+        ...common,
+        // Round 1 keeps the original seed (its cached audio stays valid); later rounds get their own.
+        ...(k === 0 ? {} : { seed: `${TRAIN_SEED}/round${k + 1}` }),
+        outDir: dir,
+        speakers: trainingPseudoSpeakers(k === 0 ? 0 : 1),
+        utterancesPerSpeaker: options.pseudoUtterances ?? 8,
+      }),
+    });
+  }
+  return { parts };
+}

@@ -1,0 +1,143 @@
+/**
+ * Purpose-bound consent (GDPR Art. 6(1)(a), 7): per subject and purpose, the hash of the exact
+ * consent text agreed to, with grant and revoke times. History is kept; the latest unrevoked row
+ * is the active consent. Revocation takes effect on the next request (no caching of consent).
+ */
+import { recordEvent } from "../audit/record.js";
+import { VaultError } from "../errors.js";
+import { newId } from "../ids.js";
+import type { Purpose } from "../ingest/config.js";
+import type { MetaDb } from "../store/meta/index.js";
+import type { VaultDeps } from "../vault/deps.js";
+import { loadSubject, requireActive } from "../vault/subjects.js";
+
+export interface ConsentState {
+  readonly purpose: string;
+  readonly active: boolean;
+  readonly consentId: string | null;
+  readonly textHash: string | null;
+  readonly grantedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+type Deps = Pick<VaultDeps, "meta" | "actor" | "now"> & {
+  readonly purposes: () => Readonly<Record<string, Purpose>>;
+};
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+export async function hasActiveConsent(db: MetaDb, subjectId: string, purpose: string): Promise<boolean> {
+  const row = await db
+    .selectFrom("consents")
+    .select("id")
+    .where("subject_id", "=", subjectId)
+    .where("purpose", "=", purpose)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export function createConsentService(deps: Deps) {
+  function checkPurpose(purpose: string): void {
+    if (!Object.hasOwn(deps.purposes(), purpose))
+      throw new VaultError("INVALID_ARGUMENT", `unknown purpose ${purpose}`);
+  }
+  return {
+    async grant(subjectId: string, purpose: string, textHash: string): Promise<ConsentState> {
+      checkPurpose(purpose);
+      if (!HASH_RE.test(textHash))
+        throw new VaultError("INVALID_ARGUMENT", "textHash must be the hex SHA-256 of the consent text");
+      return deps.meta.write(async (trx) => {
+        const s = await loadSubject(trx, subjectId);
+        requireActive(s);
+        const at = deps.now().toISOString();
+        // A new grant supersedes the previous one (e.g. a new text version).
+        await trx
+          .updateTable("consents")
+          .set({ revoked_at: at })
+          .where("subject_id", "=", s.id)
+          .where("purpose", "=", purpose)
+          .where("revoked_at", "is", null)
+          .execute();
+        const id = newId("cns");
+        await trx
+          .insertInto("consents")
+          .values({ id, subject_id: s.id, purpose, text_hash: textHash, granted_at: at, revoked_at: null })
+          .execute();
+        await recordEvent(trx, deps.actor, {
+          type: "consent.granted",
+          subjectId: s.id,
+          purpose,
+          textHash,
+          consentId: id,
+        });
+        return { purpose, active: true, consentId: id, textHash, grantedAt: at, revokedAt: null };
+      });
+    },
+
+    async revoke(subjectId: string, purpose: string): Promise<ConsentState> {
+      checkPurpose(purpose);
+      return deps.meta.write(async (trx) => {
+        const s = await loadSubject(trx, subjectId);
+        const row = await trx
+          .selectFrom("consents")
+          .selectAll()
+          .where("subject_id", "=", s.id)
+          .where("purpose", "=", purpose)
+          .where("revoked_at", "is", null)
+          .executeTakeFirst();
+        if (!row)
+          return {
+            purpose,
+            active: false,
+            consentId: null,
+            textHash: null,
+            grantedAt: null,
+            revokedAt: null,
+          };
+        const at = deps.now().toISOString();
+        await trx.updateTable("consents").set({ revoked_at: at }).where("id", "=", row.id).execute();
+        await recordEvent(trx, deps.actor, {
+          type: "consent.revoked",
+          subjectId: s.id,
+          purpose,
+          consentId: row.id,
+        });
+        return {
+          purpose,
+          active: false,
+          consentId: row.id,
+          textHash: row.text_hash,
+          grantedAt: row.granted_at,
+          revokedAt: at,
+        };
+      });
+    },
+
+    /** The current state for every configured purpose. */
+    async list(subjectId: string): Promise<ConsentState[]> {
+      const s = await loadSubject(deps.meta.db, subjectId);
+      const rows = await deps.meta.db
+        .selectFrom("consents")
+        .selectAll()
+        .where("subject_id", "=", s.id)
+        .orderBy("granted_at", "desc")
+        .execute();
+      return Object.keys(deps.purposes()).map((purpose) => {
+        const latest = rows.find((r) => r.purpose === purpose);
+        return {
+          purpose,
+          active: latest?.revoked_at === null,
+          consentId: latest?.id ?? null,
+          textHash: latest?.text_hash ?? null,
+          grantedAt: latest?.granted_at ?? null,
+          revokedAt: latest?.revoked_at ?? null,
+        };
+      });
+    },
+
+    isActive: (db: MetaDb, subjectId: string, purpose: string) => hasActiveConsent(db, subjectId, purpose),
+  };
+}
+
+export type ConsentService = ReturnType<typeof createConsentService>;

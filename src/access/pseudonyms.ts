@@ -1,0 +1,23 @@
+/**
+ * Per-application pseudonyms for consumers: HMAC(pseudonym key, application || subject id). Two
+ * applications see unrelated pseudonyms for the same person, and neither sees the vault's ids.
+ */
+import { encodeFields, wipe } from "../crypto/bytes.js";
+import { hmacSha256 } from "../crypto/kdf.js";
+import type { Vault } from "../vault/vault.js";
+
+const SECRET = "consumer-pseudonym-key";
+const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
+
+export async function pseudonymKey(vault: Vault): Promise<Uint8Array> {
+  const { meta, tree } = vault.internals;
+  return (await meta.write((trx) => tree.secretOrCreate(trx, SECRET))).value;
+}
+
+export function pseudonym(key: Uint8Array, application: string, subjectId: string): string {
+  const mac = hmacSha256(key, encodeFields(["voxvault/pseudonym/v1", application, subjectId]));
+  let out = "";
+  for (let i = 0; i < 26; i++) out += ALPHABET.charAt(mac[i]! & 31);
+  wipe(mac);
+  return `psn_${out}`;
+}

@@ -1,0 +1,210 @@
+import { VaultError } from "../../errors.js";
+import { ByteReader } from "../pcm/byte-reader.js";
+import { FLAC_HEAD_BYTES, parseFlacStreamInfo } from "../pcm/flac-header.js";
+import { guardDuration } from "../pcm/guard.js";
+import { checkInfo, resolveLimits } from "../pcm/limits.js";
+import { mpegTagFrames, parseMpegHeader } from "../pcm/mpeg-header.js";
+import { OGG_BOS, OGG_EOS, firstPacket, parseOggHead, readOggPage, type OggPage } from "../pcm/ogg.js";
+import { SNIFF_BYTES, detectContainer } from "../pcm/sniff.js";
+import type { AudioInfo, DecodeLimits, DecodedAudio, PlanarChunk } from "../pcm/types.js";
+import { readWavHeader, wavChunks } from "../pcm/wav.js";
+import { WebmOpusDemuxer, webmOpusToOgg } from "../pcm/webm.js";
+import { openWithFfmpeg } from "./ffmpeg.js";
+import type { WorkerCodec } from "./protocol.js";
+import { decodeInWorker } from "./worker-host.js";
+
+export interface DecodeOptions {
+  /** Overrides for DEFAULT_DECODE_LIMITS. */
+  readonly limits?: Partial<DecodeLimits>;
+  /**
+   * Decode containers without a native decoder (AAC/M4A, AMR, AIFF, ...) by piping them through
+   * `ffmpeg` from PATH. Off by default; never required.
+   */
+  readonly ffmpegFallback?: boolean;
+  /** Path of the ffmpeg binary for the fallback (default "ffmpeg"). */
+  readonly ffmpegPath?: string;
+  /** Decoder worker entry; defaults to the compiled worker.js next to this module. */
+  readonly workerUrl?: URL;
+}
+
+/** Encoded bytes per worker request: small enough to bound one request's output (see docs). */
+const PIECE_BYTES = { flac: 2048, mp3: 16 * 1024 } as const;
+const SUPPORTED = new Set(["wav", "flac", "ogg", "webm", "id3", "mp3"]);
+const MAX_ID3_TAGS = 4;
+
+interface Opened {
+  info: AudioInfo;
+  chunks: AsyncIterable<PlanarChunk>;
+  /** Truncation check against what the header declared, run when the stream ends. */
+  onEnd?: (frames: number) => void;
+  /** Where the audio data ends, in input bytes, when the header says so exactly (WAV). */
+  declaredEnd?: number;
+  /** Releases resources held before iteration starts (the ffmpeg child). */
+  abort?: () => void;
+}
+
+async function* pieces(r: ByteReader, size: number): AsyncGenerator<Uint8Array, void, undefined> {
+  for (;;) {
+    const b = await r.read(size);
+    if (b.length === 0) return;
+    yield b;
+  }
+}
+
+async function* oggPieces(r: ByteReader, first: OggPage): AsyncGenerator<Uint8Array, void, undefined> {
+  yield first.bytes;
+  let eos = (first.flags & OGG_EOS) !== 0;
+  for (;;) {
+    const p = await readOggPage(r);
+    if (!p) break;
+    if (eos) throw new VaultError("UNSUPPORTED_FORMAT", "chained Ogg streams are not supported");
+    if (p.serial !== first.serial)
+      throw new VaultError("UNSUPPORTED_FORMAT", "multiplexed Ogg is not supported");
+    eos = (p.flags & OGG_EOS) !== 0;
+    yield p.bytes;
+  }
+  if (!eos) throw new VaultError("CORRUPT_AUDIO", "Ogg stream ends without its last page");
+}
+
+function endedEarly(): VaultError {
+  return new VaultError("CORRUPT_AUDIO", "audio ends before its declared duration");
+}
+
+async function open(r: ByteReader, limits: DecodeLimits, opts: DecodeOptions): Promise<Opened> {
+  const worker = (codec: WorkerCodec, info: AudioInfo, input: AsyncIterable<Uint8Array>): Opened => ({
+    info,
+    chunks: decodeInWorker(input, { codec, info, limits, workerUrl: opts.workerUrl }),
+  });
+  for (let tags = 0; ; tags++) {
+    const atEnd = !(await r.fill(SNIFF_BYTES));
+    const head = r.peek(SNIFF_BYTES);
+    if (head.length === 0) {
+      throw new VaultError("CORRUPT_AUDIO", tags ? "nothing follows the ID3 tag" : "empty input");
+    }
+    const s = detectContainer(head, atEnd);
+    switch (s.kind) {
+      case "id3":
+        if (tags >= MAX_ID3_TAGS) throw new VaultError("CORRUPT_AUDIO", "too many ID3 tags");
+        if ((await r.skip(s.tagBytes)) < s.tagBytes)
+          throw new VaultError("CORRUPT_AUDIO", "ID3 tag truncated");
+        continue;
+      case "wav": {
+        const h = await readWavHeader(r);
+        return {
+          info: h.info,
+          chunks: wavChunks(r, h),
+          ...(h.dataBytes === null ? {} : { declaredEnd: r.position + h.dataBytes }),
+        };
+      }
+      case "flac": {
+        const si = parseFlacStreamInfo(head.subarray(0, FLAC_HEAD_BYTES));
+        const info: AudioInfo = {
+          container: "flac",
+          codec: "flac",
+          sampleRate: si.sampleRate,
+          channels: si.channels,
+          bitsPerSample: si.bitsPerSample,
+          ...(si.totalSamples > 0 ? { declaredDurationSec: si.totalSamples / si.sampleRate } : {}),
+        };
+        return {
+          ...worker("flac", info, pieces(r, PIECE_BYTES.flac)),
+          onEnd: (frames) => {
+            if (frames < si.totalSamples) throw endedEarly();
+          },
+        };
+      }
+      case "mp3": {
+        const h = parseMpegHeader(head)!;
+        const tagFrames = mpegTagFrames(head, 0, h);
+        const info: AudioInfo = {
+          container: "mp3",
+          codec: "mp3",
+          sampleRate: h.sampleRate,
+          channels: h.channels,
+          ...(tagFrames ? { declaredDurationSec: (tagFrames * h.samplesPerFrame) / h.sampleRate } : {}),
+        };
+        return {
+          ...worker("mp3", info, pieces(r, PIECE_BYTES.mp3)),
+          onEnd: (frames) => {
+            // Gapless decoding drops the encoder delay and padding: under 3 frames in practice.
+            if (tagFrames && frames < (tagFrames - 3) * h.samplesPerFrame) throw endedEarly();
+          },
+        };
+      }
+      case "ogg": {
+        const first = await readOggPage(r);
+        const packet = first && (first.flags & OGG_BOS) !== 0 ? firstPacket(first) : null;
+        if (!first || !packet) throw new VaultError("CORRUPT_AUDIO", "Ogg stream has no header packet");
+        const oh = parseOggHead(packet);
+        const info: AudioInfo = {
+          container: "ogg",
+          codec: oh.codec,
+          sampleRate: oh.sampleRate,
+          channels: oh.channels,
+        };
+        return worker(oh.codec, info, oggPieces(r, first));
+      }
+      case "webm": {
+        const demux = new WebmOpusDemuxer(r);
+        const head = await demux.readHeader();
+        const declared = head.info.declaredDurationSec;
+        return {
+          ...worker("opus", head.info, webmOpusToOgg(head, demux.packets())),
+          onEnd: (frames) => {
+            // WebM durations are rounded to the timecode scale and blocks: allow a quarter second.
+            if (declared !== undefined && frames / 48000 < declared - 0.25) throw endedEarly();
+          },
+        };
+      }
+      case "truncated":
+        if (SUPPORTED.has(s.format)) throw new VaultError("CORRUPT_AUDIO", "audio header truncated");
+        throw new VaultError("UNSUPPORTED_FORMAT", "unsupported audio format");
+      case "unsupported":
+      case "unknown":
+        if (opts.ffmpegFallback === true) return openWithFfmpeg(r, limits, opts.ffmpegPath);
+        throw new VaultError(
+          "UNSUPPORTED_FORMAT",
+          s.kind === "unsupported" ? `unsupported audio format (${s.format})` : "unrecognised audio format",
+        );
+    }
+  }
+}
+
+/**
+ * Detects the container from magic bytes, parses its header, checks the header against the
+ * limits (UNSUPPORTED_LAYOUT, TOO_LONG on a declared duration) and returns the header facts with
+ * a lazy stream of planar chunks at the source rate. Compressed formats decode in a worker under
+ * a time budget; WAV is parsed in-thread. Iterating the chunks may throw CORRUPT_AUDIO,
+ * TOO_LARGE, TOO_LONG, TOO_SHORT or DECODE_TIMEOUT; a thrown error means the whole input is
+ * refused, even if some chunks were already yielded. Stopping early releases everything.
+ */
+export async function decodeAudio(
+  source: AsyncIterable<Uint8Array>,
+  opts: DecodeOptions = {},
+): Promise<DecodedAudio> {
+  const limits = resolveLimits(opts.limits);
+  const r = new ByteReader(source, limits.maxInputBytes);
+  let opened: Opened | undefined;
+  try {
+    opened = await open(r, limits, opts);
+    checkInfo(opened.info, limits);
+    if (opened.declaredEnd !== undefined && opened.declaredEnd > limits.maxInputBytes) {
+      throw new VaultError("TOO_LARGE", "declared data size exceeds the size limit", {
+        details: { maxBytes: limits.maxInputBytes },
+      });
+    }
+  } catch (e) {
+    opened?.abort?.();
+    await r.close();
+    throw e;
+  }
+  const { info, chunks, onEnd } = opened;
+  async function* run(): AsyncGenerator<PlanarChunk, void, undefined> {
+    try {
+      yield* guardDuration(chunks, info, limits, onEnd ? { onEnd } : {});
+    } finally {
+      await r.close();
+    }
+  }
+  return { info, chunks: run() };
+}

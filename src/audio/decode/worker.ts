@@ -1,0 +1,93 @@
+/**
+ * Decoder worker: runs one WASM decoder on the pieces the host sends, one request at a time, and
+ * answers each with its PCM (buffers transferred) followed by an ack. The host enforces the time
+ * budget by terminating this thread; nothing here needs to cooperate for that.
+ *
+ * The host imports this module too (so every build that includes the host emits it); it only
+ * starts serving when loaded as the decoder worker.
+ */
+import { isMainThread, parentPort, workerData, type MessagePort } from "node:worker_threads";
+import type { CodecAdapter, DecodedBlock } from "./codecs.js";
+import type { ErrorMessage, FromWorker, InitMessage, ToWorker } from "./protocol.js";
+
+export const WORKER_TAG = "voxvault-decode-worker";
+
+class Failure extends Error {
+  constructor(
+    readonly code: ErrorMessage["code"],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function serve(port: MessagePort): void {
+  // The WASM decoders log frame errors to the console: keep input-derived text out of the logs.
+  const silent = (): void => undefined;
+  Object.assign(console, { error: silent, warn: silent, log: silent });
+
+  let init: InitMessage | null = null;
+  let codec: CodecAdapter | null = null;
+  let frames = 0;
+  let failed = false;
+  let queue: Promise<void> = Promise.resolve();
+
+  const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => {
+    port.postMessage(m, transfer);
+  };
+
+  const emit = (d: DecodedBlock): void => {
+    if (d.errors.length > 0) throw new Failure("CORRUPT_AUDIO", "decoder reported damaged frames");
+    const n = d.samplesDecoded;
+    if (n === 0 || !init) return;
+    if (d.sampleRate !== init.sampleRate)
+      throw new Failure("CORRUPT_AUDIO", "sample rate changed mid-stream");
+    let chans = d.channelData.map((c) => (c.length === n ? c : c.subarray(0, n)));
+    // mpg123 always yields two channels; a mono stream's second one is a copy.
+    if (init.codec === "mp3" && init.channels === 1 && chans.length === 2) chans = [chans[0]!];
+    if (chans.length !== init.channels)
+      throw new Failure("CORRUPT_AUDIO", "channel count changed mid-stream");
+    frames += n;
+    if (frames > init.maxFrames) throw new Failure("TOO_LONG", "audio exceeds the duration limit");
+    const buffers = new Set<ArrayBuffer>();
+    for (const c of chans) buffers.add(c.buffer as ArrayBuffer);
+    post({ type: "pcm", channels: chans }, [...buffers]);
+  };
+
+  const handle = async (m: ToWorker): Promise<void> => {
+    if (failed) return;
+    switch (m.type) {
+      case "init": {
+        init = m;
+        const { createCodec } = await import("./codecs.js");
+        codec = createCodec(m.codec);
+        await codec.ready;
+        break;
+      }
+      case "data":
+        if (!codec) throw new Failure("INTERNAL", "decoder not initialised");
+        emit(await codec.decode(m.bytes));
+        break;
+      case "end":
+        if (!codec) throw new Failure("INTERNAL", "decoder not initialised");
+        emit(await codec.flush());
+        codec.free();
+        codec = null;
+        break;
+    }
+    post({ type: "ack" });
+  };
+
+  port.on("message", (m: ToWorker) => {
+    queue = queue
+      .then(() => handle(m))
+      .catch((e: unknown) => {
+        failed = true;
+        const code = e instanceof Failure ? e.code : "CORRUPT_AUDIO";
+        const message = e instanceof Failure ? e.message : "decoder failed on this input";
+        post({ type: "error", code, message });
+      });
+  });
+}
+
+if (!isMainThread && parentPort && workerData === WORKER_TAG) serve(parentPort);

@@ -1,0 +1,183 @@
+/**
+ * One pass over 16 kHz mono PCM that produces every derivation the ingest path needs:
+ * fbank (and optionally MFCC) frames, quality metrics, VAD, and voice statistics.
+ *
+ * Sharing: the fbank frame's FFT and mel energies feed the VAD (one FFT per 10 ms frame for
+ * both); MFCC is a DCT of the same log-mel. YIN needs a longer (45 ms) frame and its own
+ * FFT pair. Loudness and true peak are NOT here: they are defined on the original signal
+ * (rate, channels) and computed with {@link LoudnessMeter} before resampling.
+ *
+ * Memory is O(1) in duration apart from the VAD's segment list; frames are handed to
+ * `onFrames` as they are produced and not retained.
+ */
+
+import { VaultError } from "../../errors.js";
+import { MeanAccumulator } from "./cmn.js";
+import { FbankComputer, numFramesFor, type FbankOptions } from "./fbank.js";
+import { Framer } from "./framer.js";
+import { MfccTransform, type MfccOptions } from "./mfcc.js";
+import { QualityAnalyzer, type QualityMetrics, type QualityOptions } from "./quality.js";
+import {
+  createVadProcessor,
+  hasEnoughSpeech,
+  type SpeechRequirement,
+  type VadFrameProcessor,
+  type VadOptions,
+  type VadResult,
+} from "./vad.js";
+import { VoiceStatsAccumulator, type VoiceStats, type VoiceStatsOptions } from "./voicestats.js";
+import { YinPitch, type YinFrame } from "./yin.js";
+
+export const PIPELINE_SAMPLE_RATE = 16000;
+
+/** Frames produced by one push, row-major. */
+export interface FeatureFrames {
+  /** Index of the first frame of this batch in the stream (frame i starts at i·10 ms). */
+  readonly firstFrame: number;
+  readonly numFrames: number;
+  readonly numMelBins: number;
+  /** numFrames × numMelBins log-mel (Kaldi fbank), not mean-normalised. */
+  readonly fbank: Float32Array;
+  /** numFrames × numCeps MFCC, when enabled. */
+  readonly mfcc: Float32Array | null;
+  readonly numCeps: number;
+}
+
+export interface FeaturePipelineOptions {
+  /** Fbank settings; sampleRate must stay 16000. Defaults: 80 bins, povey, sampleScale 1. */
+  readonly fbank?: Omit<FbankOptions, "sampleRate">;
+  /** Emit MFCC (DCT of the same log-mel) alongside fbank. Off by default. */
+  readonly mfcc?: MfccOptions | false;
+  readonly vad?: VadOptions;
+  readonly voice?: Omit<VoiceStatsOptions, "sampleRate">;
+  readonly quality?: Omit<QualityOptions, "sampleRate">;
+  /** Minimum speech for `enoughSpeech`. */
+  readonly speech?: SpeechRequirement;
+  /** Receives each push's frames (skipped when a push completes no frame). */
+  readonly onFrames?: (frames: FeatureFrames) => void;
+}
+
+export interface FeatureReport {
+  readonly sampleRate: number;
+  readonly numSamples: number;
+  readonly durationSec: number;
+  readonly frames: {
+    readonly count: number;
+    readonly numMelBins: number;
+    readonly frameLengthSec: number;
+    readonly frameShiftSec: number;
+    /** Per-bin mean of all fbank frames: subtract it for WeSpeaker-style CMN. */
+    readonly fbankMean: Float32Array;
+  };
+  readonly quality: QualityMetrics;
+  readonly vad: VadResult;
+  readonly voice: VoiceStats;
+  /** hasEnoughSpeech(vad, options.speech): false means the lead should raise NO_SPEECH. */
+  readonly enoughSpeech: boolean;
+}
+
+export class FeaturePipeline {
+  private readonly fbank: FbankComputer;
+  private readonly fbankFramer: Framer;
+  private readonly mfcc: MfccTransform | null;
+  private readonly vad: VadFrameProcessor;
+  private readonly quality: QualityAnalyzer;
+  private readonly yin: YinPitch;
+  private readonly yinFramer: Framer;
+  private readonly voice: VoiceStatsAccumulator;
+  private readonly yinOut: YinFrame = { f0: 0, aperiodicity: 1, intensityDb: -150 };
+  private readonly mean: MeanAccumulator;
+  private readonly onFrames: ((frames: FeatureFrames) => void) | undefined;
+  private readonly speech: SpeechRequirement;
+  private finished = false;
+
+  constructor(options: FeaturePipelineOptions = {}) {
+    this.fbank = new FbankComputer({ ...options.fbank, sampleRate: PIPELINE_SAMPLE_RATE });
+    this.fbankFramer = new Framer(this.fbank.frameLength, this.fbank.frameShift);
+    const bins = this.fbank.options.numMelBins;
+    this.mfcc = options.mfcc ? new MfccTransform(bins, options.mfcc) : null;
+    this.vad = createVadProcessor(this.fbank, options.vad);
+    this.quality = new QualityAnalyzer({ ...options.quality, sampleRate: PIPELINE_SAMPLE_RATE });
+    const voice = { ...options.voice, sampleRate: PIPELINE_SAMPLE_RATE };
+    this.yin = new YinPitch(voice);
+    const hop = Math.round(PIPELINE_SAMPLE_RATE * 0.01);
+    this.yinFramer = new Framer(this.yin.frameLength, hop);
+    this.voice = new VoiceStatsAccumulator(
+      voice.minF0 ?? 50,
+      voice.maxF0 ?? 550,
+      hop / PIPELINE_SAMPLE_RATE,
+      voice,
+    );
+    this.mean = new MeanAccumulator(bins);
+    this.onFrames = options.onFrames;
+    this.speech = options.speech ?? {};
+  }
+
+  /** Feeds 16 kHz mono samples in [-1, 1]; any chunk size. */
+  push(chunk: Float32Array): void {
+    if (this.finished) throw new VaultError("INVALID_ARGUMENT", "pipeline: push after finish");
+    for (let i = 0; i < chunk.length; i++) {
+      if (!Number.isFinite(chunk[i]!)) {
+        throw new VaultError("INVALID_ARGUMENT", "pipeline: non-finite sample", {
+          details: { index: this.fbankFramer.samples + i },
+        });
+      }
+    }
+    this.quality.push(chunk);
+    const bins = this.fbank.options.numMelBins;
+    const first = this.fbankFramer.frames;
+    const total = numFramesFor(
+      this.fbankFramer.samples + chunk.length,
+      this.fbankFramer.length,
+      this.fbankFramer.shift,
+    );
+    const n = total - first;
+    const fb = new Float32Array(n * bins);
+    this.fbankFramer.push(chunk, (frame, index) => {
+      this.fbank.compute(frame, fb, (index - first) * bins);
+      this.vad.pushFrame(this.fbank.melEnergies, this.fbank.rawEnergy);
+    });
+    this.yinFramer.push(chunk, (frame) => {
+      this.yin.analyze(frame, this.yinOut);
+      this.voice.pushFrame(this.yinOut);
+    });
+    if (n === 0) return;
+    this.mean.add(fb, n);
+    if (this.onFrames !== undefined) {
+      const mfcc = this.mfcc === null ? null : this.mfcc.applyAll(fb, n);
+      this.onFrames({
+        firstFrame: first,
+        numFrames: n,
+        numMelBins: bins,
+        fbank: fb,
+        mfcc,
+        numCeps: this.mfcc?.numCeps ?? 0,
+      });
+    }
+  }
+
+  /** Ends the stream and returns the utterance-level report. */
+  finish(): FeatureReport {
+    if (this.finished) throw new VaultError("INVALID_ARGUMENT", "pipeline: finish called twice");
+    this.finished = true;
+    const numSamples = this.fbankFramer.samples;
+    const sr = PIPELINE_SAMPLE_RATE;
+    const vad = this.vad.finish(numSamples, sr);
+    return {
+      sampleRate: sr,
+      numSamples,
+      durationSec: numSamples / sr,
+      frames: {
+        count: this.fbankFramer.frames,
+        numMelBins: this.fbank.options.numMelBins,
+        frameLengthSec: this.fbank.frameLength / sr,
+        frameShiftSec: this.fbank.frameShift / sr,
+        fbankMean: this.mean.mean(),
+      },
+      quality: this.quality.result(),
+      vad,
+      voice: this.voice.result(numSamples / sr),
+      enoughSpeech: hasEnoughSpeech(vad, this.speech),
+    };
+  }
+}

@@ -1,0 +1,321 @@
+import { VaultError } from "../../errors.js";
+
+/**
+ * Streaming band-limited resampler: polyphase windowed sinc with a Kaiser window, for any
+ * rational ratio L/M. Browser-safe.
+ *
+ * The prototype low-pass is zero-phase and centred on each output instant, so output sample n is
+ * aligned with input time n*M/L (no group delay to compensate, like `sox rate`). Its passband
+ * ends at `passband` and its stopband starts at `stopband`, both as fractions of the lower of
+ * the two Nyquist frequencies; its length follows Kaiser's formula for `attenuationDb`. Each
+ * phase is normalised to unit DC gain. All state (input history, phase) lives in the instance,
+ * so feeding a signal in any chunking produces bit-identical output.
+ */
+
+export interface ResamplerOptions {
+  /** End of the passband, as a fraction of the lower Nyquist (default 0.9). */
+  readonly passband?: number;
+  /** Start of the stopband, as a fraction of the lower Nyquist (default 1.0). */
+  readonly stopband?: number;
+  /** Kaiser design attenuation in dB (default 100). */
+  readonly attenuationDb?: number;
+  /** Above this many phases, coefficients are interpolated between table phases (default 1024). */
+  readonly maxPhases?: number;
+}
+
+export interface ResamplerDesign {
+  readonly up: number;
+  readonly down: number;
+  /** Taps per output sample, in input samples. */
+  readonly taps: number;
+  /** Rows in the coefficient table. */
+  readonly phases: number;
+  readonly exactPhases: boolean;
+  readonly cutoffHz: number;
+  readonly kaiserBeta: number;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Zeroth-order modified Bessel function of the first kind (power series). */
+function besselI0(x: number): number {
+  let sum = 1;
+  let term = 1;
+  const q = (x * x) / 4;
+  for (let k = 1; k < 200; k++) {
+    term *= q / (k * k);
+    sum += term;
+    if (term < sum * 1e-17) break;
+  }
+  return sum;
+}
+
+/** Dot product with four accumulators (breaks the add dependency chain; order is fixed). */
+function dot(c: Float64Array, co: number, x: Float64Array, xo: number, n: number): number {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  let k = 0;
+  for (; k + 3 < n; k += 4) {
+    a0 += c[co + k]! * x[xo + k]!;
+    a1 += c[co + k + 1]! * x[xo + k + 1]!;
+    a2 += c[co + k + 2]! * x[xo + k + 2]!;
+    a3 += c[co + k + 3]! * x[xo + k + 3]!;
+  }
+  for (; k < n; k++) a0 += c[co + k]! * x[xo + k]!;
+  return a0 + a1 + (a2 + a3);
+}
+
+/**
+ * For L = 1 (integer decimation, e.g. 48 kHz to 16 kHz) the single row is symmetric about tap
+ * K/2 - 1 (tap K - 1 is the window's zero), so pairs of inputs share one multiply.
+ */
+function dotSymmetric(c: Float64Array, x: Float64Array, xo: number, K: number): number {
+  const mid = K / 2 - 1;
+  let a0 = c[mid]! * x[xo + mid]!;
+  let a1 = 0;
+  for (let j = 1; j + 1 <= mid; j += 2) {
+    a0 += c[mid - j]! * (x[xo + mid - j]! + x[xo + mid + j]!);
+    a1 += c[mid - j - 1]! * (x[xo + mid - j - 1]! + x[xo + mid + j + 1]!);
+  }
+  if (mid % 2 === 1) a0 += c[0]! * (x[xo]! + x[xo + 2 * mid]!);
+  return a0 + a1;
+}
+
+/** Coefficient tables are immutable: share them between instances with the same design. */
+const TABLES = new Map<string, Float64Array>();
+
+/**
+ * rows x K coefficients; row p is the filter for an output instant p/P of an input sample past
+ * the newest tap base, each row normalised to unit DC gain.
+ */
+function buildTable(rows: number, P: number, K: number, fc: number, beta: number): Float64Array {
+  const coef = new Float64Array(rows * K);
+  const kmin = -K / 2 + 1;
+  const i0b = besselI0(beta);
+  for (let p = 0; p < rows; p++) {
+    const frac = p / P;
+    let sum = 0;
+    for (let k = 0; k < K; k++) {
+      // Tap k reads input (base + kmin + k); its distance to the output instant is t.
+      const t = frac - (kmin + k);
+      const x = t / (K / 2);
+      const w = Math.abs(x) >= 1 ? 0 : besselI0(beta * Math.sqrt(1 - x * x)) / i0b;
+      const s = t === 0 ? 1 : Math.sin(Math.PI * fc * t) / (Math.PI * fc * t);
+      const v = fc * s * w;
+      coef[p * K + k] = v;
+      sum += v;
+    }
+    for (let k = 0; k < K; k++) coef[p * K + k]! /= sum;
+  }
+  return coef;
+}
+
+export class Resampler {
+  readonly inRate: number;
+  readonly outRate: number;
+  readonly design: ResamplerDesign;
+  readonly #L: number;
+  readonly #M: number;
+  readonly #K: number;
+  readonly #kmin: number;
+  readonly #P: number;
+  readonly #exact: boolean;
+  readonly #coef: Float64Array;
+  #buf: Float64Array;
+  /** Absolute input index of buf[0]; may be negative (leading zero history). */
+  #start: number;
+  #len = 0;
+  #base = 0;
+  #phase = 0;
+  #produced = 0;
+  #consumed = 0;
+  #flushed = false;
+
+  constructor(inRate: number, outRate: number, opts: ResamplerOptions = {}) {
+    if (!Number.isInteger(inRate) || !Number.isInteger(outRate) || inRate < 1 || outRate < 1) {
+      throw new VaultError("INVALID_ARGUMENT", "sample rates must be positive integers");
+    }
+    const pass = opts.passband ?? 0.9;
+    const stop = opts.stopband ?? 1.0;
+    const att = opts.attenuationDb ?? 100;
+    const maxPhases = opts.maxPhases ?? 1024;
+    if (!(pass > 0 && pass < stop && stop <= 1.5 && att >= 20 && maxPhases >= 1)) {
+      throw new VaultError("INVALID_ARGUMENT", "invalid resampler options");
+    }
+    this.inRate = inRate;
+    this.outRate = outRate;
+    const g = gcd(inRate, outRate);
+    this.#L = outRate / g;
+    this.#M = inRate / g;
+    const nyq = Math.min(inRate, outRate) / 2;
+    const cutoff = ((pass + stop) / 2) * nyq;
+    const width = (stop - pass) * nyq;
+    const beta = att > 50 ? 0.1102 * (att - 8.7) : 0.5842 * (att - 21) ** 0.4 + 0.07886 * (att - 21);
+    // Kaiser's length estimate, in input samples; even so the taps straddle the output instant.
+    let K = Math.ceil((att - 7.95) / (14.36 * (width / inRate))) + 1;
+    K += K & 1;
+    this.#K = K;
+    this.#kmin = -K / 2 + 1;
+    this.#exact = this.#L <= maxPhases;
+    this.#P = this.#exact ? this.#L : maxPhases;
+    const rows = this.#exact ? this.#P : this.#P + 1;
+    const key = [inRate, outRate, pass, stop, att, maxPhases].join("/");
+    this.#coef = TABLES.get(key) ?? buildTable(rows, this.#P, K, (2 * cutoff) / inRate, beta);
+    TABLES.set(key, this.#coef);
+    if (TABLES.size > 16) TABLES.delete(TABLES.keys().next().value!);
+    this.design = Object.freeze({
+      up: this.#L,
+      down: this.#M,
+      taps: K,
+      phases: this.#P,
+      exactPhases: this.#exact,
+      cutoffHz: cutoff,
+      kaiserBeta: beta,
+    });
+    // History before time 0 is silence.
+    this.#buf = new Float64Array(Math.max(4096, 2 * K));
+    this.#start = this.#kmin;
+    this.#len = -this.#kmin;
+  }
+
+  /** Feeds samples; returns every output sample that is now fully determined. */
+  process(input: Float32Array): Float32Array {
+    if (this.#flushed) throw new VaultError("INVALID_ARGUMENT", "resampler already flushed");
+    this.#consumed += input.length;
+    this.#append(input);
+    return this.#run(Infinity);
+  }
+
+  /** Ends the stream: pads with silence and returns the rest of round(n*L/M) outputs (as sox). */
+  flush(): Float32Array {
+    if (this.#flushed) return new Float32Array(0);
+    this.#flushed = true;
+    const total = Math.round((this.#consumed * this.#L) / this.#M);
+    this.#append(new Float32Array(this.#K + 1));
+    return this.#run(total - this.#produced);
+  }
+
+  #append(input: ArrayLike<number>): void {
+    const need = this.#len + input.length;
+    // Drop history no output will read again, then grow if still short.
+    const keepFrom = this.#base + this.#kmin - this.#start;
+    if (keepFrom > 0 && need > this.#buf.length) {
+      this.#buf.copyWithin(0, keepFrom, this.#len);
+      this.#len -= keepFrom;
+      this.#start += keepFrom;
+    }
+    if (this.#len + input.length > this.#buf.length) {
+      const grown = new Float64Array(Math.max(this.#buf.length * 2, this.#len + input.length));
+      grown.set(this.#buf.subarray(0, this.#len));
+      this.#buf = grown;
+    }
+    this.#buf.set(input, this.#len);
+    this.#len += input.length;
+  }
+
+  #run(maxOut: number): Float32Array {
+    const L = this.#L;
+    const M = this.#M;
+    const K = this.#K;
+    const buf = this.#buf;
+    const coef = this.#coef;
+    const end = this.#start + this.#len;
+    const lastTap = K - 1 + this.#kmin;
+    const avail = Math.max(
+      0,
+      Math.floor(((end - 1 - lastTap - this.#base) * L + (L - 1 - this.#phase)) / M) + 1,
+    );
+    const n = Math.max(0, Math.min(avail, maxOut));
+    const out = new Float32Array(n);
+    const stepBase = Math.floor(M / L);
+    const stepPhase = M % L;
+    const shift = this.#kmin - this.#start;
+    const exact = this.#exact;
+    const P = this.#P;
+    let base = this.#base;
+    let phase = this.#phase;
+    for (let o = 0; o < n; o++) {
+      const off = base + shift;
+      let acc = 0;
+      if (exact) {
+        acc = L === 1 ? dotSymmetric(coef, buf, off, K) : dot(coef, phase * K, buf, off, K);
+      } else {
+        const pos = (phase / L) * P;
+        const i = Math.floor(pos);
+        const a = pos - i;
+        const r0 = i * K;
+        const r1 = r0 + K;
+        for (let k = 0; k < K; k++) {
+          const c = coef[r0 + k]! + a * (coef[r1 + k]! - coef[r0 + k]!);
+          acc += c * buf[off + k]!;
+        }
+      }
+      out[o] = acc;
+      base += stepBase;
+      phase += stepPhase;
+      if (phase >= L) {
+        phase -= L;
+        base++;
+      }
+    }
+    this.#base = base;
+    this.#phase = phase;
+    this.#produced += n;
+    return out;
+  }
+}
+
+/** Resamples a whole buffer in one go (same result as streaming it). */
+export function resampleBuffer(
+  input: Float32Array,
+  inRate: number,
+  outRate: number,
+  opts?: ResamplerOptions,
+): Float32Array {
+  const r = new Resampler(inRate, outRate, opts);
+  const a = r.process(input);
+  const b = r.flush();
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Averages planar channels to mono (a single channel is returned as is). */
+export function downmix(chunk: readonly Float32Array[]): Float32Array {
+  const first = chunk[0];
+  if (first === undefined) return new Float32Array(0);
+  if (chunk.length === 1) return first;
+  const out = new Float32Array(first.length);
+  for (const ch of chunk) {
+    for (let i = 0; i < out.length; i++) out[i]! += ch[i]!;
+  }
+  const inv = 1 / chunk.length;
+  for (let i = 0; i < out.length; i++) out[i]! *= inv;
+  return out;
+}
+
+/** Streams mono chunks through a Resampler (identity when the rates match). */
+export async function* resampleStream(
+  chunks: AsyncIterable<Float32Array>,
+  inRate: number,
+  outRate: number,
+  opts?: ResamplerOptions,
+): AsyncGenerator<Float32Array, void, undefined> {
+  if (inRate === outRate) {
+    yield* chunks;
+    return;
+  }
+  const r = new Resampler(inRate, outRate, opts);
+  for await (const c of chunks) {
+    const out = r.process(c);
+    if (out.length > 0) yield out;
+  }
+  const tail = r.flush();
+  if (tail.length > 0) yield tail;
+}

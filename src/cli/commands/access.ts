@@ -1,0 +1,106 @@
+import type { Command } from "commander";
+import { ROLES } from "../../access/tokens.js";
+import type { Role } from "../../store/meta/schema-access.js";
+import { VaultError } from "../../errors.js";
+import { checkPolicyDir } from "../../policy/engine.js";
+import { parseDuration } from "../../vault/duration.js";
+import { output, withVault, type GlobalOptions } from "../context.js";
+import type { CliIo } from "../io.js";
+
+export function registerAccess(program: Command, io: CliIo, globals: () => GlobalOptions): void {
+  const token = program.command("token").description("API tokens (stored only as hashes)");
+  token
+    .command("create")
+    .description("create a scoped, expiring token; the secret is printed once")
+    .requiredOption("--role <role>", ROLES.join(" | "))
+    .option("--label <name>", "names the principal (an operator's handle)")
+    .option("--purpose <purpose...>", "consumer tokens: purposes")
+    .option("--application <name>", "consumer tokens: the registered application")
+    .option("--subject <id>", "contractor tokens: the subject")
+    .option("--ttl <duration>", "lifetime, e.g. 1h, 30d (default from the vault's access config)")
+    .action(
+      async (o: {
+        role: string;
+        label?: string;
+        purpose?: string[];
+        application?: string;
+        subject?: string;
+        ttl?: string;
+      }) => {
+        const g = globals();
+        if (!ROLES.includes(o.role as Role))
+          throw new VaultError("USAGE", `--role must be one of ${ROLES.join(", ")}`);
+        await withVault(io, g, async (v) => {
+          const { token: secret, info } = await v.access.tokens.create({
+            role: o.role as Role,
+            label: o.label,
+            purposes: o.purpose,
+            application: o.application,
+            subjectId: o.subject,
+            ttlMs: o.ttl ? parseDuration(o.ttl) : undefined,
+          });
+          output(io, g, { token: secret, info }, () => [
+            secret,
+            `  ${info.id} (${info.role}) expires ${info.expiresAt}; shown once`,
+          ]);
+        });
+      },
+    );
+  token
+    .command("list")
+    .option("--all", "include revoked tokens")
+    .action(async (o: { all?: boolean }) => {
+      const g = globals();
+      await withVault(io, g, async (v) => {
+        const list = await v.access.tokens.list({ includeRevoked: o.all });
+        output(io, g, { tokens: list }, () =>
+          list.length
+            ? list.map(
+                (t) =>
+                  `${t.id}  ${t.role}  ${t.kind}  expires ${t.expiresAt}${t.revokedAt ? `  revoked ${t.revokedAt}` : ""}  last used ${t.lastUsedAt ?? "never"}`,
+              )
+            : ["no tokens"],
+        );
+      });
+    });
+  token.command("revoke <id>").action(async (id: string) => {
+    const g = globals();
+    await withVault(io, g, async (v) => {
+      const t = await v.access.tokens.revoke(id);
+      output(io, g, t, () => [`revoked ${t.id}`]);
+    });
+  });
+
+  const app = program.command("app").description("consumer applications");
+  app
+    .command("register <name>")
+    .requiredOption("--purpose <purpose...>")
+    .action(async (name: string, o: { purpose: string[] }) => {
+      const g = globals();
+      await withVault(io, g, async (v) => {
+        const a = await v.access.applications.register(name, o.purpose);
+        output(io, g, a, () => [`registered application ${a.name} for ${a.purposes.join(", ")}`]);
+      });
+    });
+  app.command("list").action(async () => {
+    const g = globals();
+    await withVault(io, g, async (v) => {
+      const list = await v.access.applications.list();
+      output(io, g, { applications: list }, () =>
+        list.length ? list.map((a) => `${a.name}  ${a.purposes.join(",")}`) : ["no applications"],
+      );
+    });
+  });
+
+  const policy = program.command("policy").description("Cedar authorization policies");
+  policy
+    .command("check <dir>")
+    .description("validate the default policies plus DIR's .cedar files against the schema")
+    .action(async (dir: string) => {
+      const g = globals();
+      const r = await checkPolicyDir(dir);
+      output(io, g, { valid: true, ...r }, () => [
+        `valid: ${r.policies} policies (set ${r.hash.slice(0, 16)})`,
+      ]);
+    });
+}

@@ -1,0 +1,145 @@
+import { createReadStream } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import { asVaultError, VaultError } from "../../errors.js";
+import { DERIVATION_NAMES, type DerivationName } from "../../ingest/config.js";
+import type { IngestResult } from "../../ingest/service.js";
+import { output, withVault, type GlobalOptions } from "../context.js";
+import { writeLine, type CliIo } from "../io.js";
+
+function summary(file: string, r: IngestResult): string {
+  const names = r.derivations.map((d) =>
+    d.expiresAt ? `${d.name} (kept until ${d.expiresAt.slice(0, 10)})` : d.name,
+  );
+  return `${file}: recording ${r.id}, ${r.durationSec.toFixed(1)} s (${r.speechSec.toFixed(1)} s speech), ${r.format.codec} ${r.format.sampleRate} Hz x${r.format.channels} -> ${names.join(", ")}`;
+}
+
+export function registerIngest(program: Command, io: CliIo, globals: () => GlobalOptions): void {
+  program
+    .command("ingest <files...>")
+    .description("abstract recordings into derivations; raw audio is dropped unless retention keeps it")
+    .requiredOption("--subject <id>")
+    .action(async (files: string[], o: { subject: string }) => {
+      const g = globals();
+      let failed = 0;
+      await withVault(io, g, async (v) => {
+        for (const file of files) {
+          const progress =
+            io.isTty && !g.json
+              ? (s: number) => io.stderr.write(`\r${path.basename(file)}: ${s.toFixed(0)} s decoded`)
+              : undefined;
+          try {
+            const r = await v.recordings.ingest({
+              subjectId: o.subject,
+              source: createReadStream(path.resolve(io.cwd, file)) as AsyncIterable<Uint8Array>,
+              onProgress: progress,
+            });
+            if (progress) io.stderr.write("\r\x1b[K");
+            if (g.json) writeLine(io.stdout, JSON.stringify({ file, ...r }));
+            else writeLine(io.stdout, summary(file, r));
+          } catch (e) {
+            if (progress) io.stderr.write("\r\x1b[K");
+            const ve = fileError(e);
+            // Subject-level failures are not per file: stop the batch.
+            if (
+              ve.code === "SUBJECT_NOT_FOUND" ||
+              ve.code === "SUBJECT_SHREDDED" ||
+              ve.code === "SHRED_PENDING" ||
+              ve.code === "INVALID_ARGUMENT"
+            )
+              throw ve;
+            failed++;
+            writeLine(
+              io.stderr,
+              `error[${ve.code}]: ${file}: ${ve.code === "INTERNAL" ? "unexpected internal error" : ve.message}`,
+            );
+            if (g.json)
+              writeLine(io.stdout, JSON.stringify({ file, error: { code: ve.code, message: ve.message } }));
+          }
+        }
+      });
+      if (failed > 0) throw new VaultError("INGEST_FAILED", `${failed} of ${files.length} files failed`);
+    });
+
+  program
+    .command("verify-speaker <file>")
+    .description("compare a new recording with the subject's enrolled templates (protected domain)")
+    .requiredOption("--subject <id>")
+    .action(async (file: string, o: { subject: string }) => {
+      const g = globals();
+      await withVault(io, g, async (v) => {
+        const r = await v.recordings.verifySpeaker({
+          subjectId: o.subject,
+          source: createReadStream(path.resolve(io.cwd, file)) as AsyncIterable<Uint8Array>,
+        });
+        output(io, g, { score: r.score, threshold: r.threshold, match: r.match }, () => [
+          `${r.match ? "MATCH" : "NO MATCH"}: score ${r.score.toFixed(4)} (threshold ${r.threshold.toFixed(4)}, ${r.templates} enrolled templates)`,
+        ]);
+      });
+    });
+
+  const recording = program.command("recording").description("ingested recordings");
+  recording
+    .command("list")
+    .requiredOption("--subject <id>")
+    .action(async (o: { subject: string }) => {
+      const g = globals();
+      await withVault(io, g, async (v) => {
+        const list = await v.recordings.recordings(o.subject);
+        output(io, g, { recordings: list }, () =>
+          list.length
+            ? list.map((r) => `${r.id}  ${r.createdAt}  ${r.durationSec.toFixed(1)} s`)
+            : ["no recordings"],
+        );
+      });
+    });
+
+  const derivation = program.command("derivation").description("what was kept of recordings");
+  derivation
+    .command("list")
+    .option("--subject <id>")
+    .option("--recording <id>")
+    .option("--name <name>", `one of ${DERIVATION_NAMES.join(", ")}`)
+    .action(async (o: { subject?: string; recording?: string; name?: string }) => {
+      const g = globals();
+      if (!o.subject && !o.recording) throw new VaultError("USAGE", "give --subject or --recording");
+      if (o.name !== undefined && !DERIVATION_NAMES.includes(o.name as DerivationName)) {
+        throw new VaultError("USAGE", `--name must be one of ${DERIVATION_NAMES.join(", ")}`);
+      }
+      await withVault(io, g, async (v) => {
+        const list = await v.recordings.derivations({
+          ...(o.subject ? { subjectId: o.subject } : {}),
+          ...(o.recording ? { recordingId: o.recording } : {}),
+          ...(o.name ? { name: o.name as DerivationName } : {}),
+        });
+        output(io, g, { derivations: list }, () =>
+          list.length
+            ? list.map(
+                (d) =>
+                  `${d.id}  ${d.name}  ${d.class}  recipe v${d.recipe.version}  blob ${d.blobId}${d.expiresAt ? `  expires ${d.expiresAt}` : ""}`,
+              )
+            : ["no derivations"],
+        );
+      });
+    });
+
+  const retention = program.command("retention").description("retention of reconstructable material");
+  retention
+    .command("sweep")
+    .description("cryptographically erase reconstructable material whose retention ended")
+    .action(async () => {
+      const g = globals();
+      await withVault(io, g, async (v) => {
+        const r = await v.retention.sweep();
+        output(io, g, r, () => [
+          r.epochsDestroyed.length
+            ? `erased ${r.blobsRemoved} blobs of ${r.epochsDestroyed.length} expired retention days (${r.epochsDestroyed.join(", ")}); root key version ${r.retiredRootVersion} destroyed`
+            : "nothing has expired",
+        ]);
+      });
+    });
+}
+
+function fileError(e: unknown): VaultError {
+  return asVaultError(e);
+}

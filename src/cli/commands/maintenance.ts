@@ -1,0 +1,53 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import { fromBase64 } from "../../crypto/bytes.js";
+import { VaultError } from "../../errors.js";
+import { verifyCertificate } from "../../vault/certificates.js";
+import { parseDuration } from "../../vault/duration.js";
+import { output, withVault, type GlobalOptions } from "../context.js";
+import type { CliIo } from "../io.js";
+
+export function registerMaintenance(program: Command, io: CliIo, globals: () => GlobalOptions): void {
+  program
+    .command("sweep")
+    .description("run due shreds, remove ciphertext of shredded subjects and orphaned objects")
+    .option("--grace <duration>", "leave objects younger than this alone", "1h")
+    .action(async (o: { grace: string }) => {
+      const g = globals();
+      await withVault(io, g, async (v) => {
+        const r = await v.maintenance.run({ graceMs: parseDuration(o.grace) });
+        output(
+          io,
+          g,
+          { ...r, shredded: r.shredded.map((c) => c.subjectId), certificates: r.shredded },
+          () => [
+            `shredded ${r.shredded.length} subjects whose window passed; removed ${r.blobsRemoved} blobs of shredded subjects, ` +
+              `${r.orphansRemoved} orphaned objects, ${r.incompleteRemoved} abandoned partial writes`,
+          ],
+        );
+      });
+    });
+
+  const cert = program.command("cert").description("deletion certificates");
+  cert
+    .command("verify <file>")
+    .description("verify a deletion certificate against this vault's key, or --public-key without a vault")
+    .option("--public-key <base64>", "the vault's Ed25519 certificate key (from keys status)")
+    .action(async (file: string, o: { publicKey?: string }) => {
+      const g = globals();
+      let json: unknown;
+      try {
+        json = JSON.parse(await fs.readFile(path.resolve(io.cwd, file), "utf8"));
+      } catch (e) {
+        throw new VaultError("INVALID_ARGUMENT", `cannot read a certificate from ${file}`, { cause: e });
+      }
+      if (json && typeof json === "object" && "certificate" in json) json = json.certificate;
+      const c = o.publicKey
+        ? verifyCertificate(json, fromBase64(o.publicKey))
+        : await withVault(io, g, (v) => v.shredding.verify(json));
+      output(io, g, { valid: true, certificate: c }, () => [
+        `valid: ${c.certificateId} certifies that subject ${c.subjectId} of vault ${c.vaultId} was shredded at ${c.shreddedAt}`,
+      ]);
+    });
+}

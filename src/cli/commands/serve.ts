@@ -1,0 +1,106 @@
+import { existsSync, promises as fs } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import type { Command } from "commander";
+import { recordEvent } from "../../audit/record.js";
+import { VaultError } from "../../errors.js";
+import { PolicyEngine } from "../../policy/engine.js";
+import { buildServer } from "../../server/app.js";
+import { ensureServerTls, fingerprint } from "../../server/tls.js";
+import { openVault } from "../../vault/lifecycle.js";
+import { readPassphrase, resolveDataDir, type GlobalOptions } from "../context.js";
+import { writeLine, type CliIo } from "../io.js";
+import { defaultEmbedderFactory } from "../../embed-factory.js";
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || (net.isIPv4(host) && host.startsWith("127."));
+}
+
+export function registerServe(program: Command, io: CliIo, globals: () => GlobalOptions): void {
+  program
+    .command("serve")
+    .description("run the HTTPS API (self-signed certificate from init unless --cert/--key)")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <n>", "port (0 picks a free one)", "8443")
+    .option("--cert <file>", "TLS certificate (PEM)")
+    .option("--key <file>", "TLS private key (PEM)")
+    .option("--policies <dir...>", "extra Cedar policy directories (also DATA_DIR/policies if present)")
+    .option("--insecure-http", "serve plain HTTP (loopback only; for local tests)")
+    .action(
+      async (o: {
+        host: string;
+        port: string;
+        cert?: string;
+        key?: string;
+        policies?: string[];
+        insecureHttp?: boolean;
+      }) => {
+        const g = globals();
+        const port = Number(o.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new VaultError("USAGE", "--port must be 0..65535");
+        if (o.insecureHttp && !isLoopback(o.host))
+          throw new VaultError("INSECURE_CONFIG", "plain HTTP is allowed on loopback only");
+        if ((o.cert === undefined) !== (o.key === undefined))
+          throw new VaultError("USAGE", "--cert and --key go together");
+        const dataDir = resolveDataDir(io, g);
+        const vault = await openVault({
+          dataDir,
+          keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,
+          passphrase: await readPassphrase(io, g),
+          postgresUrl: g.pgUrl,
+          env: io.env,
+          actor: { type: "system", id: "server" },
+          embedderFactory: defaultEmbedderFactory,
+        });
+        const dirs = [...(o.policies ?? []).map((d) => path.resolve(io.cwd, d))];
+        const local = path.join(dataDir, "policies");
+        if (existsSync(local)) dirs.push(local);
+        const engine = await PolicyEngine.load({ dirs });
+        await vault.internals.meta.write((trx) =>
+          recordEvent(trx, vault.actor, {
+            type: "policy.loaded",
+            policySetHash: engine.hash,
+            policies: engine.policies.length,
+          }),
+        );
+        let https: { key: string; cert: string } | undefined;
+        let fp = "";
+        if (!o.insecureHttp) {
+          if (o.cert && o.key) {
+            https = {
+              cert: await fs.readFile(path.resolve(io.cwd, o.cert), "utf8"),
+              key: await fs.readFile(path.resolve(io.cwd, o.key), "utf8"),
+            };
+            fp = fingerprint(https.cert);
+          } else {
+            const tls = await ensureServerTls(vault);
+            https = { cert: tls.cert, key: tls.key };
+            fp = tls.fingerprint;
+          }
+        } else {
+          writeLine(
+            io.stderr,
+            "WARNING: serving plain HTTP on loopback; tokens and data travel unencrypted on this host",
+          );
+        }
+        const app = await buildServer({ vault, engine, logger: true, https });
+        const address = await app.listen({ host: o.host, port });
+        writeLine(io.stdout, `listening on ${address}${fp ? ` (certificate SHA-256 ${fp})` : ""}`);
+        await new Promise<void>((resolve) => {
+          let closing = false;
+          const stop = () => {
+            if (closing) return;
+            closing = true;
+            // Fastify waits for in-flight requests (uploads finish), refusing new ones with 503.
+            void app
+              .close()
+              .then(() => vault.close())
+              .then(resolve, resolve);
+          };
+          process.once("SIGINT", stop);
+          process.once("SIGTERM", stop);
+        });
+      },
+    );
+}

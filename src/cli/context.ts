@@ -1,0 +1,74 @@
+/** Global options shared by every command, and opening the vault they name. */
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { VaultError } from "../errors.js";
+import { openVault } from "../vault/lifecycle.js";
+import { defaultEmbedderFactory } from "../embed-factory.js";
+import type { Vault } from "../vault/vault.js";
+import { writeLine, type CliIo } from "./io.js";
+
+export interface GlobalOptions {
+  readonly dataDir?: string;
+  readonly keyFile?: string;
+  readonly passphraseFile?: string;
+  readonly pgUrl?: string;
+  readonly json?: boolean;
+}
+
+export function resolveDataDir(io: CliIo, opts: GlobalOptions): string {
+  const given = opts.dataDir ?? io.env.VOXVAULT_DATA_DIR;
+  if (given) return path.resolve(io.cwd, given);
+  const base =
+    io.env.XDG_DATA_HOME && path.isAbsolute(io.env.XDG_DATA_HOME)
+      ? io.env.XDG_DATA_HOME
+      : path.join(io.env.HOME ?? os.homedir(), ".local", "share");
+  return path.join(base, "voxvault");
+}
+
+/** A passphrase from --passphrase-file, VOXVAULT_PASSPHRASE_FILE or VOXVAULT_PASSPHRASE (in that order). */
+export async function readPassphrase(io: CliIo, opts: GlobalOptions): Promise<string | undefined> {
+  const file = opts.passphraseFile ?? io.env.VOXVAULT_PASSPHRASE_FILE;
+  if (file) {
+    try {
+      return (await fs.readFile(path.resolve(io.cwd, file), "utf8")).replace(/\r?\n$/, "");
+    } catch (e) {
+      throw new VaultError("ROOT_KEY_MISSING", `cannot read passphrase file ${file}`, { cause: e });
+    }
+  }
+  return io.env.VOXVAULT_PASSPHRASE;
+}
+
+export async function withVault<T>(io: CliIo, opts: GlobalOptions, fn: (v: Vault) => Promise<T>): Promise<T> {
+  const vault = await openVault({
+    dataDir: resolveDataDir(io, opts),
+    keyFile: opts.keyFile ? path.resolve(io.cwd, opts.keyFile) : undefined,
+    passphrase: await readPassphrase(io, opts),
+    postgresUrl: opts.pgUrl,
+    env: io.env,
+    embedderFactory: defaultEmbedderFactory,
+  });
+  try {
+    return await fn(vault);
+  } finally {
+    await vault.close();
+  }
+}
+
+/** Prints a result: JSON on --json, otherwise the human lines. */
+export function output(io: CliIo, opts: GlobalOptions, json: unknown, human: () => string[]): void {
+  if (opts.json) writeLine(io.stdout, JSON.stringify(json));
+  else for (const l of human()) writeLine(io.stdout, l);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}

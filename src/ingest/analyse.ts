@@ -1,0 +1,100 @@
+/**
+ * One streaming pass over a recording: decode (time-bounded), loudness and true peak on the
+ * original signal (BS.1770 is defined there), downmix and resample to 16 kHz mono, then the
+ * shared feature pipeline and the embedder session. Optional sinks receive the 16 kHz PCM and
+ * the fbank frames for reconstructable derivations; decoded audio never touches the disk here.
+ */
+import { decodeAudio, downmix, Resampler, type AudioInfo, type DecodeLimits } from "../audio/decode/index.js";
+import {
+  FeaturePipeline,
+  LoudnessMeter,
+  type FeatureFrames,
+  type FeatureReport,
+  type LoudnessResult,
+} from "../audio/features/index.js";
+import { VaultError } from "../errors.js";
+import type { EmbedderPort } from "./embedder-port.js";
+
+export const PCM_RATE = 16000;
+
+export interface AnalysisSinks {
+  /** 16 kHz mono PCM as produced (float, [-1, 1]). */
+  readonly pcm?: (chunk: Float32Array) => Promise<void>;
+  /** Fbank frames as produced (row-major float32). */
+  readonly frames?: (frames: FeatureFrames) => Promise<void>;
+}
+
+export interface AnalyseOptions {
+  readonly limits?: Partial<DecodeLimits> | undefined;
+  readonly workerUrl?: URL | undefined;
+  readonly ffmpegFallback?: boolean | undefined;
+  readonly embedder?: EmbedderPort | undefined;
+  readonly minSpeechSec?: number | undefined;
+  readonly sinks?: AnalysisSinks | undefined;
+  /** Called with the number of input seconds decoded so far (progress bars). */
+  readonly onProgress?: ((seconds: number) => void) | undefined;
+}
+
+export interface Analysis {
+  readonly info: AudioInfo;
+  readonly report: FeatureReport;
+  readonly loudness: LoudnessResult;
+  /** The unprotected embedding: in memory only; the caller protects and wipes it. */
+  readonly embedding: Float32Array | undefined;
+}
+
+export async function analyseRecording(
+  source: AsyncIterable<Uint8Array>,
+  options: AnalyseOptions = {},
+): Promise<Analysis> {
+  const decoded = await decodeAudio(source, {
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
+    ...(options.ffmpegFallback ? { ffmpegFallback: true } : {}),
+  });
+  const { info } = decoded;
+  const meter = new LoudnessMeter({ sampleRate: info.sampleRate, channels: info.channels });
+  const resampler = info.sampleRate === PCM_RATE ? undefined : new Resampler(info.sampleRate, PCM_RATE);
+  const session = options.embedder?.createSession();
+  const pending: FeatureFrames[] = [];
+  const pipeline = new FeaturePipeline({
+    ...(options.embedder?.features ?? {}),
+    ...(options.minSpeechSec !== undefined ? { speech: { minSpeechSec: options.minSpeechSec } } : {}),
+    onFrames: (f) => {
+      session?.push(f);
+      if (options.sinks?.frames) pending.push(f);
+    },
+  });
+  let inputSamples = 0;
+
+  const feed = async (mono: Float32Array): Promise<void> => {
+    if (mono.length === 0) return;
+    pipeline.push(mono);
+    // Bounds queued asynchronous embedder work (ONNX windows) to what one push produces.
+    if (session) await session.drain();
+    if (options.sinks?.pcm) await options.sinks.pcm(mono);
+    while (pending.length > 0) await options.sinks!.frames!(pending.shift()!);
+  };
+
+  try {
+    for await (const planar of decoded.chunks) {
+      if (planar.length !== info.channels)
+        throw new VaultError("CORRUPT_AUDIO", "decoder changed channel count mid-stream");
+      meter.push(planar);
+      const mono = downmix(planar);
+      inputSamples += mono.length;
+      await feed(resampler ? resampler.process(mono) : mono);
+      options.onProgress?.(inputSamples / info.sampleRate);
+    }
+    if (resampler) await feed(resampler.flush());
+    const report = pipeline.finish();
+    const loudness = meter.finish();
+    let embedding: Float32Array | undefined;
+    if (session && report.enoughSpeech) embedding = await session.finish(report);
+    else session?.abort();
+    return { info, report, loudness, embedding };
+  } catch (e) {
+    session?.abort();
+    throw e;
+  }
+}

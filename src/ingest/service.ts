@@ -1,0 +1,407 @@
+/**
+ * Ingest: a recording in, derivations out, nothing partial ever stored.
+ *
+ * 1. one streaming pass (analyse.ts) computes every derivation; reconstructable ones (raw audio,
+ *    frames) stream straight into sealed blobs only when retention keeps them;
+ * 2. the small derivations are sealed as blobs too (everything at rest is ciphertext under the
+ *    subject's key);
+ * 3. one write transaction commits the blob rows, the recording, the derivations and the events.
+ * Any failure before 3 removes every object written; decoded PCM never reaches the disk unencrypted.
+ */
+import type { AudioInfo } from "../audio/decode/index.js";
+import { recordEvent } from "../audit/record.js";
+import { wipe } from "../crypto/bytes.js";
+import type { CanonicalValue } from "../crypto/jcs.js";
+import { VaultError } from "../errors.js";
+import { newId, parseId } from "../ids.js";
+import type { DerivationsTable } from "../store/meta/schema.js";
+import { createTemplateProtector, decodeTemplate, SCHEME_GRP_IOM } from "../template/index.js";
+import { commitBlobs, discardSealed, sealBlob, type SealedBlob } from "../vault/blobs.js";
+import type { VaultDeps } from "../vault/deps.js";
+import { loadSubject, requireActive } from "../vault/subjects.js";
+import { analyseRecording, PCM_RATE, type AnalyseOptions } from "./analyse.js";
+import { ByteChannel } from "./channel.js";
+import { derivationClass, retentionExpiry, type DerivationName, type ResolvedAbstraction } from "./config.js";
+import {
+  floatToS16,
+  framesRecipe,
+  framesToBytes,
+  qualityPayload,
+  qualityRecipe,
+  rawRecipe,
+  streamingWavHeader,
+  templateRecipe,
+  voiceStatsPayload,
+  voiceStatsRecipe,
+  type Recipe,
+} from "./derivations.js";
+import type { EmbedderPort } from "./embedder-port.js";
+import { readTemplates } from "./read-templates.js";
+import { templateKey, VAULT_APPLICATION } from "./template-keys.js";
+
+export interface DerivationInfo {
+  readonly id: string;
+  readonly name: DerivationName;
+  readonly class: "reconstructable" | "non-reconstructable";
+  readonly recipe: Recipe;
+  readonly blobId: string;
+  readonly application: string | null;
+  readonly expiresAt: string | null;
+}
+
+export interface IngestResult {
+  readonly id: string;
+  readonly subjectId: string;
+  readonly format: {
+    readonly container: string;
+    readonly codec: string;
+    readonly sampleRate: number;
+    readonly channels: number;
+  };
+  readonly durationSec: number;
+  readonly speechSec: number;
+  readonly derivations: readonly DerivationInfo[];
+}
+
+export interface IngestInput {
+  readonly subjectId: string;
+  readonly source: AsyncIterable<Uint8Array>;
+  readonly onProgress?: ((seconds: number) => void) | undefined;
+}
+
+export interface VerifyResult {
+  readonly score: number;
+  readonly threshold: number;
+  readonly match: boolean;
+  /** Enrolled templates compared (those under the current template key and embedder). */
+  readonly templates: number;
+}
+
+export interface IngestDeps extends VaultDeps {
+  readonly abstraction: ResolvedAbstraction;
+  readonly embedder: () => Promise<EmbedderPort | undefined>;
+  readonly decoder: Pick<AnalyseOptions, "workerUrl" | "ffmpegFallback">;
+}
+
+interface Sink {
+  readonly channel: ByteChannel;
+  readonly done: Promise<SealedBlob>;
+}
+
+export function createIngestService(deps: IngestDeps) {
+  const limits = () => {
+    const l = deps.abstraction.limits;
+    return {
+      ...(l.maxInputBytes !== undefined ? { maxInputBytes: l.maxInputBytes } : {}),
+      ...(l.maxDurationSec !== undefined ? { maxDurationSec: l.maxDurationSec } : {}),
+      ...(l.minDurationSec !== undefined ? { minDurationSec: l.minDurationSec } : {}),
+      ...(l.maxChannels !== undefined ? { maxChannels: l.maxChannels } : {}),
+    };
+  };
+
+  function startSink(subjectId: string, kind: DerivationName, expiresAt: Date | undefined): Sink {
+    const channel = new ByteChannel();
+    const done = sealBlob(deps, {
+      subjectId,
+      kind,
+      data: channel,
+      retention: expiresAt ? { expiresAt } : undefined,
+    });
+    done.catch((e: unknown) => {
+      channel.fail(e);
+    });
+    return { channel, done };
+  }
+
+  async function abortSinks(sinks: readonly Sink[], error: unknown): Promise<SealedBlob[]> {
+    for (const s of sinks) s.channel.fail(error);
+    const settled = await Promise.allSettled(sinks.map((s) => s.done));
+    return settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  }
+
+  async function ingest(input: IngestInput): Promise<IngestResult> {
+    const subject = await loadSubject(deps.meta.db, input.subjectId);
+    requireActive(subject);
+    const embedder = await deps.embedder();
+    const now = deps.now();
+    const retention = deps.abstraction.retention;
+    const rawExpiry = retentionExpiry(retention.raw, now);
+    const framesExpiry = retentionExpiry(retention.frames, now);
+    const sinks: Sink[] = [];
+    const rawSink = rawExpiry ? startSink(subject.id, "raw", rawExpiry) : undefined;
+    const framesSink = framesExpiry ? startSink(subject.id, "frames", framesExpiry) : undefined;
+    if (rawSink) sinks.push(rawSink);
+    if (framesSink) sinks.push(framesSink);
+    const sealed: SealedBlob[] = [];
+    const planned: {
+      name: DerivationName;
+      recipe: Recipe;
+      blob: SealedBlob;
+      application: string | null;
+      expiresAt: Date | undefined;
+    }[] = [];
+    let embedding: Float32Array | undefined;
+    try {
+      if (rawSink) await rawSink.channel.write(streamingWavHeader(PCM_RATE));
+      const analysis = await analyseRecording(input.source, {
+        limits: limits(),
+        ...deps.decoder,
+        embedder,
+        minSpeechSec: deps.abstraction.limits.minSpeechSec,
+        onProgress: input.onProgress,
+        sinks: {
+          ...(rawSink ? { pcm: (c: Float32Array) => rawSink.channel.write(floatToS16(c)) } : {}),
+          ...(framesSink ? { frames: (f) => framesSink.channel.write(framesToBytes(f)) } : {}),
+        },
+      });
+      embedding = analysis.embedding;
+      const { info, report, loudness } = analysis;
+      if (!report.enoughSpeech) {
+        throw new VaultError(
+          "NO_SPEECH",
+          `not enough speech (${report.vad.speechSec.toFixed(2)} s detected)`,
+          {
+            details: { speechSec: Math.round(report.vad.speechSec * 1000) / 1000 },
+          },
+        );
+      }
+      for (const s of sinks) s.channel.end();
+      if (rawSink)
+        planned.push({
+          name: "raw",
+          recipe: rawRecipe(),
+          blob: await rawSink.done,
+          application: null,
+          expiresAt: rawExpiry,
+        });
+      if (framesSink) {
+        const fb = embedder?.features.fbank ?? {};
+        const fbParams: Record<string, CanonicalValue> = {};
+        for (const [k, v] of Object.entries(fb))
+          if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") fbParams[k] = v;
+        planned.push({
+          name: "frames",
+          recipe: framesRecipe(report, fbParams),
+          blob: await framesSink.done,
+          application: null,
+          expiresAt: framesExpiry,
+        });
+      }
+      const small = async (
+        name: DerivationName,
+        recipe: Recipe,
+        bytes: Uint8Array,
+        application: string | null = null,
+      ) => {
+        const blob = await sealBlob(deps, { subjectId: subject.id, kind: name, data: [bytes] });
+        sealed.push(blob);
+        planned.push({ name, recipe, blob, application, expiresAt: undefined });
+      };
+      await small("quality", qualityRecipe(), qualityPayload(info, report, loudness));
+      await small("voice-stats", voiceStatsRecipe(), voiceStatsPayload(report));
+      if (embedder && embedding) {
+        const tk = await deps.meta.write((trx) =>
+          templateKey(trx, deps.tree, subject.tenant, VAULT_APPLICATION),
+        );
+        const protector = createTemplateProtector(tk.key, { profile: embedder.profile });
+        wipe(tk.key);
+        const bytes = protector.protectToBytes(embedding);
+        protector.dispose();
+        await small(
+          "speaker-template",
+          templateRecipe({
+            embedderId: embedder.id,
+            application: VAULT_APPLICATION,
+            templateKeyVersion: tk.version,
+            scheme: `grp-iom/${SCHEME_GRP_IOM}`,
+          }),
+          bytes,
+          VAULT_APPLICATION,
+        );
+      }
+      const recordingId = newId("rec");
+      const createdAt = deps.now().toISOString();
+      const rows: DerivationsTable[] = planned.map((p) => ({
+        id: newId("drv"),
+        recording_id: recordingId,
+        subject_id: subject.id,
+        name: p.name,
+        recipe: JSON.stringify(p.recipe),
+        class: derivationClass(p.name),
+        application: p.application,
+        blob_id: p.blob.row.id,
+        created_at: createdAt,
+        expires_at: p.expiresAt ? p.expiresAt.toISOString() : null,
+      }));
+      const format = {
+        container: info.container,
+        codec: info.codec,
+        sampleRate: info.sampleRate,
+        channels: info.channels,
+      };
+      await deps.meta.write(async (trx) => {
+        await commitBlobs(
+          trx,
+          deps,
+          subject.id,
+          planned.map((p) => p.blob),
+        );
+        await trx
+          .insertInto("recordings")
+          .values({
+            id: recordingId,
+            subject_id: subject.id,
+            created_at: createdAt,
+            source: JSON.stringify({ ...format, bitsPerSample: info.bitsPerSample ?? null }),
+            duration_ms: Math.round(report.durationSec * 1000),
+          })
+          .execute();
+        if (rows.length > 0) await trx.insertInto("derivations").values(rows).execute();
+        await recordEvent(trx, deps.actor, {
+          type: "recording.ingested",
+          subjectId: subject.id,
+          recordingId,
+          container: info.container,
+          codec: info.codec,
+          durationMs: Math.round(report.durationSec * 1000),
+          derivations: rows.map((r) => r.name),
+          rawKept: rawSink !== undefined,
+        });
+      });
+      return {
+        id: recordingId,
+        subjectId: subject.id,
+        format,
+        durationSec: report.durationSec,
+        speechSec: report.vad.speechSec,
+        derivations: rows.map(toDerivationInfo),
+      };
+    } catch (e) {
+      const fromSinks = await abortSinks(sinks, e);
+      await discardSealed(deps.store, [...sealed, ...fromSinks]);
+      throw e;
+    } finally {
+      embedding?.fill(0);
+    }
+  }
+
+  return {
+    ingest,
+
+    /** Compares a new recording with the subject's enrolled templates, in the protected domain. */
+    async verifySpeaker(input: IngestInput): Promise<VerifyResult> {
+      const subject = await loadSubject(deps.meta.db, input.subjectId);
+      requireActive(subject);
+      const embedder = await deps.embedder();
+      if (!embedder) throw new VaultError("MODEL_INVALID", "no speaker embedder is configured");
+      const { report, embedding } = await analyseRecording(input.source, {
+        limits: limits(),
+        ...deps.decoder,
+        embedder,
+        minSpeechSec: deps.abstraction.limits.minSpeechSec,
+        onProgress: input.onProgress,
+      });
+      if (!report.enoughSpeech || !embedding)
+        throw new VaultError("NO_SPEECH", "not enough speech to verify");
+      try {
+        return await deps.meta.write(async (trx) => {
+          const tk = await templateKey(trx, deps.tree, subject.tenant, VAULT_APPLICATION);
+          const protector = createTemplateProtector(tk.key, { profile: embedder.profile });
+          wipe(tk.key);
+          try {
+            const probe = protector.protect(embedding);
+            const stored = await readTemplates(
+              trx,
+              deps,
+              subject,
+              VAULT_APPLICATION,
+              embedder.id,
+              tk.version,
+            );
+            if (stored.length === 0) {
+              throw new VaultError(
+                "NO_TEMPLATE",
+                "the subject has no enrolled speaker template under the current key and embedder",
+              );
+            }
+            const scores = stored
+              .map((t) => protector.compare(decodeTemplate(t), probe))
+              .sort((a, b) => b - a);
+            // Mean of the best three: robust to one poor enrolment, and equal to the single
+            // comparison the threshold was calibrated on when only one template exists.
+            const top = scores.slice(0, 3);
+            const score = top.reduce((a, b) => a + b, 0) / top.length;
+            const threshold = deps.abstraction.verificationThreshold ?? embedder.calibration?.threshold;
+            if (threshold === undefined) {
+              throw new VaultError(
+                "MODEL_INVALID",
+                "the embedder has no calibrated threshold: set abstraction.verificationThreshold",
+              );
+            }
+            const match = score >= threshold;
+            await recordEvent(trx, deps.actor, {
+              type: "speaker.verified",
+              subjectId: subject.id,
+              match,
+              templates: stored.length,
+            });
+            return { score, threshold, match, templates: stored.length };
+          } finally {
+            protector.dispose();
+          }
+        });
+      } finally {
+        embedding.fill(0);
+      }
+    },
+
+    async recordings(
+      subjectId: string,
+    ): Promise<
+      { id: string; createdAt: string; durationSec: number; format: AudioInfo | Record<string, unknown> }[]
+    > {
+      const subject = await loadSubject(deps.meta.db, subjectId);
+      const rows = await deps.meta.db
+        .selectFrom("recordings")
+        .selectAll()
+        .where("subject_id", "=", subject.id)
+        .orderBy("created_at")
+        .orderBy("id")
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        createdAt: r.created_at,
+        durationSec: r.duration_ms / 1000,
+        format: JSON.parse(r.source) as Record<string, unknown>,
+      }));
+    },
+
+    async derivations(filter: {
+      recordingId?: string;
+      subjectId?: string;
+      name?: DerivationName;
+    }): Promise<DerivationInfo[]> {
+      let q = deps.meta.db.selectFrom("derivations").selectAll().orderBy("created_at").orderBy("id");
+      if (filter.recordingId !== undefined)
+        q = q.where("recording_id", "=", parseId("rec", filter.recordingId, "recording id"));
+      if (filter.subjectId !== undefined)
+        q = q.where("subject_id", "=", parseId("sub", filter.subjectId, "subject id"));
+      if (filter.name !== undefined) q = q.where("name", "=", filter.name);
+      return (await q.execute()).map(toDerivationInfo);
+    },
+  };
+}
+
+export function toDerivationInfo(r: DerivationsTable): DerivationInfo {
+  return {
+    id: r.id,
+    name: r.name as DerivationName,
+    class: r.class,
+    recipe: JSON.parse(r.recipe) as Recipe,
+    blobId: r.blob_id,
+    application: r.application,
+    expiresAt: r.expires_at,
+  };
+}
+
+export type IngestService = ReturnType<typeof createIngestService>;

@@ -1,0 +1,175 @@
+/**
+ * Building Cedar requests from vault state: the principal entity (with its subject or its
+ * application and purposes), the resource entity, and the context (declared purpose, the purpose's
+ * derivations, consent, budget room and break-glass), then turning a deny into 403 — or 404 when a
+ * contractor asks about another subject, so ids of others are not confirmed.
+ */
+import { hasActiveConsent } from "../access/consent.js";
+import type { Authenticated } from "../access/tokens.js";
+import { peek, type ChargeOutcome } from "../access/budgets.js";
+import { recordEvent } from "../audit/record.js";
+import { VaultError } from "../errors.js";
+import { uid, type CedarValue, type PolicyEngine, type RequestEntity } from "../policy/engine.js";
+import type { SubjectsTable } from "../store/meta/schema.js";
+import type { Vault } from "../vault/vault.js";
+import { refuseOverBudget } from "./budget.js";
+import type { ResolvedResource } from "./route.js";
+
+const ROLE_TYPE = {
+  contractor: "Contractor",
+  operator: "Operator",
+  consumer: "Consumer",
+  auditor: "Auditor",
+  admin: "Admin",
+} as const;
+
+export function subjectEntity(s: Pick<SubjectsTable, "id" | "tenant" | "status">): RequestEntity {
+  return { ...uid("Subject", s.id), attrs: { tenant: s.tenant, status: s.status } };
+}
+
+export function principalEntity(auth: Authenticated): { entity: RequestEntity; extra: RequestEntity[] } {
+  const p = auth.principal;
+  const type = ROLE_TYPE[p.role];
+  if (p.role === "contractor") {
+    const subject = uid("Subject", auth.token.subjectId ?? p.subjectId ?? "none");
+    return { entity: { ...uid(type, p.id), attrs: { subject: { __entity: subject } } }, extra: [] };
+  }
+  if (p.role === "consumer") {
+    return {
+      entity: {
+        ...uid(type, p.id),
+        attrs: { application: p.application ?? "", purposes: [...auth.token.purposes] },
+      },
+      extra: [],
+    };
+  }
+  return { entity: uid(type, p.id), extra: [] };
+}
+
+export const VAULT_ENTITY: RequestEntity = uid("Vault", "vault");
+export const AUDIT_LOG_ENTITY: RequestEntity = uid("AuditLog", "log");
+
+export interface DecisionInput {
+  readonly vault: Vault;
+  readonly engine: PolicyEngine;
+  readonly auth: Authenticated;
+  readonly action: string;
+  readonly resource: ResolvedResource;
+  readonly purpose: string | undefined;
+  readonly breakGlassRequest: string | undefined;
+}
+
+/** Room left in the principal's budget right now for one more item (the charge happens in the handler). */
+function budgetRoom(vault: Vault, principalId: string, purpose: string): Promise<ChargeOutcome> {
+  return peek(
+    vault.internals.meta.db,
+    vault.access.config,
+    principalId,
+    purpose,
+    1,
+    1,
+    vault.internals.now().getTime(),
+  );
+}
+
+async function breakGlassLive(vault: Vault, input: DecisionInput): Promise<boolean> {
+  if (!input.breakGlassRequest || input.auth.principal.role !== "operator") return false;
+  const r = input.resource;
+  if (!r.derivation?.reconstructable || !r.subject) return false;
+  try {
+    const req = await vault.access.breakglass.get(input.breakGlassRequest);
+    return (
+      req.status === "granted" &&
+      req.requesterId === input.auth.principal.id &&
+      req.subjectId === r.subject.id &&
+      req.material === r.derivation.name
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Exactly the error the resource's loader gives for an id that does not exist (resources.ts,
+ * loadSubject), so a refused contractor cannot tell another subject's ids from unused ones.
+ */
+function unknownId(resource: ResolvedResource): VaultError {
+  const { type, id } = resource.entity;
+  if (type === "Voxvault::Subject") return new VaultError("SUBJECT_NOT_FOUND", `no subject ${id}`);
+  return new VaultError("NOT_FOUND", `no ${type.replace("Voxvault::", "").toLowerCase()} ${id}`);
+}
+
+export async function decide(
+  input: DecisionInput,
+): Promise<{ context: Record<string, CedarValue>; purpose: string }> {
+  const { vault, auth, resource } = input;
+  const purpose = input.purpose ?? "";
+  const purposes = vault.abstraction.purposes;
+  if (purpose !== "" && !Object.hasOwn(purposes, purpose))
+    throw new VaultError("BAD_REQUEST", `unknown purpose ${purpose}`);
+  const consentActive =
+    purpose !== "" && resource.subject
+      ? await hasActiveConsent(vault.internals.meta.db, resource.subject.id, purpose)
+      : false;
+  const budget =
+    auth.principal.role === "consumer" && purpose !== ""
+      ? await budgetRoom(vault, auth.principal.id, purpose)
+      : undefined;
+  const budgetOk = budget?.ok ?? true;
+  const context: Record<string, CedarValue> = {
+    purpose,
+    purposeDerivations: purpose === "" ? [] : [...(purposes[purpose]?.derivations ?? [])],
+    consentActive,
+    budgetOk,
+    breakGlass: await breakGlassLive(vault, input),
+    nowSec: Math.floor(vault.internals.now().getTime() / 1000),
+  };
+  const principal = principalEntity(auth);
+  const entities = [...principal.extra, ...(resource.entities ?? [])];
+  if (auth.principal.role === "contractor" && resource.entity.type !== "Voxvault::Subject") {
+    // The contractor's own subject entity, so `resource.subject == principal.subject` can be evaluated.
+    const own = auth.token.subjectId ?? auth.principal.subjectId;
+    if (own && !entities.some((e) => e.type === "Voxvault::Subject" && e.id === own)) {
+      entities.push({ ...uid("Subject", own), attrs: { tenant: "", status: "active" } });
+    }
+  }
+  const request = {
+    principal: principal.entity,
+    action: input.action,
+    resource: resource.entity,
+    context,
+    entities,
+  };
+  const decision = input.engine.authorize(request);
+  if (
+    !decision.allowed &&
+    budget &&
+    !budget.ok &&
+    input.engine.authorize({ ...request, context: { ...context, budgetOk: true } }).allowed
+  ) {
+    // The budget is the only reason: the same 429 (event, Retry-After, strike) as a refused charge.
+    return refuseOverBudget(vault, auth, purpose, budget);
+  }
+  if (!decision.allowed) {
+    const otherSubject =
+      auth.principal.role === "contractor" &&
+      resource.subject !== undefined &&
+      resource.subject.id !== (auth.token.subjectId ?? auth.principal.subjectId);
+    await vault.internals.meta.write(async (trx) => {
+      await recordEvent(trx, vault.actor, {
+        type: "access.denied",
+        action: input.action,
+        resource: `${resource.entity.type.replace("Voxvault::", "")}:${resource.entity.id}`,
+        // The subject concerned sees the denial in its own log view (transparency for contractors).
+        ...(resource.subject ? { subjectId: resource.subject.id } : {}),
+        reason: decision.reasons.length ? decision.reasons.join(",") : "no permit",
+      });
+    });
+    if (otherSubject) throw unknownId(resource);
+    if (purpose !== "" && !consentActive && resource.subject && auth.principal.role === "consumer") {
+      throw new VaultError("CONSENT_REQUIRED", `no active consent for ${purpose}`);
+    }
+    throw new VaultError("FORBIDDEN", `not allowed: ${input.action}`);
+  }
+  return { context, purpose };
+}

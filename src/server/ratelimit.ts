@@ -1,0 +1,60 @@
+/**
+ * Token-bucket rate limiting per key (a token id, or the client address for unauthenticated
+ * routes). In-memory: one server instance enforces its own limits; several instances behind a
+ * balancer each enforce theirs (docs/operations.md).
+ */
+export interface RateLimit {
+  /** Sustained requests per minute. */
+  readonly perMinute: number;
+  /** Bucket size: requests allowed at once. */
+  readonly burst: number;
+}
+
+export class RateLimiter {
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #now: () => number;
+  readonly #max: number;
+
+  constructor(now: () => number = Date.now, maxKeys = 100_000) {
+    this.#now = now;
+    this.#max = maxKeys;
+  }
+
+  /** Seconds until the bucket would allow a request (0 = now), without taking one. */
+  peek(key: string, limit: RateLimit): number {
+    const b = this.#buckets.get(key);
+    if (!b) return 0;
+    const rate = limit.perMinute / 60_000;
+    const tokens = Math.min(limit.burst, b.tokens + (this.#now() - b.at) * rate);
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / rate / 1000));
+  }
+
+  /** Takes one request from the bucket; returns 0 if allowed, else seconds until one is. */
+  take(key: string, limit: RateLimit): number {
+    const now = this.#now();
+    const rate = limit.perMinute / 60_000;
+    let b = this.#buckets.get(key);
+    if (!b) {
+      // Evict the least recently used tenth rather than clearing: a flood of fresh keys must not
+      // reset everyone else's limits.
+      if (this.#buckets.size >= this.#max) {
+        let n = Math.ceil(this.#max / 10);
+        for (const k of this.#buckets.keys()) {
+          if (n-- <= 0) break;
+          this.#buckets.delete(k);
+        }
+      }
+      b = { tokens: limit.burst, at: now };
+      this.#buckets.set(key, b);
+    }
+    b.tokens = Math.min(limit.burst, b.tokens + (now - b.at) * rate);
+    b.at = now;
+    this.#buckets.delete(key);
+    this.#buckets.set(key, b); // most recently used last
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - b.tokens) / rate / 1000));
+  }
+}

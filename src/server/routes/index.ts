@@ -1,0 +1,32 @@
+import type { AnyRoute } from "../route.js";
+import { adminRoutes } from "./admin.js";
+import { auditRoutes } from "./audit.js";
+import { breakglassRoutes } from "./breakglass.js";
+import { derivationRoutes } from "./derivations.js";
+import { publicRoutes } from "./public.js";
+import { recordingRoutes } from "./recordings.js";
+import { selfRoutes } from "./self.js";
+import { subjectRoutes } from "./subjects.js";
+import { uploadRoutes } from "./uploads.js";
+
+export interface RouteEnv {
+  readonly policies: () => { hash: string; policies: readonly { id: string; file: string; text: string }[] };
+  readonly openapi: () => unknown;
+  /** Further routes (e.g. the transparency log's) registered by other modules. */
+  readonly extra?: readonly AnyRoute[];
+}
+
+export function allRoutes(env: RouteEnv): AnyRoute[] {
+  return [
+    ...publicRoutes(env.openapi),
+    ...subjectRoutes(),
+    ...recordingRoutes(),
+    ...uploadRoutes(),
+    ...derivationRoutes(),
+    ...selfRoutes(),
+    ...breakglassRoutes(),
+    ...adminRoutes(env.policies),
+    ...auditRoutes(),
+    ...(env.extra ?? []),
+  ];
+}

@@ -1,0 +1,75 @@
+import { Type } from "typebox";
+import { recordEvent } from "../../audit/record.js";
+import { VaultError } from "../../errors.js";
+import { RATE, route, type AnyRoute } from "../route.js";
+
+export function publicRoutes(openapi: () => unknown): AnyRoute[] {
+  return [
+    route({
+      method: "GET",
+      url: "/healthz",
+      summary: "Liveness",
+      tags: ["public"],
+      auth: "public",
+      rateLimit: RATE.public,
+      response: { 200: Type.Object({ status: Type.Literal("ok") }, { additionalProperties: false }) },
+      handler: () => Promise.resolve({ status: "ok" as const }),
+    }),
+    route({
+      method: "GET",
+      url: "/openapi.json",
+      summary: "This API's OpenAPI 3.1 description, generated from the route declarations",
+      tags: ["public"],
+      auth: "public",
+      rateLimit: RATE.public,
+      response: { 200: { binary: true, contentType: "application/json", description: "OpenAPI document" } },
+      async handler(ctx) {
+        return ctx.reply.type("application/json").send(JSON.stringify(openapi()));
+      },
+    }),
+    route({
+      method: "POST",
+      url: "/v1/enrol",
+      summary:
+        "Exchange a one-time enrolment token for a contractor session (passkey registration attaches here later)",
+      tags: ["self-service"],
+      auth: "public",
+      rateLimit: RATE.auth,
+      body: Type.Object(
+        { token: Type.String({ minLength: 10, maxLength: 200 }) },
+        { additionalProperties: false },
+      ),
+      response: {
+        200: Type.Object(
+          { sessionToken: Type.String(), subjectId: Type.String(), expiresAt: Type.String() },
+          { additionalProperties: false },
+        ),
+      },
+      async handler(ctx) {
+        const tokens = ctx.vault.access.tokens;
+        const auth = await tokens.authenticate(ctx.body.token, "enrolment");
+        const subjectId = auth.token.subjectId;
+        if (!subjectId) throw new VaultError("UNAUTHENTICATED", "enrolment token without subject");
+        const vault = ctx.vault.withActor({
+          type: "principal",
+          id: auth.principal.id,
+          role: auth.principal.role,
+        });
+        return vault.internals.meta.write(async (trx) => {
+          await tokens.consume(trx, auth.token.id);
+          const session = await vault.access.tokens.create(
+            { role: "contractor", subjectId, kind: "session" },
+            trx,
+          );
+          await recordEvent(trx, vault.actor, {
+            type: "enrolment.completed",
+            subjectId,
+            tokenId: auth.token.id,
+            sessionTokenId: session.info.id,
+          });
+          return { sessionToken: session.token, subjectId, expiresAt: session.info.expiresAt };
+        });
+      },
+    }),
+  ];
+}

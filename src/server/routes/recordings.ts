@@ -1,0 +1,88 @@
+import { Type } from "typebox";
+import { VaultError } from "../../errors.js";
+import { bodyStream } from "../app.js";
+import { RATE, route, type AnyRoute } from "../route.js";
+import { subjectResource } from "./resources.js";
+import {
+  NoQuery,
+  PurposeQuery,
+  Recording,
+  RecordingSummary,
+  SubjectIdParams,
+  VerifyResult,
+} from "./schemas.js";
+
+export function recordingRoutes(): AnyRoute[] {
+  return [
+    route({
+      method: "POST",
+      url: "/v1/subjects/:id/recordings",
+      summary:
+        "Upload a recording; it streams straight into the abstraction pipeline (nothing raw is kept unless retention says so)",
+      tags: ["recordings"],
+      auth: "token",
+      action: "recording.upload",
+      rateLimit: RATE.upload,
+      params: SubjectIdParams,
+      query: NoQuery,
+      consumes: ["audio/*"],
+      response: { 201: Recording },
+      resource: (ctx) => subjectResource(ctx.vault, ctx.params.id),
+      async handler(ctx) {
+        const r = await ctx.vault.recordings.ingest({
+          subjectId: ctx.params.id,
+          source: bodyStream(ctx.body),
+        });
+        void ctx.reply.code(201);
+        return r;
+      },
+    }),
+    route({
+      method: "GET",
+      url: "/v1/subjects/:id/recordings",
+      summary: "Recordings ingested for a subject",
+      tags: ["recordings"],
+      auth: "token",
+      action: "recording.list",
+      rateLimit: RATE.read,
+      params: SubjectIdParams,
+      query: NoQuery,
+      response: {
+        200: Type.Object({ recordings: Type.Array(RecordingSummary) }, { additionalProperties: false }),
+      },
+      resource: (ctx) => subjectResource(ctx.vault, ctx.params.id),
+      async handler(ctx) {
+        return { recordings: await ctx.vault.recordings.recordings(ctx.params.id) };
+      },
+    }),
+    route({
+      method: "POST",
+      url: "/v1/subjects/:id/verify-speaker",
+      summary: "Compare a new recording with the subject's enrolled templates (protected domain)",
+      tags: ["recordings"],
+      auth: "token",
+      action: "speaker.verify",
+      rateLimit: RATE.upload,
+      params: SubjectIdParams,
+      query: PurposeQuery,
+      consumes: ["audio/*"],
+      response: { 200: VerifyResult },
+      resource: (ctx) => subjectResource(ctx.vault, ctx.params.id),
+      async handler(ctx) {
+        const r = await ctx.vault.recordings.verifySpeaker({
+          subjectId: ctx.params.id,
+          source: bodyStream(ctx.body),
+        });
+        // Consumers get the decision, not the score: raw scores help hill-climbing attacks.
+        return ctx.auth.principal.role === "consumer"
+          ? { match: r.match, threshold: r.threshold }
+          : { match: r.match, threshold: r.threshold, score: r.score };
+      },
+    }),
+  ];
+}
+
+export function requireNoQuery(q: unknown): void {
+  if (q && typeof q === "object" && Object.keys(q).length > 0)
+    throw new VaultError("BAD_REQUEST", "unexpected query parameters");
+}

@@ -1,0 +1,135 @@
+/** Request and response schemas shared by routes (JSON Schema via TypeBox; responses are allow-lists). */
+import { Type } from "typebox";
+
+export const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9a-hjkmnp-tv-z]{26}$` });
+export const SubjectIdParams = Type.Object({ id: Id("sub") }, { additionalProperties: false });
+export const PurposeQuery = Type.Object(
+  { purpose: Type.Optional(Type.String({ pattern: "^[a-z][a-z0-9-]{0,62}$" })) },
+  { additionalProperties: false },
+);
+export const NoQuery = Type.Object({}, { additionalProperties: false });
+export const NoParams = Type.Object({}, { additionalProperties: false });
+export const NoBody = Type.Object({}, { additionalProperties: false });
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+export const Subject = Type.Object(
+  {
+    id: Type.String(),
+    tenant: Type.String(),
+    status: Type.String(),
+    createdAt: Type.String(),
+    shredAfter: Nullable(Type.String()),
+    shreddedAt: Nullable(Type.String()),
+    blobCount: Type.Integer(),
+    blobBytes: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+
+export const Recipe = Type.Object(
+  { name: Type.String(), version: Type.Integer(), params: Type.Record(Type.String(), Type.Unknown()) },
+  { additionalProperties: false },
+);
+
+export const Derivation = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    class: Type.String(),
+    recipe: Recipe,
+    application: Nullable(Type.String()),
+    expiresAt: Nullable(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const Recording = Type.Object(
+  {
+    id: Type.String(),
+    subjectId: Type.String(),
+    format: Type.Object(
+      {
+        container: Type.String(),
+        codec: Type.String(),
+        sampleRate: Type.Integer(),
+        channels: Type.Integer(),
+      },
+      { additionalProperties: false },
+    ),
+    durationSec: Type.Number(),
+    speechSec: Type.Number(),
+    derivations: Type.Array(Derivation),
+  },
+  { additionalProperties: false },
+);
+
+export const RecordingSummary = Type.Object(
+  { id: Type.String(), createdAt: Type.String(), durationSec: Type.Number() },
+  { additionalProperties: false },
+);
+
+export const Consent = Type.Object(
+  {
+    purpose: Type.String(),
+    active: Type.Boolean(),
+    consentId: Nullable(Type.String()),
+    textHash: Nullable(Type.String()),
+    grantedAt: Nullable(Type.String()),
+    revokedAt: Nullable(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const ConsentBody = Type.Object(
+  { textHash: Type.String({ pattern: "^[0-9a-f]{64}$" }) },
+  { additionalProperties: false },
+);
+
+export const Certificate = Type.Record(Type.String(), Type.Unknown());
+
+export const ShredResult = Type.Object(
+  {
+    status: Type.String(),
+    shredAfter: Type.Optional(Type.String()),
+    certificate: Type.Optional(Certificate),
+  },
+  { additionalProperties: false },
+);
+
+export const TokenInfo = Type.Object(
+  {
+    id: Type.String(),
+    principalId: Type.String(),
+    role: Type.String(),
+    kind: Type.String(),
+    purposes: Type.Array(Type.String()),
+    subjectId: Nullable(Type.String()),
+    createdAt: Type.String(),
+    expiresAt: Type.String(),
+    revokedAt: Nullable(Type.String()),
+    lastUsedAt: Nullable(Type.String()),
+    useCount: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+
+export const BreakglassRequest = Type.Object(
+  {
+    id: Type.String(),
+    requesterId: Type.String(),
+    subjectId: Type.String(),
+    material: Type.String(),
+    reason: Type.String(),
+    requiredApprovals: Type.Integer(),
+    approvals: Type.Array(Type.String()),
+    status: Type.String(),
+    createdAt: Type.String(),
+    grantedUntil: Nullable(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const VerifyResult = Type.Object(
+  { match: Type.Boolean(), threshold: Type.Number(), score: Type.Optional(Type.Number()) },
+  { additionalProperties: false },
+);

@@ -1,0 +1,37 @@
+/**
+ * Blob stores hold ciphertext only, under random object names. The interface is small and
+ * streaming so that an S3 implementation fits the same shape (multipart put, ranged get).
+ */
+import type { RandomAccessSource } from "../../format/index.js";
+
+export interface ObjectInfo {
+  readonly name: string;
+  readonly size: number;
+  readonly modifiedAt: Date;
+}
+
+export interface OpenedObject extends RandomAccessSource {
+  close(): Promise<void>;
+}
+
+export interface BlobStore {
+  readonly kind: string;
+  /**
+   * Stores an object atomically: it becomes visible only once complete and durable. Refuses to
+   * overwrite an existing name (STORE_IO). On failure nothing remains visible.
+   */
+  put(name: string, data: AsyncIterable<Uint8Array>): Promise<{ size: number }>;
+  /** Streams the whole object; BLOB_NOT_FOUND if absent. */
+  get(name: string): AsyncIterable<Uint8Array>;
+  /** Opens the object for ranged reads; BLOB_NOT_FOUND if absent. */
+  open(name: string): Promise<OpenedObject>;
+  stat(name: string): Promise<ObjectInfo | undefined>;
+  /** Removes an object; true if it existed. */
+  delete(name: string): Promise<boolean>;
+  list(): AsyncIterable<ObjectInfo>;
+  /** Removes abandoned partial writes older than the given age; returns how many. */
+  sweepIncomplete(olderThanMs: number): Promise<number>;
+}
+
+/** Object names are blob ids: lowercase, no separators, so they can never address a path. */
+export const OBJECT_NAME_RE = /^[a-z]{3}_[0-9a-z]{26}$/;

@@ -1,0 +1,54 @@
+/** PostgreSQL metadata backend (`pg`); each vault lives in its own schema. */
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { VaultError } from "../../../errors.js";
+import type { Database } from "../schema.js";
+import type { DialectDriver } from "../types.js";
+import { translatePostgresError } from "./errors.js";
+import { postgresWrite } from "./write-lock.js";
+
+export interface PostgresOptions {
+  readonly url: string;
+  readonly schema: string;
+  readonly maxConnections?: number;
+}
+
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+const INT8_OID = 20;
+
+/** bigint columns hold sizes and counts far below 2^53; parse them as numbers, refuse beyond. */
+function parseInt8(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new VaultError("VAULT_CORRUPT", "integer beyond 2^53 in metadata");
+  return n;
+}
+
+/** pg's default parsers, except int8 (oid 20) which becomes a checked number. */
+const typeParser = ((oid: number, format?: "text" | "binary") =>
+  oid === INT8_OID
+    ? parseInt8
+    : (pg.types.getTypeParser as (o: number, f?: string) => unknown)(
+        oid,
+        format,
+      )) as typeof pg.types.getTypeParser;
+
+export function connectPostgres(options: PostgresOptions): DialectDriver {
+  if (!SCHEMA_RE.test(options.schema)) {
+    throw new VaultError("CONFIG_INVALID", "postgres schema must match [a-z_][a-z0-9_]{0,62}");
+  }
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    options: `-c search_path=${options.schema}`,
+    types: { getTypeParser: typeParser },
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    dialect: "postgres",
+    db,
+    schema: options.schema,
+    write: (fn) => postgresWrite(db, options.schema, fn),
+    translateError: translatePostgresError,
+    close: () => db.destroy(),
+  };
+}

@@ -1,0 +1,187 @@
+/** Kysely table types of the metadata store. Times are ISO-8601 UTC strings; bytes are Buffers. */
+import type { AccessTables } from "./schema-access.js";
+import type { Generated } from "kysely";
+
+export type Bytes = Buffer;
+
+export interface VaultMetaTable {
+  key: string;
+  value: string;
+}
+
+/** Interior nodes of the key tree (docs/architecture.md §Keys). Level 0 is wrapped by the root key. */
+export interface KeyNodesTable {
+  level: number;
+  prefix: number;
+  generation: number;
+  /** Generation of the parent node's key that wraps this one; for level 0, the root key version. */
+  parent_generation: number;
+  wrapped_key: Bytes;
+}
+
+/** Vault-wide secrets (reference-hash key, signing seeds, template master keys), wrapped by the top node. */
+export interface VaultSecretsTable {
+  name: string;
+  version: number;
+  parent_generation: number;
+  wrapped_key: Bytes;
+  created_at: string;
+  status: "active" | "retired";
+}
+
+export type SubjectStatus = "active" | "shred_pending" | "shredded";
+
+export interface SubjectsTable {
+  id: string;
+  tenant: string;
+  slot: number;
+  ref_hash: Bytes | null;
+  ref_enc: Bytes | null;
+  status: SubjectStatus;
+  created_at: string;
+  shred_after: string | null;
+  shredded_at: string | null;
+  blob_count: number;
+  blob_bytes: number;
+}
+
+export interface SubjectKeysTable {
+  subject_id: string;
+  version: number;
+  parent_generation: number;
+  wrapped_key: Bytes;
+  created_at: string;
+}
+
+export interface BlobsTable {
+  id: string;
+  subject_id: string;
+  kind: string;
+  size: number;
+  plaintext_size: number;
+  segment_log2: number;
+  key_version: number;
+  wrapped_dek: Bytes;
+  created_at: string;
+  /** Reconstructable material kept under retention: the UTC day (YYYYMMDD) its key expires. */
+  retention_epoch: string | null;
+}
+
+export interface RecordingsTable {
+  id: string;
+  subject_id: string;
+  created_at: string;
+  source: string;
+  duration_ms: number;
+}
+
+export type DerivationClass = "non-reconstructable" | "reconstructable";
+
+export interface DerivationsTable {
+  id: string;
+  recording_id: string;
+  subject_id: string;
+  name: string;
+  recipe: string;
+  class: DerivationClass;
+  application: string | null;
+  blob_id: string;
+  created_at: string;
+  expires_at: string | null;
+}
+
+export interface DeletionCertificatesTable {
+  id: string;
+  subject_id: string;
+  issued_at: string;
+  body: string;
+}
+
+export interface AuditEventsTable {
+  seq: Generated<number>;
+  id: string;
+  at: string;
+  type: string;
+  actor: string;
+  subject_id: string | null;
+  payload: string;
+  /** The event's leaf in the transparency log; null only for rows older than the log (migration 0002). */
+  leaf_index: number | null;
+  /** "<actor type>:<actor id>", for auditor search. */
+  actor_id: string | null;
+}
+
+/** Transparency log (docs/tlog.md §8): stored hashes per C2SP tile, post-order. */
+export interface TlogTileTable {
+  log_id: number;
+  level: number;
+  idx: number;
+  hashes: Bytes;
+}
+
+/** The authoritative tree size and root, and the latest signed checkpoint's size and root. */
+export interface TlogStateTable {
+  log_id: number;
+  origin: string;
+  size: number;
+  root_hash: Bytes;
+  checkpoint_size: number;
+  checkpoint_root: Bytes;
+  checkpoint_at: string | null;
+}
+
+export interface TlogCheckpointsTable {
+  log_id: number;
+  size: number;
+  root_hash: Bytes;
+  signed_at: string;
+  /** The signed note as the log signed it (without cosignatures). */
+  note: string;
+}
+
+export interface TlogCosignaturesTable {
+  log_id: number;
+  size: number;
+  /** Witness key: "<name>+<8 hex key id>". */
+  witness: string;
+  timestamp: number;
+  /** The signature line, "— <name> <base64>". */
+  line: string;
+  received_at: string;
+}
+
+export interface TlogKeysTable {
+  key: string;
+  vkey: string;
+  secret: string;
+  status: "active" | "retired";
+  created_at: string;
+  retired_at: string | null;
+}
+
+export interface TlogWitnessesTable {
+  key: string;
+  vkey: string;
+  status: "active" | "removed";
+  added_at: string;
+  removed_at: string | null;
+}
+
+export interface Database extends AccessTables {
+  vault_meta: VaultMetaTable;
+  key_nodes: KeyNodesTable;
+  vault_secrets: VaultSecretsTable;
+  subjects: SubjectsTable;
+  subject_keys: SubjectKeysTable;
+  blobs: BlobsTable;
+  deletion_certificates: DeletionCertificatesTable;
+  recordings: RecordingsTable;
+  derivations: DerivationsTable;
+  audit_events: AuditEventsTable;
+  tlog_tile: TlogTileTable;
+  tlog_state: TlogStateTable;
+  tlog_checkpoints: TlogCheckpointsTable;
+  tlog_cosignatures: TlogCosignaturesTable;
+  tlog_keys: TlogKeysTable;
+  tlog_witnesses: TlogWitnessesTable;
+}

@@ -1,0 +1,39 @@
+/** SQLite (better-sqlite3) metadata backend: the embedded default, one file inside the data dir. */
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+import type { Database } from "../schema.js";
+import type { DialectDriver } from "../types.js";
+import { translateSqliteError } from "./errors.js";
+import { sqliteWrite } from "./write-lock.js";
+
+export interface SqliteOptions {
+  readonly file: string;
+  readonly readonly?: boolean;
+  /** How long a writer waits for another process's write lock before VAULT_BUSY. */
+  readonly busyTimeoutMs?: number;
+}
+
+export function connectSqlite(options: SqliteOptions): DialectDriver {
+  let native: BetterSqlite3.Database;
+  try {
+    native = new BetterSqlite3(options.file, { readonly: options.readonly ?? false, fileMustExist: false });
+    native.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+    // WAL lets readers run beside the single writer; FULL sync makes every commit durable.
+    if (!options.readonly) native.pragma("journal_mode = WAL");
+    native.pragma("synchronous = FULL");
+    native.pragma("foreign_keys = ON");
+    // Deleted rows (e.g. destroyed wrapped keys) are overwritten with zeros in the file.
+    native.pragma("secure_delete = ON");
+    native.pragma("schema_version"); // forces a read: a damaged file fails here, not later
+  } catch (e) {
+    throw translateSqliteError(e);
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
+  return {
+    dialect: "sqlite",
+    db,
+    write: (fn) => sqliteWrite(db, fn),
+    translateError: translateSqliteError,
+    close: () => db.destroy(),
+  };
+}

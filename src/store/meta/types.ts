@@ -1,0 +1,23 @@
+import type { Kysely } from "kysely";
+import type { Database } from "./schema.js";
+
+export type Dialect = "sqlite" | "postgres";
+
+export type MetaDb = Kysely<Database>;
+
+export type MetadataConfig =
+  | { readonly driver: "sqlite"; readonly file: string }
+  | { readonly driver: "postgres"; readonly url: string; readonly schema: string };
+
+/** What each dialect module provides (same file set for every backend: connect, write-lock, errors). */
+export interface DialectDriver {
+  readonly dialect: Dialect;
+  readonly db: MetaDb;
+  /** The SQL schema holding the vault's tables (PostgreSQL), so tooling never looks elsewhere. */
+  readonly schema?: string;
+  /** Runs fn in a transaction that holds the vault's single-writer lock. */
+  write<T>(fn: (trx: MetaDb) => Promise<T>): Promise<T>;
+  /** Maps a driver error to a VaultError where one applies (busy, corrupt, ...). */
+  translateError(e: unknown): unknown;
+  close(): Promise<void>;
+}

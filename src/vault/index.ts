@@ -1,0 +1,10 @@
+export { initVault, openVault, type InitOptions, type OpenOptions } from "./lifecycle.js";
+export { Vault } from "./vault.js";
+export type { VaultConfig } from "./config.js";
+export type { SubjectInfo, ListSubjectsOptions } from "./subjects.js";
+export type { BlobInfo, PutBlobInput, ReadBlobOptions, BlobRead } from "./blobs.js";
+export type { ShredOutcome } from "./shred.js";
+export type { DeletionCertificate } from "./certificates.js";
+export { verifyCertificate } from "./certificates.js";
+export type { KeyStatus, SubjectRotation } from "./keys.js";
+export type { SweepReport } from "./sweep.js";

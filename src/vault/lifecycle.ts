@@ -1,0 +1,378 @@
+/**
+ * Creating and opening a vault. Both fail closed: an existing vault is never overwritten, a
+ * root key inside the data directory or a data directory others can read is refused, and a vault
+ * whose root key is missing, foreign or wrong does not open.
+ */
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { sql } from "kysely";
+import { keyDirAnchor } from "../audit/anchor.js";
+import type { Actor } from "../audit/events.js";
+import { attachLog, openLog } from "../audit/open.js";
+import { recordEvent } from "../audit/record.js";
+import { randomBytes, toBase64, wipe } from "../crypto/bytes.js";
+import { ed25519PrivateKey, ed25519RawPublicKey } from "../crypto/ed25519.js";
+import { VaultError } from "../errors.js";
+import { GROUP_OTHER_BITS } from "../fsutil/atomic.js";
+import { newId } from "../ids.js";
+import { KeyCache } from "../keys/cache.js";
+import { FileKeyProvider } from "../keys/file-provider.js";
+import { defaultKeyFile } from "../keys/key-file.js";
+import { KeyTree } from "../keys/tree.js";
+import { FsBlobStore } from "../store/blob/fs/store.js";
+import {
+  connectMetadata,
+  createSchema,
+  migrate,
+  readSchemaVersion,
+  SCHEMA_VERSION,
+  type DialectDriver,
+  type MetadataConfig,
+} from "../store/meta/index.js";
+import { CERT_SECRET } from "./certificates.js";
+import {
+  LAYOUT,
+  VAULT_FORMAT,
+  VAULT_FORMAT_VERSION,
+  configPath,
+  readVaultConfig,
+  writeVaultConfig,
+  type VaultConfig,
+} from "./config.js";
+import { parseDuration } from "./duration.js";
+import { CERT_PUBLIC_KEY_META } from "./shred.js";
+import { checkTenant, REF_SECRET } from "./subjects.js";
+import { Vault } from "./vault.js";
+import { resolveAbstraction, type AbstractionConfig, type EmbedderConfig } from "../ingest/config.js";
+import type { EmbedderPort } from "../ingest/embedder-port.js";
+import { reconcileRootVersions } from "./root-change.js";
+
+export interface InitOptions extends PipelineOptions {
+  readonly dataDir: string;
+  /** Abstraction settings written to vault.json (purposes, retention, limits, embedder). */
+  readonly abstraction?: AbstractionConfig | undefined;
+  /** Root key file; default: $XDG_CONFIG_HOME/voxvault/keys/<vault id>.key.json (outside the data dir). */
+  readonly keyFile?: string | undefined;
+  /** Seal the root key file under this passphrase (scrypt). */
+  readonly passphrase?: string | undefined;
+  readonly scryptLogN?: number | undefined;
+  /** Metadata in PostgreSQL instead of the embedded SQLite file. */
+  readonly postgres?: { readonly url: string; readonly schema?: string | undefined } | undefined;
+  readonly defaultTenant?: string | undefined;
+  /** Delay between a shred request and the shred (cancellable); default "0" (immediate). */
+  readonly softDeleteWindow?: string | undefined;
+  readonly keyCache?: { readonly maxEntries: number; readonly ttlSeconds: number } | undefined;
+  readonly actor?: Actor | undefined;
+  readonly env?: NodeJS.ProcessEnv | undefined;
+}
+
+/** Options both initVault and openVault accept for the abstraction pipeline. */
+export interface PipelineOptions {
+  /** Decoder worker location and ffmpeg fallback (tests point the worker at the built file). */
+  readonly decoder?:
+    { readonly workerUrl?: URL | undefined; readonly ffmpegFallback?: boolean | undefined } | undefined;
+  /** Builds the speaker embedder named by the vault's configuration. */
+  readonly embedderFactory?: ((config: EmbedderConfig) => Promise<EmbedderPort | undefined>) | undefined;
+}
+
+export interface OpenOptions extends PipelineOptions {
+  readonly dataDir: string;
+  readonly keyFile?: string | undefined;
+  readonly passphrase?: string | undefined;
+  /** PostgreSQL URL for vaults whose metadata lives there; default env VOXVAULT_PG_URL. */
+  readonly postgresUrl?: string | undefined;
+  readonly actor?: Actor | undefined;
+  readonly env?: NodeJS.ProcessEnv | undefined;
+  readonly now?: (() => Date) | undefined;
+}
+
+export function defaultActor(): Actor {
+  let user = "unknown";
+  try {
+    user = String(os.userInfo().uid);
+  } catch {
+    // no passwd entry (containers): keep "unknown"
+  }
+  return { type: "cli", id: `uid:${user}` };
+}
+
+function isInside(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+async function realpathOrSelf(p: string): Promise<string> {
+  try {
+    return await fs.realpath(p);
+  } catch {
+    const parent = path.dirname(p);
+    return parent === p ? p : path.join(await realpathOrSelf(parent), path.basename(p));
+  }
+}
+
+async function checkKeyOutside(dataDir: string, keyFile: string): Promise<void> {
+  if (isInside(await realpathOrSelf(dataDir), await realpathOrSelf(keyFile))) {
+    throw new VaultError(
+      "INSECURE_CONFIG",
+      "the root key file must live outside the data directory (a copy of the data directory must yield nothing)",
+    );
+  }
+}
+
+async function checkDataDir(dataDir: string): Promise<void> {
+  let st;
+  try {
+    st = await fs.stat(dataDir);
+  } catch {
+    throw new VaultError("VAULT_NOT_FOUND", `no vault at ${dataDir} (run voxvault init)`);
+  }
+  if (!st.isDirectory()) throw new VaultError("VAULT_NOT_FOUND", `${dataDir} is not a directory`);
+  if ((st.mode & GROUP_OTHER_BITS) !== 0) {
+    throw new VaultError(
+      "INSECURE_CONFIG",
+      `data directory ${dataDir} is accessible to group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 700 it`,
+    );
+  }
+  if (typeof process.getuid === "function" && st.uid !== process.getuid()) {
+    throw new VaultError("INSECURE_CONFIG", `data directory ${dataDir} is owned by another user`);
+  }
+}
+
+async function prepareNewDataDir(dataDir: string): Promise<boolean> {
+  try {
+    const entries = await fs.readdir(dataDir);
+    if (entries.includes(LAYOUT.config))
+      throw new VaultError("VAULT_EXISTS", `a vault already exists at ${dataDir}`);
+    if (entries.length > 0)
+      throw new VaultError("VAULT_EXISTS", `${dataDir} is not empty; refusing to initialise a vault there`);
+    await fs.chmod(dataDir, 0o700);
+    return false;
+  } catch (e) {
+    if (e instanceof VaultError) throw e;
+    if ((e as { code?: unknown }).code !== "ENOENT")
+      throw new VaultError("STORE_IO", `cannot use ${dataDir}`, { cause: e });
+    await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    return true;
+  }
+}
+
+function metadataConfig(config: VaultConfig, dataDir: string, pgUrl: string | undefined): MetadataConfig {
+  if (config.metadata.driver === "sqlite")
+    return { driver: "sqlite", file: path.join(dataDir, LAYOUT.sqlite) };
+  if (!pgUrl) {
+    throw new VaultError(
+      "CONFIG_INVALID",
+      "this vault keeps metadata in PostgreSQL: set VOXVAULT_PG_URL or pass --pg-url",
+    );
+  }
+  return { driver: "postgres", url: pgUrl, schema: config.metadata.schema };
+}
+
+export async function initVault(options: InitOptions): Promise<Vault> {
+  const env = options.env ?? process.env;
+  const dataDir = path.resolve(options.dataDir);
+  const vaultId = newId("vlt");
+  const keyFile = path.resolve(options.keyFile ?? defaultKeyFile(vaultId, env));
+  await checkKeyOutside(dataDir, keyFile);
+  const defaultTenant = checkTenant(options.defaultTenant ?? "default");
+  const softDeleteWindow = options.softDeleteWindow ?? "0";
+  parseDuration(softDeleteWindow);
+  const createdDir = await prepareNewDataDir(dataDir);
+
+  const config: VaultConfig = {
+    format: VAULT_FORMAT,
+    formatVersion: VAULT_FORMAT_VERSION,
+    vaultId,
+    createdAt: new Date().toISOString(),
+    defaultTenant,
+    keyProvider: {
+      kind: options.passphrase === undefined ? "local" : "passphrase",
+      ...(options.keyFile === undefined ? {} : { file: keyFile }),
+    },
+    metadata: options.postgres
+      ? { driver: "postgres", schema: options.postgres.schema ?? `voxvault_${vaultId.slice(4)}` }
+      : { driver: "sqlite" },
+    blobStore: { driver: "fs" },
+    shred: { softDeleteWindow },
+    keyCache: options.keyCache ?? { maxEntries: 10_000, ttlSeconds: 300 },
+    ...(options.abstraction ? { abstraction: options.abstraction } : {}),
+  };
+  resolveAbstraction(config.abstraction); // refuse an inconsistent configuration before creating anything
+  const metaConfig = metadataConfig(config, dataDir, options.postgres?.url);
+
+  let provider: FileKeyProvider | undefined;
+  let driver: DialectDriver | undefined;
+  let schemaCreated = false;
+  try {
+    provider = await FileKeyProvider.create({
+      file: keyFile,
+      vaultId,
+      passphrase: options.passphrase,
+      scryptLogN: options.scryptLogN,
+    });
+    driver = connectMetadata(metaConfig);
+    await createSchema(driver, metaConfig);
+    schemaCreated = true;
+    const cache = new KeyCache({
+      maxEntries: config.keyCache.maxEntries,
+      ttlMs: config.keyCache.ttlSeconds * 1000,
+    });
+    const tree = new KeyTree(vaultId, provider, cache);
+    const actor = options.actor ?? defaultActor();
+    // Every write goes through the transparency log; its secrets and first checkpoint are made
+    // in this first transaction, with the vault.initialized leaf (src/audit/session.ts).
+    const meta = attachLog(driver, {
+      vaultId,
+      tree,
+      dataDir,
+      keyFile,
+      secretTtlMs: config.keyCache.ttlSeconds * 1000,
+    });
+    await meta.write(async (trx) => {
+      const certSeed = randomBytes(32);
+      const refKey = randomBytes(32);
+      await trx
+        .insertInto("vault_meta")
+        .values([
+          { key: "vault_id", value: vaultId },
+          { key: "created_at", value: config.createdAt },
+          { key: "next_slot", value: "0" },
+          { key: CERT_PUBLIC_KEY_META, value: toBase64(ed25519RawPublicKey(ed25519PrivateKey(certSeed))) },
+        ])
+        .execute();
+      await tree.init(trx, 1);
+      await tree.createSecret(trx, REF_SECRET, refKey);
+      await tree.createSecret(trx, CERT_SECRET, certSeed);
+      wipe(certSeed, refKey);
+      await recordEvent(trx, actor, {
+        type: "vault.initialized",
+        vaultId,
+        keyProvider: provider!.kind,
+        metadata: metaConfig.driver,
+        schemaVersion: SCHEMA_VERSION,
+      });
+    });
+    const store = await FsBlobStore.open({ root: path.join(dataDir, LAYOUT.blobs) });
+    await writeVaultConfig(dataDir, config); // last: its presence means "a complete vault"
+    return new Vault({
+      vaultId,
+      config,
+      dataDir,
+      meta,
+      store,
+      provider,
+      tree,
+      actor,
+      now: () => new Date(),
+      decoder: options.decoder,
+      embedderFactory: options.embedderFactory,
+    });
+  } catch (e) {
+    // Undo a half-made vault so that a retry starts clean; never touch anything we did not create.
+    if (driver && schemaCreated && metaConfig.driver === "postgres") {
+      await sql`DROP SCHEMA IF EXISTS ${sql.id(metaConfig.schema)} CASCADE`
+        .execute(driver.db)
+        .catch(() => undefined);
+    }
+    await driver?.close().catch(() => undefined);
+    if (provider) {
+      await provider.close();
+      await fs.rm(keyFile, { force: true });
+      await fs.rm(keyDirAnchor(keyFile, vaultId), { force: true });
+    }
+    if (createdDir) await fs.rm(dataDir, { recursive: true, force: true });
+    else {
+      for (const entry of await fs.readdir(dataDir).catch(() => [])) {
+        await fs.rm(path.join(dataDir, entry), { recursive: true, force: true });
+      }
+    }
+    throw e;
+  }
+}
+
+export async function openVault(options: OpenOptions): Promise<Vault> {
+  const env = options.env ?? process.env;
+  const dataDir = path.resolve(options.dataDir);
+  await checkDataDir(dataDir);
+  const config = await readVaultConfig(dataDir);
+  const keyFile = path.resolve(
+    options.keyFile ?? config.keyProvider.file ?? defaultKeyFile(config.vaultId, env),
+  );
+  await checkKeyOutside(dataDir, keyFile);
+  if (config.keyProvider.kind === "passphrase" && options.passphrase === undefined) {
+    throw new VaultError(
+      "ROOT_KEY_MISSING",
+      "this vault's root key is sealed: a passphrase is required (VOXVAULT_PASSPHRASE_FILE)",
+    );
+  }
+  const metaConfig = metadataConfig(config, dataDir, options.postgresUrl ?? env.VOXVAULT_PG_URL);
+  if (metaConfig.driver === "sqlite") {
+    try {
+      await fs.access(metaConfig.file);
+    } catch {
+      throw new VaultError("VAULT_CORRUPT", `${configPath(dataDir)} exists but ${LAYOUT.sqlite} is missing`);
+    }
+  }
+  const provider = await FileKeyProvider.open({
+    file: keyFile,
+    vaultId: config.vaultId,
+    passphrase: options.passphrase,
+  });
+  let driver: DialectDriver | undefined;
+  try {
+    driver = connectMetadata(metaConfig);
+    const version = await readSchemaVersion(driver);
+    if (version === undefined)
+      throw new VaultError("VAULT_CORRUPT", "the metadata store has no voxvault schema");
+    await migrate(driver); // refuses newer schema versions
+    const idRow = await driver.db
+      .selectFrom("vault_meta")
+      .select("value")
+      .where("key", "=", "vault_id")
+      .executeTakeFirst();
+    if (idRow?.value !== config.vaultId) {
+      throw new VaultError("VAULT_CORRUPT", "the metadata store belongs to another vault than vault.json");
+    }
+    const cache = new KeyCache({
+      maxEntries: config.keyCache.maxEntries,
+      ttlMs: config.keyCache.ttlSeconds * 1000,
+    });
+    const tree = new KeyTree(config.vaultId, provider, cache);
+    await tree.verifyRoot(driver.db);
+    const actor = options.actor ?? defaultActor();
+    const meta = attachLog(driver, {
+      vaultId: config.vaultId,
+      tree,
+      dataDir,
+      keyFile,
+      now: options.now,
+      secretTtlMs: config.keyCache.ttlSeconds * 1000,
+    });
+    await openLog(meta); // refuses a database older than the log's last signed checkpoint
+    const deps = { meta, tree, provider, actor };
+    try {
+      await meta.write((trx) => reconcileRootVersions(deps, trx));
+    } catch (e) {
+      if (!(e instanceof VaultError && e.code === "VAULT_BUSY")) throw e; // another writer will reconcile
+    }
+    const store = await FsBlobStore.open({ root: path.join(dataDir, LAYOUT.blobs) });
+    return new Vault({
+      vaultId: config.vaultId,
+      config,
+      dataDir,
+      meta,
+      store,
+      provider,
+      tree,
+      actor,
+      now: options.now ?? (() => new Date()),
+      decoder: options.decoder,
+      embedderFactory: options.embedderFactory,
+    });
+  } catch (e) {
+    await driver?.close().catch(() => undefined);
+    await provider.close();
+    throw driver ? driver.translateError(e) : e;
+  }
+}

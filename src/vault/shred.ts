@@ -1,0 +1,227 @@
+/**
+ * Crypto-shredding (docs/architecture.md §Shredding). One write transaction deletes every version
+ * of the subject's key and its sealed external reference, rekeys the subject's key-tree path
+ * under a new root version and records the event and the certificate; after commit the old root
+ * version is destroyed. Cost: O(1) in the subject's data (counters are kept on the subject row);
+ * ciphertext objects are removed later by `sweep`, and are undecryptable from the commit on.
+ */
+import { recordEvent } from "../audit/record.js";
+import { fromBase64, wipe } from "../crypto/bytes.js";
+import { VaultError } from "../errors.js";
+import { newId } from "../ids.js";
+import type { MetaDb } from "../store/meta/index.js";
+import {
+  CERT_SECRET,
+  CERT_TYPE,
+  DeletionCertificateSchema,
+  signCertificate,
+  verifyCertificate,
+  type DeletionCertificate,
+} from "./certificates.js";
+import type { VaultDeps } from "./deps.js";
+import { parseDuration } from "./duration.js";
+import { withRootChange } from "./root-change.js";
+import { loadSubject, toSubjectInfo, type SubjectInfo } from "./subjects.js";
+
+export type ShredOutcome =
+  | { readonly status: "shredded"; readonly certificate: DeletionCertificate }
+  | { readonly status: "scheduled"; readonly subject: SubjectInfo; readonly shredAfter: string };
+
+type Deps = Pick<VaultDeps, "vaultId" | "config" | "meta" | "tree" | "provider" | "actor" | "now">;
+
+export const CERT_PUBLIC_KEY_META = "deletion_certificate_public_key";
+
+export function createShredService(deps: Deps) {
+  async function publicKey(db: MetaDb): Promise<Uint8Array> {
+    const row = await db
+      .selectFrom("vault_meta")
+      .select("value")
+      .where("key", "=", CERT_PUBLIC_KEY_META)
+      .executeTakeFirst();
+    if (!row) throw new VaultError("VAULT_CORRUPT", "the vault has no certificate key");
+    return fromBase64(row.value);
+  }
+
+  /** When the shred was asked for: the scheduling event's time for a scheduled shred, else now. */
+  async function requestTime(trx: MetaDb, subjectId: string, pending: boolean): Promise<string | undefined> {
+    if (!pending) return undefined;
+    const ev = await trx
+      .selectFrom("audit_events")
+      .select("at")
+      .where("subject_id", "=", subjectId)
+      .where("type", "=", "subject.shred_scheduled")
+      .orderBy("seq", "desc")
+      .executeTakeFirst();
+    return ev?.at;
+  }
+
+  async function execute(subjectId: string): Promise<DeletionCertificate> {
+    const { result, retiredRootVersion } = await withRootChange(deps, async (trx, root) => {
+      const oldRoot = root.oldRootVersion;
+      const row = await loadSubject(trx, subjectId);
+      if (row.status === "shredded")
+        throw new VaultError("SUBJECT_SHREDDED", `subject ${row.id} was already shredded`);
+      const requestedAt = await requestTime(trx, row.id, row.status === "shred_pending");
+      const versions = (
+        await trx
+          .selectFrom("subject_keys")
+          .select("version")
+          .where("subject_id", "=", row.id)
+          .orderBy("version")
+          .execute()
+      ).map((r) => r.version);
+      await trx.deleteFrom("subject_keys").where("subject_id", "=", row.id).execute();
+      const report = await deps.tree.rekeyPath(trx, row.slot, await root.newRootVersion());
+      const shreddedAt = deps.now().toISOString();
+      await trx
+        .updateTable("subjects")
+        .set({
+          status: "shredded",
+          ref_hash: null,
+          ref_enc: null,
+          shredded_at: shreddedAt,
+          shred_after: null,
+        })
+        .where("id", "=", row.id)
+        .execute();
+      const certificateId = newId("crt");
+      const event = await recordEvent(trx, deps.actor, {
+        type: "subject.shredded",
+        subjectId: row.id,
+        certificateId,
+        blobs: row.blob_count,
+        bytes: row.blob_bytes,
+        subjectKeyVersions: versions,
+        retiredRootVersion: oldRoot,
+      });
+      const { value: seed } = await deps.tree.secret(trx, CERT_SECRET);
+      const certificate = signCertificate(
+        {
+          type: CERT_TYPE,
+          certificateId,
+          vaultId: deps.vaultId,
+          subjectId: row.id,
+          tenant: row.tenant,
+          requestedAt: requestedAt ?? shreddedAt,
+          shreddedAt,
+          destroyed: {
+            subjectKeyVersions: versions,
+            keyTreeNodesRekeyed: report.nodesRekeyed,
+            keysRewrapped: report.childrenRewrapped,
+            retiredRootKeyVersion: oldRoot,
+            externalReference: row.ref_enc !== null,
+          },
+          counts: { blobs: row.blob_count, bytes: row.blob_bytes },
+          auditEventId: event.id,
+        },
+        seed,
+        await publicKey(trx),
+      );
+      wipe(seed);
+      await trx
+        .insertInto("deletion_certificates")
+        .values({
+          id: certificateId,
+          subject_id: row.id,
+          issued_at: shreddedAt,
+          body: JSON.stringify(certificate),
+        })
+        .execute();
+      return certificate;
+    });
+    deps.tree.forgetSubject(subjectId);
+    if (result.destroyed.retiredRootKeyVersion !== retiredRootVersion) {
+      throw new VaultError("INTERNAL", "root version bookkeeping diverged");
+    }
+    return result;
+  }
+
+  return {
+    /**
+     * Shreds now, or schedules the shred when the vault has a soft-delete window (and `now` is
+     * not forced). A scheduled shred can be cancelled until `sweep` runs it.
+     */
+    async request(subjectId: string, options: { immediate?: boolean } = {}): Promise<ShredOutcome> {
+      const windowMs = parseDuration(deps.config.shred.softDeleteWindow);
+      if (windowMs === 0 || options.immediate) {
+        return { status: "shredded", certificate: await execute(subjectId) };
+      }
+      return deps.meta.write(async (trx) => {
+        const row = await loadSubject(trx, subjectId);
+        if (row.status === "shredded")
+          throw new VaultError("SUBJECT_SHREDDED", `subject ${row.id} was already shredded`);
+        if (row.status === "shred_pending") {
+          return { status: "scheduled", subject: toSubjectInfo(row), shredAfter: row.shred_after! } as const;
+        }
+        const shredAfter = new Date(deps.now().getTime() + windowMs).toISOString();
+        await trx
+          .updateTable("subjects")
+          .set({ status: "shred_pending", shred_after: shredAfter })
+          .where("id", "=", row.id)
+          .execute();
+        await recordEvent(trx, deps.actor, {
+          type: "subject.shred_scheduled",
+          subjectId: row.id,
+          shredAfter,
+        });
+        return {
+          status: "scheduled",
+          subject: toSubjectInfo({ ...row, status: "shred_pending", shred_after: shredAfter }),
+          shredAfter,
+        } as const;
+      });
+    },
+
+    async cancel(subjectId: string): Promise<SubjectInfo> {
+      return deps.meta.write(async (trx) => {
+        const row = await loadSubject(trx, subjectId);
+        if (row.status !== "shred_pending")
+          throw new VaultError("SHRED_NOT_PENDING", `subject ${row.id} has no pending shred`);
+        await trx
+          .updateTable("subjects")
+          .set({ status: "active", shred_after: null })
+          .where("id", "=", row.id)
+          .execute();
+        await recordEvent(trx, deps.actor, { type: "subject.shred_cancelled", subjectId: row.id });
+        return toSubjectInfo({ ...row, status: "active", shred_after: null });
+      });
+    },
+
+    /** Runs every scheduled shred whose window has passed. */
+    async runDue(): Promise<DeletionCertificate[]> {
+      const due = await deps.meta.db
+        .selectFrom("subjects")
+        .select("id")
+        .where("status", "=", "shred_pending")
+        .where("shred_after", "<=", deps.now().toISOString())
+        .orderBy("shred_after")
+        .execute();
+      const out: DeletionCertificate[] = [];
+      for (const s of due) out.push(await execute(s.id));
+      return out;
+    },
+
+    async certificate(subjectId: string): Promise<DeletionCertificate | undefined> {
+      const row = await loadSubject(deps.meta.db, subjectId);
+      const cert = await deps.meta.db
+        .selectFrom("deletion_certificates")
+        .select("body")
+        .where("subject_id", "=", row.id)
+        .executeTakeFirst();
+      return cert ? DeletionCertificateSchema.parse(JSON.parse(cert.body)) : undefined;
+    },
+
+    async certificatePublicKey(): Promise<Uint8Array> {
+      return publicKey(deps.meta.db);
+    },
+
+    async verify(certificate: unknown): Promise<DeletionCertificate> {
+      const cert = verifyCertificate(certificate, await publicKey(deps.meta.db));
+      if (cert.vaultId !== deps.vaultId)
+        throw new VaultError("INVALID_ARGUMENT", "certificate was issued by another vault");
+      return cert;
+    },
+  };
+}
+
+export type ShredService = ReturnType<typeof createShredService>;

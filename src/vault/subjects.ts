@@ -1,0 +1,252 @@
+/**
+ * Subjects (contractors). A subject has a random id, a slot in the key tree, a versioned subject
+ * key, and an external reference (e.g. the platform's user id or e-mail) that is stored only as
+ * a keyed hash (for lookup) and as ciphertext under the subject's own key (so shredding the
+ * subject also destroys the reference).
+ */
+import { recordEvent } from "../audit/record.js";
+import { encodeFields, u32be, utf8Bytes, wipe } from "../crypto/bytes.js";
+import { hmacSha256 } from "../crypto/kdf.js";
+import { unwrapKey, wrapKey } from "../crypto/keywrap.js";
+import { VaultError } from "../errors.js";
+import { newId, parseId } from "../ids.js";
+import { MAX_SLOTS } from "../keys/tree.js";
+import type { MetaDb } from "../store/meta/index.js";
+import type { SubjectStatus, SubjectsTable } from "../store/meta/schema.js";
+import type { VaultDeps } from "./deps.js";
+
+export const REF_SECRET = "subject-ref-hmac";
+const MAX_REF_LENGTH = 512;
+const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export interface SubjectInfo {
+  readonly id: string;
+  readonly tenant: string;
+  readonly status: SubjectStatus;
+  readonly createdAt: string;
+  readonly shredAfter: string | null;
+  readonly shreddedAt: string | null;
+  readonly blobCount: number;
+  readonly blobBytes: number;
+}
+
+export interface ListSubjectsOptions {
+  readonly tenant?: string | undefined;
+  readonly status?: SubjectStatus | undefined;
+  /** Return subjects whose id sorts after this one (keyset pagination). */
+  readonly after?: string | undefined;
+  readonly limit?: number | undefined;
+}
+
+type Deps = Pick<VaultDeps, "vaultId" | "config" | "meta" | "tree" | "actor" | "now">;
+
+export function normaliseRef(ref: string): string {
+  if (typeof ref !== "string")
+    throw new VaultError("INVALID_ARGUMENT", "external reference must be a string");
+  const n = ref.normalize("NFC");
+  if (n.length === 0 || n.length > MAX_REF_LENGTH) {
+    throw new VaultError("INVALID_ARGUMENT", `external reference must be 1..${MAX_REF_LENGTH} characters`);
+  }
+  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(n) || n.trim() !== n) {
+    throw new VaultError(
+      "INVALID_ARGUMENT",
+      "external reference has control characters or surrounding spaces",
+    );
+  }
+  return n;
+}
+
+export function checkTenant(tenant: string): string {
+  if (!TENANT_RE.test(tenant))
+    throw new VaultError("INVALID_ARGUMENT", "tenant must match [a-z0-9][a-z0-9-]{0,62}");
+  return tenant;
+}
+
+export function toSubjectInfo(r: SubjectsTable): SubjectInfo {
+  return {
+    id: r.id,
+    tenant: r.tenant,
+    status: r.status,
+    createdAt: r.created_at,
+    shredAfter: r.shred_after,
+    shreddedAt: r.shredded_at,
+    blobCount: r.blob_count,
+    blobBytes: r.blob_bytes,
+  };
+}
+
+/** Loads a subject row; SUBJECT_NOT_FOUND for an unknown or malformed id. */
+export async function loadSubject(db: MetaDb, id: string): Promise<SubjectsTable> {
+  const subjectId = parseId("sub", id, "subject id");
+  const row = await db.selectFrom("subjects").selectAll().where("id", "=", subjectId).executeTakeFirst();
+  if (!row) throw new VaultError("SUBJECT_NOT_FOUND", `no subject ${subjectId}`);
+  return row;
+}
+
+/** A subject whose data may be used: active. Pending and shredded subjects are refused. */
+export function requireActive(row: SubjectsTable): void {
+  if (row.status === "shredded") throw new VaultError("SUBJECT_SHREDDED", `subject ${row.id} was shredded`);
+  if (row.status === "shred_pending") {
+    throw new VaultError(
+      "SHRED_PENDING",
+      `subject ${row.id} is scheduled for shredding (cancel it to use the subject)`,
+    );
+  }
+}
+
+export async function latestKeyVersion(db: MetaDb, subjectId: string): Promise<number> {
+  const r = await db
+    .selectFrom("subject_keys")
+    .select((eb) => eb.fn.max("version").as("v"))
+    .where("subject_id", "=", subjectId)
+    .executeTakeFirst();
+  if (r?.v == null) throw new VaultError("KEY_UNAVAILABLE", `subject ${subjectId} has no key`);
+  return r.v;
+}
+
+function refAad(vaultId: string, subjectId: string, version: number): Uint8Array {
+  return encodeFields(["voxvault/subject-ref/v1", vaultId, subjectId, String(version)]);
+}
+
+export function sealRef(
+  vaultId: string,
+  subjectId: string,
+  version: number,
+  key: Uint8Array,
+  ref: string,
+): Buffer {
+  return Buffer.concat([u32be(version), wrapKey(key, utf8Bytes(ref), refAad(vaultId, subjectId, version))]);
+}
+
+export function refKeyVersion(sealed: Uint8Array): number {
+  return new DataView(sealed.buffer, sealed.byteOffset, 4).getUint32(0);
+}
+
+export function openRef(vaultId: string, subjectId: string, key: Uint8Array, sealed: Uint8Array): string {
+  const version = refKeyVersion(sealed);
+  const plain = unwrapKey(key, sealed.subarray(4), refAad(vaultId, subjectId, version));
+  const s = new TextDecoder().decode(plain);
+  wipe(plain);
+  return s;
+}
+
+export function createSubjectService(deps: Deps) {
+  async function refHash(db: MetaDb, tenant: string, ref: string): Promise<Buffer> {
+    const { value } = await deps.tree.secret(db, REF_SECRET);
+    const h = hmacSha256(value, encodeFields(["voxvault/subject-ref-hash/v1", tenant, ref]));
+    wipe(value);
+    return Buffer.from(h);
+  }
+
+  return {
+    async add(input: { ref: string; tenant?: string | undefined }): Promise<SubjectInfo> {
+      const ref = normaliseRef(input.ref);
+      const tenant = checkTenant(input.tenant ?? deps.config.defaultTenant);
+      return deps.meta.write(async (trx) => {
+        const hash = await refHash(trx, tenant, ref);
+        const existing = await trx
+          .selectFrom("subjects")
+          .select("id")
+          .where("tenant", "=", tenant)
+          .where("ref_hash", "=", hash)
+          .executeTakeFirst();
+        if (existing)
+          throw new VaultError("SUBJECT_EXISTS", `a subject with that reference exists: ${existing.id}`);
+        const slotRow = await trx
+          .selectFrom("vault_meta")
+          .select("value")
+          .where("key", "=", "next_slot")
+          .executeTakeFirst();
+        const slot = Number(slotRow?.value ?? "0");
+        if (slot >= MAX_SLOTS) throw new VaultError("INVALID_ARGUMENT", "the vault's key tree is full");
+        await trx
+          .updateTable("vault_meta")
+          .set({ value: String(slot + 1) })
+          .where("key", "=", "next_slot")
+          .execute();
+        const id = newId("sub");
+        const createdAt = deps.now().toISOString();
+        const row: SubjectsTable = {
+          id,
+          tenant,
+          slot,
+          ref_hash: hash,
+          ref_enc: null,
+          status: "active",
+          created_at: createdAt,
+          shred_after: null,
+          shredded_at: null,
+          blob_count: 0,
+          blob_bytes: 0,
+        };
+        await trx.insertInto("subjects").values(row).execute();
+        const key = await deps.tree.createSubjectKey(trx, id, slot, 1);
+        const sealed = sealRef(deps.vaultId, id, 1, key, ref);
+        wipe(key);
+        await trx.updateTable("subjects").set({ ref_enc: sealed }).where("id", "=", id).execute();
+        await recordEvent(trx, deps.actor, { type: "subject.created", subjectId: id, tenant });
+        return toSubjectInfo(row);
+      });
+    },
+
+    async get(id: string): Promise<SubjectInfo> {
+      return toSubjectInfo(await loadSubject(deps.meta.db, id));
+    },
+
+    async list(options: ListSubjectsOptions = {}): Promise<SubjectInfo[]> {
+      let q = deps.meta.db.selectFrom("subjects").selectAll().orderBy("id");
+      if (options.tenant !== undefined) q = q.where("tenant", "=", checkTenant(options.tenant));
+      if (options.status !== undefined) q = q.where("status", "=", options.status);
+      if (options.after !== undefined) q = q.where("id", ">", parseId("sub", options.after));
+      const limit = Math.min(Math.max(1, options.limit ?? 100), 10_000);
+      return (await q.limit(limit).execute()).map(toSubjectInfo);
+    },
+
+    /** Decrypts the external reference. Audited: it is personal data. */
+    async revealRef(id: string): Promise<string> {
+      return deps.meta.write(async (trx) => {
+        const row = await loadSubject(trx, id);
+        if (row.status === "shredded" || !row.ref_enc) {
+          throw new VaultError("SUBJECT_SHREDDED", `subject ${row.id} was shredded`);
+        }
+        const key = await deps.tree.subjectKey(trx, row.id, row.slot, refKeyVersion(row.ref_enc));
+        const ref = openRef(deps.vaultId, row.id, key, row.ref_enc);
+        wipe(key);
+        await recordEvent(trx, deps.actor, { type: "subject.reference_revealed", subjectId: row.id });
+        return ref;
+      });
+    },
+
+    /** Finds a subject by external reference (keyed-hash lookup). Audited. */
+    async findByRef(ref: string, tenant?: string): Promise<SubjectInfo | undefined> {
+      const r = normaliseRef(ref);
+      const t = checkTenant(tenant ?? deps.config.defaultTenant);
+      return deps.meta.write(async (trx) => {
+        const hash = await refHash(trx, t, r);
+        const row = await trx
+          .selectFrom("subjects")
+          .selectAll()
+          .where("tenant", "=", t)
+          .where("ref_hash", "=", hash)
+          .executeTakeFirst();
+        if (!row) return undefined;
+        await recordEvent(trx, deps.actor, { type: "subject.looked_up", subjectId: row.id });
+        return toSubjectInfo(row);
+      });
+    },
+
+    async keyVersions(id: string): Promise<number[]> {
+      const row = await loadSubject(deps.meta.db, id);
+      const rows = await deps.meta.db
+        .selectFrom("subject_keys")
+        .select("version")
+        .where("subject_id", "=", row.id)
+        .orderBy("version")
+        .execute();
+      return rows.map((r) => r.version);
+    },
+  };
+}
+
+export type SubjectService = ReturnType<typeof createSubjectService>;

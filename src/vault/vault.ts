@@ -1,0 +1,143 @@
+/** The vault handle: services over one set of dependencies. Created by initVault / openVault. */
+import { listEvents, type EventQuery, type RecordedEvent } from "../audit/record.js";
+import { createLogService, type LogService } from "../audit/log-service.js";
+import { VaultError } from "../errors.js";
+import { createBlobService, type BlobService } from "./blobs.js";
+import type { VaultConfig } from "./config.js";
+import type { VaultDeps } from "./deps.js";
+import { createKeyService, type KeyService } from "./keys.js";
+import { createShredService, type ShredService } from "./shred.js";
+import { createSubjectService, type SubjectService } from "./subjects.js";
+import { createSweepService, type SweepService } from "./sweep.js";
+import { resolveAbstraction, type EmbedderConfig, type ResolvedAbstraction } from "../ingest/config.js";
+import type { EmbedderPort } from "../ingest/embedder-port.js";
+import { createIngestService, type IngestDeps, type IngestService } from "../ingest/service.js";
+import { createRetentionService, type RetentionService } from "./retention.js";
+import type { Actor } from "../audit/events.js";
+import { resolveAccess, type ResolvedAccess } from "../access/config.js";
+import { createApplicationService, type ApplicationService } from "../access/applications.js";
+import { createBreakglassService, type BreakglassService } from "../access/breakglass.js";
+import { createConsentService, type ConsentService } from "../access/consent.js";
+import { createTokenService, type TokenService } from "../access/tokens.js";
+import { createUploadService, type UploadService } from "../ingest/uploads.js";
+import { DEFAULT_DECODE_LIMITS } from "../audio/pcm/limits.js";
+
+export interface VaultInit extends VaultDeps {
+  readonly dataDir: string;
+  readonly decoder?: IngestDeps["decoder"] | undefined;
+  /** Builds the configured speaker embedder on first use (src/embed). */
+  readonly embedderFactory?: ((config: EmbedderConfig) => Promise<EmbedderPort | undefined>) | undefined;
+}
+
+/** State shared by every actor-bound view of one open vault. */
+interface SharedState {
+  embedder: Promise<EmbedderPort | undefined> | undefined;
+  tokenUse: Map<string, number>;
+  closed: boolean;
+}
+
+export class Vault {
+  readonly id: string;
+  readonly config: VaultConfig;
+  readonly dataDir: string;
+  readonly subjects: SubjectService;
+  readonly blobs: BlobService;
+  readonly shredding: ShredService;
+  readonly keys: KeyService;
+  readonly maintenance: SweepService;
+  readonly retention: RetentionService;
+  readonly abstraction: ResolvedAbstraction;
+  readonly recordings: IngestService;
+  /** Resumable uploads that end in an ingest. */
+  readonly uploads: UploadService;
+  readonly audit: { list(query?: EventQuery): Promise<RecordedEvent[]> };
+  /** The transparency log over the audit events (docs/tlog.md): checkpoints, proofs, verification. */
+  readonly log: LogService;
+  /** Access control for the HTTP API: tokens, applications, consent, break-glass. */
+  readonly access: {
+    readonly config: ResolvedAccess;
+    readonly tokens: TokenService;
+    readonly applications: ApplicationService;
+    readonly consents: ConsentService;
+    readonly breakglass: BreakglassService;
+  };
+  readonly #init: VaultInit;
+  readonly #shared: SharedState;
+
+  constructor(init: VaultInit, shared?: SharedState) {
+    this.#init = init;
+    this.#shared = shared ?? { embedder: undefined, tokenUse: new Map(), closed: false };
+    this.id = init.vaultId;
+    this.config = init.config;
+    this.dataDir = init.dataDir;
+    this.subjects = createSubjectService(init);
+    this.blobs = createBlobService(init);
+    this.shredding = createShredService(init);
+    this.keys = createKeyService(init);
+    this.maintenance = createSweepService(init, this.shredding);
+    this.retention = createRetentionService(init);
+    this.abstraction = resolveAbstraction(init.config.abstraction);
+    const factory = init.embedderFactory;
+    const abstraction = this.abstraction;
+    const state = this.#shared;
+    this.recordings = createIngestService({
+      ...init,
+      abstraction,
+      decoder: init.decoder ?? {},
+      embedder: () =>
+        (state.embedder ??= factory ? factory(abstraction.embedder) : Promise.resolve(undefined)),
+    });
+    this.uploads = createUploadService({
+      ...init,
+      ingest: this.recordings,
+      maxBytes: abstraction.limits.maxInputBytes ?? DEFAULT_DECODE_LIMITS.maxInputBytes,
+    });
+    const accessConfig = resolveAccess(init.config.access);
+    const purposeNames = () => Object.keys(abstraction.purposes);
+    const purposes = () => abstraction.purposes;
+    this.access = {
+      config: accessConfig,
+      tokens: createTokenService({
+        ...init,
+        access: accessConfig,
+        purposes: purposeNames,
+        lastUse: state.tokenUse,
+      }),
+      applications: createApplicationService({ ...init, purposes }),
+      consents: createConsentService({ ...init, purposes }),
+      breakglass: createBreakglassService({ ...init, access: accessConfig }),
+    };
+    this.audit = { list: (q) => listEvents(init.meta.db, q) };
+    this.log = createLogService(init);
+  }
+
+  get metadataDialect(): "sqlite" | "postgres" {
+    return this.#init.meta.dialect;
+  }
+
+  /** The actor whose name every event recorded through this view carries. */
+  get actor(): Actor {
+    return this.#init.actor;
+  }
+
+  /** A view of the same open vault whose services record events as `actor` (one per API request). */
+  withActor(actor: Actor): Vault {
+    return new Vault({ ...this.#init, actor }, this.#shared);
+  }
+
+  /** The metadata transaction runner, for services composed outside the vault (the HTTP API). */
+  get internals(): Pick<VaultInit, "meta" | "store" | "tree" | "vaultId" | "now" | "actor"> {
+    return this.#init;
+  }
+
+  async close(): Promise<void> {
+    if (this.#shared.closed) return;
+    this.#shared.closed = true;
+    await this.#init.meta.close();
+    await this.#init.provider.close();
+  }
+
+  assertOpen(): void {
+    if (this.#shared.closed) throw new VaultError("VAULT_CLOSED", "vault is closed");
+  }
+}

@@ -1,0 +1,96 @@
+/** The metadata backends every vault test loops over (kysely's habit: same tests, real backends). */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { initVault, openVault, type InitOptions, type OpenOptions } from "../../src/vault/index.js";
+import type { Vault } from "../../src/vault/vault.js";
+import { need } from "./tools.js";
+import { defaultEmbedderFactory } from "../../src/embed-factory.js";
+
+/** Built decoder worker (npm test builds first); vault tests run the real worker from dist. */
+export const DECODER_WORKER = new URL("../../dist/audio/decode/worker.js", import.meta.url);
+
+export interface Backend {
+  readonly name: "sqlite" | "postgres";
+  readonly pgUrl?: string;
+}
+
+const PG_URL = process.env.VOXVAULT_TEST_PG_URL;
+
+export const BACKENDS: Backend[] = [
+  { name: "sqlite" },
+  ...(need("PostgreSQL", PG_URL !== undefined, "VOXVAULT_TEST_PG_URL is not set")
+    ? [{ name: "postgres" as const, pgUrl: PG_URL! }]
+    : []),
+];
+
+export interface Sandbox {
+  readonly root: string;
+  readonly dataDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly backend: Backend;
+  readonly schema: string;
+  init(extra?: Partial<InitOptions>): Promise<Vault>;
+  open(extra?: Partial<OpenOptions>): Promise<Vault>;
+  cleanup(): Promise<void>;
+}
+
+/** A temp root holding a data dir and a separate config home (where the root key goes). */
+export function sandbox(backend: Backend): Sandbox {
+  const root = mkdtempSync(path.join(os.tmpdir(), "vv-test-"));
+  const env = { ...process.env, XDG_CONFIG_HOME: path.join(root, "config"), HOME: root };
+  const dataDir = path.join(root, "data");
+  const schema = `t_${randomBytes(6).toString("hex")}`;
+  return {
+    root,
+    dataDir,
+    env,
+    backend,
+    schema,
+    init: (extra = {}) =>
+      initVault({
+        dataDir,
+        env,
+        scryptLogN: 14,
+        decoder: { workerUrl: DECODER_WORKER },
+        embedderFactory: defaultEmbedderFactory,
+        ...(backend.name === "postgres" ? { postgres: { url: backend.pgUrl!, schema } } : {}),
+        ...extra,
+      }),
+    open: (extra = {}) =>
+      openVault({
+        dataDir,
+        env,
+        postgresUrl: backend.pgUrl,
+        decoder: { workerUrl: DECODER_WORKER },
+        embedderFactory: defaultEmbedderFactory,
+        ...extra,
+      }),
+    async cleanup() {
+      if (backend.name === "postgres") {
+        const c = new pg.Client({ connectionString: backend.pgUrl });
+        await c.connect();
+        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await c.end();
+      }
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function collectBytes(src: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const p of src) parts.push(Buffer.from(p));
+  return Buffer.concat(parts);
+}
+
+export async function codeOf(p: Promise<unknown> | (() => Promise<unknown>)): Promise<string> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    return (e as { code?: string }).code ?? `non-vault error: ${String(e)}`;
+  }
+  return "no error";
+}

@@ -1,0 +1,47 @@
+import { execFile } from "node:child_process";
+import { PassThrough, Readable } from "node:stream";
+import { run } from "../../src/cli/run.js";
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI in-process with captured streams. */
+export async function cli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: { stdin?: Buffer; cwd?: string } = {},
+): Promise<CliResult> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  stdout.on("data", (d: Buffer) => out.push(d));
+  stderr.on("data", (d: Buffer) => err.push(d));
+  const code = await run(args, {
+    stdout,
+    stderr,
+    stdin: Readable.from(options.stdin ? [options.stdin] : []),
+    env,
+    cwd: options.cwd ?? process.cwd(),
+    isTty: false,
+  });
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+/** Runs the built binary (dist/cli/main.js) as a real process. */
+export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [new URL("../../dist/cli/main.js", import.meta.url).pathname, ...args],
+      { env, maxBuffer: 64 << 20 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}

@@ -1,0 +1,101 @@
+import { spawn } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { BACKENDS, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
+
+const WORKER = new URL("../support/vault-worker.mjs", import.meta.url).pathname;
+
+function worker(sb: Sandbox, args: string[]) {
+  const env = { ...sb.env, ...(sb.backend.pgUrl ? { VOXVAULT_PG_URL: sb.backend.pgUrl } : {}) };
+  const child = spawn(process.execPath, [WORKER, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
+    (resolve) =>
+      child.on("exit", (code, signal) => {
+        resolve({ code, signal, stderr });
+      }),
+  );
+  return { child, done };
+}
+
+/** Invariants that must hold whatever instant a writer died at. */
+async function checkInvariants(sb: Sandbox): Promise<{ subjects: number; shredded: number }> {
+  const v = await sb.open(); // reconciles root versions
+  try {
+    const status = await v.keys.status();
+    expect(status.provider.versions).toEqual([status.rootVersionInUse]);
+    const events = await v.audit.list({ limit: 100_000 });
+    const created = new Set(
+      events
+        .filter((e) => e.event.type === "subject.created")
+        .map((e) => (e.event as { subjectId: string }).subjectId),
+    );
+    const written = new Set(
+      events
+        .filter((e) => e.event.type === "blob.written")
+        .map((e) => (e.event as { blobId: string }).blobId),
+    );
+    const shreddedEv = new Set(
+      events
+        .filter((e) => e.event.type === "subject.shredded")
+        .map((e) => (e.event as { subjectId: string }).subjectId),
+    );
+    const subjects = await v.subjects.list({ limit: 10_000 });
+    let shredded = 0;
+    for (const s of subjects) {
+      expect(created.has(s.id), `subject ${s.id} without its creation event`).toBe(true);
+      const versions = await v.subjects.keyVersions(s.id);
+      if (s.status === "shredded") {
+        shredded++;
+        expect(shreddedEv.has(s.id)).toBe(true);
+        expect(versions).toEqual([]);
+        continue;
+      }
+      expect(versions.length).toBeGreaterThan(0);
+      expect(await v.subjects.revealRef(s.id)).toMatch(/^[0-9a-f]{16}$|^\d+-\d+$/);
+      for (const b of await v.blobs.list(s.id)) {
+        expect(written.has(b.id), `blob ${b.id} without its write event`).toBe(true);
+        expect((await collectBytes((await v.blobs.read(b.id)).stream)).length).toBe(b.plaintextSize);
+      }
+    }
+    return { subjects: subjects.length, shredded };
+  } finally {
+    await v.close();
+  }
+}
+
+describe.each(BACKENDS)("several processes on one vault ($name)", (backend) => {
+  let sb: Sandbox;
+  afterEach(async () => {
+    await sb.cleanup();
+  });
+
+  it("concurrent writers all succeed and never share a slot", async () => {
+    sb = sandbox(backend);
+    await (await sb.init()).close();
+    const runs = [0, 1, 2, 3].map(() => worker(sb, ["writer", sb.dataDir, "15"]));
+    const results = await Promise.all(runs.map((r) => r.done));
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    const { subjects } = await checkInvariants(sb);
+    expect(subjects).toBe(60);
+  });
+
+  it("a writer killed at random points never leaves the vault inconsistent", async () => {
+    sb = sandbox(backend);
+    await (await sb.init()).close();
+    let kills = 0;
+    for (let round = 0; round < 8; round++) {
+      const w = worker(sb, ["chaos", sb.dataDir]);
+      await new Promise((r) => setTimeout(r, 300 + Math.random() * 900));
+      w.child.kill("SIGKILL");
+      const r = await w.done;
+      if (r.signal === "SIGKILL") kills++;
+      else expect(r.code, r.stderr).toBe(0);
+      await checkInvariants(sb);
+    }
+    expect(kills).toBeGreaterThan(4);
+    const final = await checkInvariants(sb);
+    expect(final.subjects).toBeGreaterThan(5);
+    expect(final.shredded).toBeGreaterThan(0);
+  }, 120_000);
+});
