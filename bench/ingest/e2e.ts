@@ -10,13 +10,14 @@
  * 0 skips the RSS run). Needs flite, sox, flac, lame, opusenc, oggenc and ffmpeg; python3 with
  * torchaudio for the fbank reference (skipped, and said so, without it).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeToMono16k } from "../../src/audio/decode/index.js";
 import { initVault, type Vault } from "../../src/vault/index.js";
+import { chunked, findTorchPython, timeFfmpeg } from "../audio/refs.js";
 import { machineLine, median } from "../machine.js";
 
 const MB = 1024 * 1024;
@@ -29,13 +30,6 @@ const LINES: [string, string][] = [
   ["rms", "Please describe a project you are proud of, and explain what you would do differently."],
   ["slt", "A voice cannot be reset like a password, so the vault keeps only what a purpose needs."],
 ];
-
-async function* chunked(b: Uint8Array, size = 64 * 1024): AsyncGenerator<Uint8Array> {
-  for (let o = 0; o < b.length; o += size) {
-    await Promise.resolve();
-    yield b.subarray(o, o + size);
-  }
-}
 
 function sh(cmd: string, args: string[]): void {
   execFileSync(cmd, args, { stdio: ["ignore", "ignore", "inherit"] });
@@ -56,31 +50,6 @@ async function timeIngest(
   const r = await v.recordings.ingest({ subjectId, source: chunked(bytes) });
   const cpu = process.cpuUsage(cpu0);
   return { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, audioSec: r.durationSec };
-}
-
-function timeFfmpeg(file: string): Timing {
-  const t0 = performance.now();
-  const r = spawnSync(
-    "bash",
-    [
-      "-c",
-      'TIMEFORMAT="%U %S"; time ffmpeg -nostdin -hide_banner -loglevel error -threads 1 -i "$0" -f f32le -ac 1 -ar 16000 - > /dev/null',
-      file,
-    ],
-    { encoding: "utf8" },
-  );
-  const wallMs = performance.now() - t0;
-  const [u, s] = r.stderr.trim().split(/\s+/).slice(-2).map(Number);
-  return { wallMs, cpuMs: ((u ?? NaN) + (s ?? NaN)) * 1000 };
-}
-
-function findTorchPython(): string | null {
-  for (const c of [process.env.VOXVAULT_PYTHON, "python3", "/usr/bin/python3"]) {
-    if (!c) continue;
-    const r = spawnSync(c, ["-c", "import torch, torchaudio, numpy"], { stdio: "ignore" });
-    if (r.status === 0) return c;
-  }
-  return null;
 }
 
 /** Child mode: ingest a generated WAV of `bytes` bytes (48 kHz stereo s16, looped speech). */

@@ -9,13 +9,14 @@
  * Env: BENCH_MINUTES (input length, default 3), BENCH_WAV_GB (default 2), BENCH_MP3_HOURS (default 3),
  * BENCH_RUNS (default 3).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeAudio, decodeToMono16k } from "../../../src/audio/decode/index.js";
 import { resampleBuffer } from "../../../src/audio/pcm/resample.js";
+import { chunked, timeFfmpeg } from "../refs.js";
 
 // Compiled to a temp dir, the worker resolves npm packages from here: link the repo's.
 const outRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -25,13 +26,6 @@ if (!existsSync(join(outRoot, "node_modules"))) {
 
 const MB = 1024 * 1024;
 const env = (k: string, d: number): number => Number(process.env[k] ?? d);
-
-async function* chunked(b: Uint8Array, size = 64 * 1024): AsyncGenerator<Uint8Array> {
-  for (let o = 0; o < b.length; o += size) {
-    await Promise.resolve();
-    yield b.subarray(o, o + size);
-  }
-}
 
 interface Timing {
   wallMs: number;
@@ -58,21 +52,8 @@ async function timeOurs(bytes: Uint8Array, resample: boolean): Promise<Timing> {
   return { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, seconds };
 }
 
-function timeFfmpeg(file: string, seconds: number): Timing {
-  // bash's `time` gives ffmpeg's own CPU time; output goes to /dev/null, as ours goes nowhere.
-  const t0 = performance.now();
-  const r = spawnSync(
-    "bash",
-    [
-      "-c",
-      'TIMEFORMAT="%U %S"; time ffmpeg -nostdin -hide_banner -loglevel error -threads 1 -i "$0" -f f32le -ac 1 -ar 16000 - > /dev/null',
-      file,
-    ],
-    { encoding: "utf8" },
-  );
-  const wallMs = performance.now() - t0;
-  const [u, s] = r.stderr.trim().split(/\s+/).slice(-2).map(Number);
-  return { wallMs, cpuMs: ((u ?? NaN) + (s ?? NaN)) * 1000, seconds };
+function timeFfmpegFor(file: string, seconds: number): Timing {
+  return { ...timeFfmpeg(file), seconds };
 }
 
 async function best(runs: number, f: () => Promise<Timing> | Timing): Promise<Timing> {
@@ -220,7 +201,7 @@ async function main(): Promise<void> {
       const bytes = readFileSync(f(file));
       const dec = await best(runs, () => timeOurs(bytes, false));
       const full = await best(runs, () => timeOurs(bytes, true));
-      const ff = await best(runs, () => timeFfmpeg(f(file), full.seconds));
+      const ff = await best(runs, () => timeFfmpegFor(f(file), full.seconds));
       console.log(
         `| ${label} | ${(bytes.length / MB).toFixed(1)} MB | ${x(dec, "wallMs")} | ${x(full, "wallMs")} | ${x(full, "cpuMs")} | ${x(ff, "wallMs")} | ${x(ff, "cpuMs")} |`,
       );

@@ -24,6 +24,7 @@ import {
   VoiceActivityDetector,
   VoiceStatsAnalyzer,
 } from "../../../src/audio/features/index.js";
+import { findTorchPython } from "../refs.js";
 
 const SR = 16000;
 const CHUNK = SR; // 1 s pushes, as a decoder would deliver them
@@ -91,15 +92,6 @@ const median = (xs: number[]): number => {
 
 function pushAll(pcm: Float32Array, push: (c: Float32Array) => void): void {
   for (let o = 0; o < pcm.length; o += CHUNK) push(pcm.subarray(o, Math.min(pcm.length, o + CHUNK)));
-}
-
-function findTorchPython(): string | null {
-  for (const c of [process.env.VOXVAULT_PYTHON, "python3", "/usr/bin/python3"]) {
-    if (c === undefined || c === "") continue;
-    const r = spawnSync(c, ["-c", "import torch, torchaudio, numpy"], { stdio: "ignore" });
-    if (r.status === 0) return c;
-  }
-  return null;
 }
 
 interface PffftModule {
