@@ -13,12 +13,15 @@ const list = targets.length
       "bench/api/authz.ts",
       "bench/api/http.ts",
       "bench/api/budget.ts",
+      "bench/ingest/e2e.ts",
     ];
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.bench.json"], {
   stdio: "inherit",
 });
-// The compiled policy engine loads its schema and default policies from ../../policies/.
+// The compiled code loads its Cedar schema and default policies from ../../policies/ and the
+// built-in embedder's model from ../../models/.
 cpSync("policies", "bench/out/build/policies", { recursive: true });
+cpSync("models", "bench/out/build/models", { recursive: true });
 for (const t of list) {
   const js = "bench/out/build/" + t.replace(/\.ts$/, ".js");
   if (!existsSync(js)) throw new Error(`no compiled bench for ${t}`);

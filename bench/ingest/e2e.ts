@@ -16,7 +16,7 @@ import os from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeToMono16k } from "../../src/audio/decode/index.js";
-import { initVault, type Vault } from "../../src/vault/index.js";
+import { initVault, type Vault } from "../../src/index.js";
 import { chunked, findTorchPython, timeFfmpeg } from "../audio/refs.js";
 import { machineLine, median } from "../machine.js";
 
@@ -44,12 +44,17 @@ async function timeIngest(
   v: Vault,
   subjectId: string,
   bytes: Uint8Array,
-): Promise<Timing & { audioSec: number }> {
+): Promise<Timing & { audioSec: number; derivations: string[] }> {
   const cpu0 = process.cpuUsage(); // all threads of this process: the decoder worker counts too
   const t0 = performance.now();
   const r = await v.recordings.ingest({ subjectId, source: chunked(bytes) });
   const cpu = process.cpuUsage(cpu0);
-  return { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, audioSec: r.durationSec };
+  return {
+    wallMs: performance.now() - t0,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    audioSec: r.durationSec,
+    derivations: r.derivations.map((d) => d.name),
+  };
 }
 
 /** Child mode: ingest a generated WAV of `bytes` bytes (48 kHz stereo s16, looped speech). */
@@ -160,7 +165,7 @@ async function main(): Promise<void> {
     console.log("|---|---:|---:|---:|---:|");
     for (const [label, name] of inputs) {
       const bytes = readFileSync(f(name));
-      const ours: (Timing & { audioSec: number })[] = [];
+      const ours: (Timing & { audioSec: number; derivations: string[] })[] = [];
       const ff: Timing[] = [];
       for (let i = 0; i < runs; i++) {
         ours.push(await timeIngest(v, subject.id, bytes));
@@ -168,6 +173,8 @@ async function main(): Promise<void> {
       }
       const sec = ours[0]!.audioSec;
       const xr = (ms: number): string => `${(sec / (ms / 1000)).toFixed(0)}×`;
+      if (!ours[0]!.derivations.includes("speaker-template"))
+        throw new Error("no speaker template: embedder missing");
       console.log(
         `| ${label} | ${(bytes.length / 1e6).toFixed(1)} MB | ${xr(median(ours.map((t) => t.wallMs)))} | ` +
           `${xr(median(ours.map((t) => t.cpuMs)))} | ${xr(median(ff.map((t) => t.cpuMs)))} |`,
