@@ -1,8 +1,9 @@
 /**
  * initVault / openVault as the public entry offers them: the speaker embedder the vault's
  * configuration names is built by default, so a library ingest yields the same derivations
- * (protected speaker templates included) as the CLI and the server. The core functions in
- * vault/lifecycle.ts leave the factory to the caller, which keeps them free of model files.
+ * (protected speaker templates included) as the CLI and the server, which open vaults through
+ * here too. The core functions in vault/lifecycle.ts leave the factory to the caller, which keeps
+ * them free of model files.
  */
 import { defaultEmbedderFactory } from "./embed-factory.js";
 import {

@@ -3,8 +3,7 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { VaultError } from "../errors.js";
-import { openVault } from "../vault/lifecycle.js";
-import { defaultEmbedderFactory } from "../embed-factory.js";
+import { openVault } from "../public-vault.js";
 import type { Vault } from "../vault/vault.js";
 import { writeLine, type CliIo } from "./io.js";
 
@@ -46,7 +45,6 @@ export async function withVault<T>(io: CliIo, opts: GlobalOptions, fn: (v: Vault
     passphrase: await readPassphrase(io, opts),
     postgresUrl: opts.pgUrl,
     env: io.env,
-    embedderFactory: defaultEmbedderFactory,
   });
   try {
     return await fn(vault);

@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { VaultError } from "../../errors.js";
 import { defaultKeyFile } from "../../keys/key-file.js";
-import { initVault } from "../../vault/lifecycle.js";
+import { initVault } from "../../public-vault.js";
 import { ensureServerTls } from "../../server/tls.js";
 import { parseDuration } from "../../vault/duration.js";
 import { output, readPassphrase, resolveDataDir, type GlobalOptions } from "../context.js";

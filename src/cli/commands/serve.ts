@@ -7,10 +7,9 @@ import { VaultError } from "../../errors.js";
 import { PolicyEngine } from "../../policy/engine.js";
 import { buildServer } from "../../server/app.js";
 import { ensureServerTls, fingerprint } from "../../server/tls.js";
-import { openVault } from "../../vault/lifecycle.js";
+import { openVault } from "../../public-vault.js";
 import { readPassphrase, resolveDataDir, type GlobalOptions } from "../context.js";
 import { writeLine, type CliIo } from "../io.js";
-import { defaultEmbedderFactory } from "../../embed-factory.js";
 
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || (net.isIPv4(host) && host.startsWith("127."));
@@ -51,7 +50,6 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
           postgresUrl: g.pgUrl,
           env: io.env,
           actor: { type: "system", id: "server" },
-          embedderFactory: defaultEmbedderFactory,
         });
         const dirs = [...(o.policies ?? []).map((d) => path.resolve(io.cwd, d))];
         const local = path.join(dataDir, "policies");
