@@ -61,9 +61,9 @@ export function qualityPayload(info: AudioInfo, report: FeatureReport, loudness:
 export function voiceStatsRecipe(): Recipe {
   return {
     name: "voice-stats",
-    version: 1,
+    version: 2,
     params: {
-      f0: "YIN (de Cheveigne & Kawahara 2002), percentiles over voiced frames",
+      f0: "YIN (de Cheveigne & Kawahara 2002) at 8 kHz, lag refined at 16 kHz; percentiles over voiced frames",
       rate: "syllable nuclei from intensity peaks (de Jong & Wempe 2009)",
       units: "values are integers in thousandths (milli-units)",
     },

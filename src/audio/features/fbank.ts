@@ -162,26 +162,38 @@ export class FbankComputer {
     const L = this.frameLength;
     const x = this.buf;
     const scale = o.sampleScale;
-    for (let i = 0; i < L; i++) x[i] = frame[i]! * scale;
+    // Fused passes (same arithmetic, in the same order, as Kaldi's separate steps).
+    let mean = 0;
     if (o.dither > 0) {
-      for (let i = 0; i < L; i++) x[i] = x[i]! + o.dither * this.rng.gauss();
-    }
-    if (o.removeDcOffset) {
-      let mean = 0;
-      for (let i = 0; i < L; i++) mean += x[i]!;
-      mean /= L;
-      for (let i = 0; i < L; i++) x[i] = x[i]! - mean;
+      for (let i = 0; i < L; i++) {
+        const v = frame[i]! * scale + o.dither * this.rng.gauss();
+        x[i] = v;
+        mean += v;
+      }
+    } else {
+      for (let i = 0; i < L; i++) {
+        const v = frame[i]! * scale;
+        x[i] = v;
+        mean += v;
+      }
     }
     let energy = 0;
-    for (let i = 0; i < L; i++) energy += x[i]! * x[i]!;
-    this.rawEnergy = energy;
-    const k = o.preemphasis;
-    if (k !== 0) {
-      for (let i = L - 1; i > 0; i--) x[i] = x[i]! - k * x[i - 1]!;
-      x[0] = x[0]! - k * x[0]!;
+    if (o.removeDcOffset) {
+      mean /= L;
+      for (let i = 0; i < L; i++) {
+        const v = x[i]! - mean;
+        x[i] = v;
+        energy += v * v;
+      }
+    } else {
+      for (let i = 0; i < L; i++) energy += x[i]! * x[i]!;
     }
+    this.rawEnergy = energy;
+    // Pre-emphasis (x[i] − k·x[i−1], x[−1] := x[0]) and the window in one backward pass.
+    const k = o.preemphasis;
     const w = this.window;
-    for (let i = 0; i < L; i++) x[i] = x[i]! * w[i]!;
+    for (let i = L - 1; i > 0; i--) x[i] = (x[i]! - k * x[i - 1]!) * w[i]!;
+    x[0] = (x[0]! - k * x[0]!) * w[0]!;
     x.fill(0, L);
     this.fft.forward(x, this.re, this.im);
     const re = this.re;

@@ -47,6 +47,7 @@ export {
   type VadResult,
 } from "./vad.js";
 export { YinPitch, type YinFrame, type YinOptions } from "./yin.js";
+export { PitchTracker } from "./pitch-tracker.js";
 export {
   analyzeVoice,
   VoiceStatsAccumulator,

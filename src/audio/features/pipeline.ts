@@ -26,7 +26,7 @@ import {
   type VadResult,
 } from "./vad.js";
 import { VoiceStatsAccumulator, type VoiceStats, type VoiceStatsOptions } from "./voicestats.js";
-import { YinPitch, type YinFrame } from "./yin.js";
+import { PitchTracker } from "./pitch-tracker.js";
 
 export const PIPELINE_SAMPLE_RATE = 16000;
 
@@ -82,10 +82,8 @@ export class FeaturePipeline {
   private readonly mfcc: MfccTransform | null;
   private readonly vad: VadFrameProcessor;
   private readonly quality: QualityAnalyzer;
-  private readonly yin: YinPitch;
-  private readonly yinFramer: Framer;
+  private readonly pitch: PitchTracker;
   private readonly voice: VoiceStatsAccumulator;
-  private readonly yinOut: YinFrame = { f0: 0, aperiodicity: 1, intensityDb: -150 };
   private readonly mean: MeanAccumulator;
   private readonly onFrames: ((frames: FeatureFrames) => void) | undefined;
   private readonly speech: SpeechRequirement;
@@ -99,15 +97,17 @@ export class FeaturePipeline {
     this.vad = createVadProcessor(this.fbank, options.vad);
     this.quality = new QualityAnalyzer({ ...options.quality, sampleRate: PIPELINE_SAMPLE_RATE });
     const voice = { ...options.voice, sampleRate: PIPELINE_SAMPLE_RATE };
-    this.yin = new YinPitch(voice);
     const hop = Math.round(PIPELINE_SAMPLE_RATE * 0.01);
-    this.yinFramer = new Framer(this.yin.frameLength, hop);
-    this.voice = new VoiceStatsAccumulator(
+    const acc = new VoiceStatsAccumulator(
       voice.minF0 ?? 50,
       voice.maxF0 ?? 550,
       hop / PIPELINE_SAMPLE_RATE,
       voice,
     );
+    this.voice = acc;
+    this.pitch = new PitchTracker(voice, (f) => {
+      acc.pushFrame(f);
+    });
     this.mean = new MeanAccumulator(bins);
     this.onFrames = options.onFrames;
     this.speech = options.speech ?? {};
@@ -137,10 +137,7 @@ export class FeaturePipeline {
       this.fbank.compute(frame, fb, (index - first) * bins);
       this.vad.pushFrame(this.fbank.melEnergies, this.fbank.rawEnergy);
     });
-    this.yinFramer.push(chunk, (frame) => {
-      this.yin.analyze(frame, this.yinOut);
-      this.voice.pushFrame(this.yinOut);
-    });
+    this.pitch.push(chunk);
     if (n === 0) return;
     this.mean.add(fb, n);
     if (this.onFrames !== undefined) {
@@ -163,6 +160,7 @@ export class FeaturePipeline {
     const numSamples = this.fbankFramer.samples;
     const sr = PIPELINE_SAMPLE_RATE;
     const vad = this.vad.finish(numSamples, sr);
+    this.pitch.finish();
     return {
       sampleRate: sr,
       numSamples,

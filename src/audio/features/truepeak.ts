@@ -7,7 +7,7 @@
  */
 
 /** BS.1770-4 Annex 2, Table: phase p, tap k multiplies x[n − k]. */
-const PHASES: readonly Float64Array[] = [
+export const TRUE_PEAK_PHASES: readonly Float64Array[] = [
   [
     0.001708984375, 0.010986328125, -0.0196533203125, 0.033203125, -0.0594482421875, 0.1373291015625,
     0.97216796875, -0.102294921875, 0.047607421875, -0.026611328125, 0.014892578125, -0.00830078125,
@@ -27,10 +27,12 @@ const PHASES: readonly Float64Array[] = [
 ].map((p) => Float64Array.from(p));
 
 const TAPS = 12;
+/** Samples per pruning block (see processRange). */
+const BLOCK = 256;
 /** PHASES flattened, phase-major, for the hot loop. */
-const COEFFS = Float64Array.from(PHASES.flatMap((p) => Array.from(p)));
+const COEFFS = Float64Array.from(TRUE_PEAK_PHASES.flatMap((p) => Array.from(p)));
 /** max over phases of Σ|h|: no interpolated value exceeds GAIN × the window's largest |x|. */
-const GAIN = Math.max(...PHASES.map((p) => p.reduce((a, v) => a + Math.abs(v), 0)));
+const GAIN = Math.max(...TRUE_PEAK_PHASES.map((p) => p.reduce((a, v) => a + Math.abs(v), 0)));
 
 /** One channel's true-peak state: the last 12 samples, duplicated so a window is contiguous. */
 export class TruePeakChannel {
@@ -48,8 +50,44 @@ export class TruePeakChannel {
     this.processRange(this.one, 0, 1);
   }
 
-  /** Feeds x[start, end). */
+  /**
+   * Feeds x[start, end). Blocks whose every 12-sample window provably stays at or below the
+   * running peak (block max |x| and history max |x|, times Σ|h|) only update the history: the
+   * result is exactly that of the per-sample loop, at one compare per sample once the peak has
+   * been found.
+   */
   processRange(x: ArrayLike<number>, start: number, end: number): void {
+    for (let b = start; b < end; b += BLOCK) {
+      const e = Math.min(end, b + BLOCK);
+      let w = 0;
+      for (let i = b; i < e; i++) {
+        const a = Math.abs(x[i]!);
+        if (a > w) w = a;
+      }
+      const h = this.hist;
+      const p = this.pos;
+      for (let k = 0; k < TAPS; k++) {
+        const a = Math.abs(h[p + k]!);
+        if (a > w) w = a;
+      }
+      if (w * GAIN <= this.peakAbs) this.remember(x, b, e);
+      else this.exact(x, b, e);
+    }
+  }
+
+  /** Pushes x[start, end) into the history without interpolating (the peak cannot move). */
+  private remember(x: ArrayLike<number>, start: number, end: number): void {
+    const h = this.hist;
+    let p = this.pos;
+    for (let i = Math.max(start, end - TAPS); i < end; i++) {
+      p = p === 0 ? TAPS - 1 : p - 1;
+      h[p] = x[i]!;
+      h[p + TAPS] = x[i]!;
+    }
+    this.pos = p;
+  }
+
+  private exact(x: ArrayLike<number>, start: number, end: number): void {
     const h = this.hist;
     const c = COEFFS;
     let p = this.pos;

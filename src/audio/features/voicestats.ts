@@ -20,8 +20,8 @@
  */
 
 import { VaultError } from "../../errors.js";
-import { Framer } from "./framer.js";
-import { YinPitch, type YinFrame, type YinOptions } from "./yin.js";
+import { PitchTracker } from "./pitch-tracker.js";
+import type { YinFrame, YinOptions } from "./yin.js";
 
 export interface VoiceStatsOptions extends YinOptions {
   /** dB below the 0.99-quantile intensity at which frames count as silent. Default 25 (dJ&W). */
@@ -272,32 +272,26 @@ export class VoiceStatsAccumulator {
 
 /** Standalone streaming voice statistics over 16 kHz mono PCM. */
 export class VoiceStatsAnalyzer {
-  readonly yin: YinPitch;
-  private readonly framer: Framer;
+  readonly pitch: PitchTracker;
   private readonly acc: VoiceStatsAccumulator;
-  private readonly frame: YinFrame = { f0: 0, aperiodicity: 1, intensityDb: -150 };
 
   constructor(options: VoiceStatsOptions = {}) {
-    this.yin = new YinPitch(options);
-    const hop = Math.round(this.yin.sampleRate * 0.01);
-    this.framer = new Framer(this.yin.frameLength, hop);
-    this.acc = new VoiceStatsAccumulator(
-      options.minF0 ?? 50,
-      options.maxF0 ?? 550,
-      hop / this.yin.sampleRate,
-      options,
-    );
-  }
-
-  push(chunk: Float32Array): void {
-    this.framer.push(chunk, (f) => {
-      this.yin.analyze(f, this.frame);
-      this.acc.pushFrame(this.frame);
+    const sr = options.sampleRate ?? 16000;
+    const hop = Math.round(sr * 0.01);
+    const acc = new VoiceStatsAccumulator(options.minF0 ?? 50, options.maxF0 ?? 550, hop / sr, options);
+    this.acc = acc;
+    this.pitch = new PitchTracker(options, (f) => {
+      acc.pushFrame(f);
     });
   }
 
+  push(chunk: Float32Array): void {
+    this.pitch.push(chunk);
+  }
+
   finish(): VoiceStats {
-    return this.acc.result(this.framer.samples / this.yin.sampleRate);
+    this.pitch.finish();
+    return this.acc.result(this.pitch.samples / this.pitch.sampleRate);
   }
 }
 

@@ -6,7 +6,7 @@
  * d(τ) = Σ_{j<W} (x_j − x_{j+τ})², computed as e₀ + e_τ − 2r(τ) with the cross-correlation r from
  * one real FFT pair; (3) cumulative-mean-normalised d'(τ); (4) absolute threshold: the first
  * τ ≥ τmin with d' below the threshold, followed down to its local minimum (else the global
- * minimum, reported unvoiced); (5) parabolic interpolation. The frame's intensity (Hann-weighted
+ * minimum, reported unvoiced); (5) parabolic interpolation (lag and minimum value). The frame's intensity (Hann-weighted
  * mean square, as Praat's intensity) is computed alongside for the syllable detector.
  */
 
@@ -92,8 +92,11 @@ export class YinPitch {
     this.hannSum = hs;
   }
 
-  /** Analyses one frame of `frameLength` samples into `out`. */
-  analyze(frame: ArrayLike<number>, out: YinFrame): void {
+  /**
+   * Analyses one frame of `frameLength` samples into `out`. With `intensity` false the caller
+   * computes the intensity itself (out.intensityDb is left as is).
+   */
+  analyze(frame: ArrayLike<number>, out: YinFrame, intensity = true): void {
     const L = this.frameLength;
     const W = this.windowLength;
     const a = this.a;
@@ -103,14 +106,18 @@ export class YinPitch {
     let ms = 0;
     const prefix = this.prefix;
     prefix[0] = 0;
+    const hann = this.hann;
     for (let i = 0; i < L; i++) {
       const v = frame[i]! - mean;
       a[i] = v;
-      ms += this.hann[i]! * v * v;
-      prefix[i + 1] = prefix[i]! + v * v;
+      const v2 = v * v;
+      ms += hann[i]! * v2;
+      prefix[i + 1] = prefix[i]! + v2;
     }
-    ms /= this.hannSum;
-    out.intensityDb = ms > 1e-15 ? 10 * Math.log10(ms) : -150;
+    if (intensity) {
+      ms /= this.hannSum;
+      out.intensityDb = ms > 1e-15 ? 10 * Math.log10(ms) : -150;
+    }
     const e0 = prefix[W]!;
     if (!(e0 > 1e-12)) {
       out.f0 = 0;
@@ -168,14 +175,18 @@ export class YinPitch {
       out.f0 = 0;
       return;
     }
-    // Parabolic interpolation of d' around the chosen lag.
+    // Parabolic interpolation of d' around the chosen lag (§II.E); the parabola's minimum is
+    // the aperiodicity, so a period between two lags does not read as less periodic.
     let frac = tau;
     if (tau > 1 && tau < top) {
       const y0 = dn[tau - 1]!;
       const y1 = dn[tau]!;
       const y2 = dn[tau + 1]!;
       const den = y0 - 2 * y1 + y2;
-      if (den > 0) frac = tau + (0.5 * (y0 - y2)) / den;
+      if (den > 0) {
+        frac = tau + (0.5 * (y0 - y2)) / den;
+        out.aperiodicity = Math.max(0, y1 - ((y0 - y2) * (y0 - y2)) / (8 * den));
+      }
     }
     out.f0 = this.sampleRate / frac;
   }

@@ -1,4 +1,5 @@
 import { VaultError } from "../../errors.js";
+import { besselI0, halfbandDesign, HalfbandDecimator, halfbandPairs, kaiserBeta } from "./halfband.js";
 
 /**
  * Streaming band-limited resampler: polyphase windowed sinc with a Kaiser window, for any
@@ -33,24 +34,15 @@ export interface ResamplerDesign {
   readonly exactPhases: boolean;
   readonly cutoffHz: number;
   readonly kaiserBeta: number;
+  /** Halfband decimate-by-2 stages run before the polyphase stage (0: single stage). */
+  readonly halvings: number;
+  /** Multiplies per output of each halfband stage (its odd-offset tap pairs). */
+  readonly halfbandPairs: number;
 }
 
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
-}
-
-/** Zeroth-order modified Bessel function of the first kind (power series). */
-function besselI0(x: number): number {
-  let sum = 1;
-  let term = 1;
-  const q = (x * x) / 4;
-  for (let k = 1; k < 200; k++) {
-    term *= q / (k * k);
-    sum += term;
-    if (term < sum * 1e-17) break;
-  }
-  return sum;
 }
 
 /** Dot product with four accumulators (breaks the add dependency chain; order is fixed). */
@@ -115,10 +107,11 @@ function buildTable(rows: number, P: number, K: number, fc: number, beta: number
   return coef;
 }
 
-export class Resampler {
+/** One polyphase windowed-sinc stage (the whole resampler when no halfband stage runs first). */
+class PolyphaseStage {
   readonly inRate: number;
   readonly outRate: number;
-  readonly design: ResamplerDesign;
+  readonly design: Omit<ResamplerDesign, "halvings" | "halfbandPairs">;
   readonly #L: number;
   readonly #M: number;
   readonly #K: number;
@@ -133,20 +126,13 @@ export class Resampler {
   #base = 0;
   #phase = 0;
   #produced = 0;
-  #consumed = 0;
   #flushed = false;
 
-  constructor(inRate: number, outRate: number, opts: ResamplerOptions = {}) {
-    if (!Number.isInteger(inRate) || !Number.isInteger(outRate) || inRate < 1 || outRate < 1) {
-      throw new VaultError("INVALID_ARGUMENT", "sample rates must be positive integers");
-    }
-    const pass = opts.passband ?? 0.9;
-    const stop = opts.stopband ?? 1.0;
-    const att = opts.attenuationDb ?? 100;
-    const maxPhases = opts.maxPhases ?? 1024;
-    if (!(pass > 0 && pass < stop && stop <= 1.5 && att >= 20 && maxPhases >= 1)) {
-      throw new VaultError("INVALID_ARGUMENT", "invalid resampler options");
-    }
+  constructor(inRate: number, outRate: number, o: Required<ResamplerOptions>) {
+    const pass = o.passband;
+    const stop = o.stopband;
+    const att = o.attenuationDb;
+    const maxPhases = o.maxPhases;
     this.inRate = inRate;
     this.outRate = outRate;
     const g = gcd(inRate, outRate);
@@ -155,7 +141,7 @@ export class Resampler {
     const nyq = Math.min(inRate, outRate) / 2;
     const cutoff = ((pass + stop) / 2) * nyq;
     const width = (stop - pass) * nyq;
-    const beta = att > 50 ? 0.1102 * (att - 8.7) : 0.5842 * (att - 21) ** 0.4 + 0.07886 * (att - 21);
+    const beta = kaiserBeta(att);
     // Kaiser's length estimate, in input samples; even so the taps straddle the output instant.
     let K = Math.ceil((att - 7.95) / (14.36 * (width / inRate))) + 1;
     K += K & 1;
@@ -183,19 +169,16 @@ export class Resampler {
     this.#len = -this.#kmin;
   }
 
-  /** Feeds samples; returns every output sample that is now fully determined. */
-  process(input: Float32Array): Float32Array {
+  process(input: ArrayLike<number>): Float32Array {
     if (this.#flushed) throw new VaultError("INVALID_ARGUMENT", "resampler already flushed");
-    this.#consumed += input.length;
     this.#append(input);
     return this.#run(Infinity);
   }
 
-  /** Ends the stream: pads with silence and returns the rest of round(n*L/M) outputs (as sox). */
-  flush(): Float32Array {
+  /** Ends the stream: pads with silence and returns the rest of `total` outputs. */
+  flush(total: number): Float32Array {
     if (this.#flushed) return new Float32Array(0);
     this.#flushed = true;
-    const total = Math.round((this.#consumed * this.#L) / this.#M);
     this.#append(new Float32Array(this.#K + 1));
     return this.#run(total - this.#produced);
   }
@@ -266,6 +249,126 @@ export class Resampler {
     this.#base = base;
     this.#phase = phase;
     this.#produced += n;
+    return out;
+  }
+}
+
+/** Multiplies per output of a direct polyphase stage (symmetric rows halve L = 1). */
+function polyphaseCost(inRate: number, outRate: number, o: Required<ResamplerOptions>): number {
+  const g = gcd(inRate, outRate);
+  const L = outRate / g;
+  const width = (o.stopband - o.passband) * (Math.min(inRate, outRate) / 2);
+  const K = Math.ceil((o.attenuationDb - 7.95) / (14.36 * (width / inRate))) + 1;
+  return L === 1 ? K / 2 : K;
+}
+
+/**
+ * Plans halfband halvings before the polyphase stage: halve while the input rate is even, the
+ * halfband's passband (up to the final stopband edge) stays below its cutoff, and the estimated
+ * multiplies per output go down. E.g. 44.1 kHz → 16 kHz: one halving (12 multiplies per
+ * 22.05 kHz sample) and a 178-tap stage instead of 356 taps; 48 kHz → 16 kHz stays single-stage
+ * (its symmetric 386-tap row costs 193).
+ */
+function planHalvings(inRate: number, outRate: number, o: Required<ResamplerOptions>): number[] {
+  const edge = (o.stopband * Math.min(inRate, outRate)) / 2;
+  const pairs: number[] = [];
+  let rate = inRate;
+  let spent = 0;
+  for (;;) {
+    const direct = spent + polyphaseCost(rate, outRate, o);
+    if (rate % 2 !== 0 || rate / 2 < outRate || 2 * edge >= rate / 2) break;
+    const J = halfbandPairs(o.attenuationDb, (rate / 2 - 2 * edge) / rate);
+    const halved = spent + (J * (rate / 2)) / outRate + polyphaseCost(rate / 2, outRate, o);
+    if (halved >= direct) break;
+    pairs.push(J);
+    spent += (J * (rate / 2)) / outRate;
+    rate /= 2;
+  }
+  return pairs;
+}
+
+/**
+ * The resampler: optional halfband decimators by 2 (zero phase, same attenuation), then one
+ * polyphase stage; see {@link planHalvings}. Output n is aligned with input time n·M/L whatever
+ * the stages, and the output length is round(n·L/M), like sox.
+ */
+export class Resampler {
+  readonly inRate: number;
+  readonly outRate: number;
+  readonly design: ResamplerDesign;
+  readonly #halfbands: HalfbandDecimator[];
+  readonly #stage: PolyphaseStage;
+  readonly #L: number;
+  readonly #M: number;
+  #consumed = 0;
+  #flushed = false;
+
+  constructor(inRate: number, outRate: number, opts: ResamplerOptions = {}) {
+    if (!Number.isInteger(inRate) || !Number.isInteger(outRate) || inRate < 1 || outRate < 1) {
+      throw new VaultError("INVALID_ARGUMENT", "sample rates must be positive integers");
+    }
+    const o: Required<ResamplerOptions> = {
+      passband: opts.passband ?? 0.9,
+      stopband: opts.stopband ?? 1.0,
+      attenuationDb: opts.attenuationDb ?? 100,
+      maxPhases: opts.maxPhases ?? 1024,
+    };
+    if (!(
+      o.passband > 0 &&
+      o.passband < o.stopband &&
+      o.stopband <= 1.5 &&
+      o.attenuationDb >= 20 &&
+      o.maxPhases >= 1
+    )) {
+      throw new VaultError("INVALID_ARGUMENT", "invalid resampler options");
+    }
+    this.inRate = inRate;
+    this.outRate = outRate;
+    const g = gcd(inRate, outRate);
+    this.#L = outRate / g;
+    this.#M = inRate / g;
+    const plan = planHalvings(inRate, outRate, o);
+    const beta = kaiserBeta(o.attenuationDb);
+    this.#halfbands = plan.map((J) => new HalfbandDecimator(halfbandDesign(J, beta)));
+    this.#stage = new PolyphaseStage(inRate / 2 ** plan.length, outRate, o);
+    this.design = Object.freeze({
+      ...this.#stage.design,
+      up: this.#L,
+      down: this.#M,
+      halvings: plan.length,
+      halfbandPairs: plan[0] ?? 0,
+    });
+  }
+
+  /** Feeds samples; returns every output sample that is now fully determined. */
+  process(input: Float32Array): Float32Array {
+    if (this.#flushed) throw new VaultError("INVALID_ARGUMENT", "resampler already flushed");
+    this.#consumed += input.length;
+    let x: ArrayLike<number> = input;
+    for (const h of this.#halfbands) x = h.process(x);
+    return this.#stage.process(x);
+  }
+
+  /** Ends the stream: pads with silence and returns the rest of round(n·L/M) outputs (as sox). */
+  flush(): Float32Array {
+    if (this.#flushed) return new Float32Array(0);
+    this.#flushed = true;
+    const total = Math.round((this.#consumed * this.#L) / this.#M);
+    // Each halfband's tail goes through the later stages before they are flushed.
+    const parts: Float32Array[] = [];
+    for (let i = 0; i < this.#halfbands.length; i++) {
+      let x: ArrayLike<number> = this.#halfbands[i]!.flush();
+      for (let j = i + 1; j < this.#halfbands.length; j++) x = this.#halfbands[j]!.process(x);
+      parts.push(this.#stage.process(x));
+    }
+    parts.push(this.#stage.flush(total));
+    const n = parts.reduce((a, p) => a + p.length, 0);
+    const out = new Float32Array(n);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
     return out;
   }
 }

@@ -95,8 +95,14 @@ describe("Resampler: properties", () => {
     const d = new Resampler(48000, 16000).design;
     expect(d).toMatchObject({ up: 1, down: 3, exactPhases: true, cutoffHz: 7600 });
     expect(d.taps).toBeGreaterThan(300);
-    expect(new Resampler(44100, 16000).design).toMatchObject({ up: 160, down: 441, phases: 160 });
-    expect(new Resampler(44099, 16000).design.exactPhases).toBe(false);
+    expect(d.halvings).toBe(0); // a symmetric single stage is cheaper than halving first
+    // 44.1 kHz: one halfband halving to 22.05 kHz, then 320/441 with half the taps.
+    const cd = new Resampler(44100, 16000).design;
+    expect(cd).toMatchObject({ up: 160, down: 441, phases: 320, halvings: 1, cutoffHz: 7600 });
+    expect(cd.taps).toBeLessThan(d.taps / 2 + 2);
+    expect(new Resampler(192000, 16000).design.halvings).toBeGreaterThanOrEqual(2);
+    expect(new Resampler(44099, 16000).design).toMatchObject({ exactPhases: false, halvings: 0 });
+    expect(new Resampler(8000, 16000).design.halvings).toBe(0);
   });
 
   it("downmix averages channels and passes mono through", () => {
