@@ -15,7 +15,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeToMono16k } from "../../src/audio/decode/index.js";
+import { decodeAudio, decodeToMono16k, downmix, Resampler } from "../../src/audio/decode/index.js";
+import { FeaturePipeline, LoudnessMeter } from "../../src/audio/features/index.js";
+import { loadBuiltinEmbedder } from "../../src/embed/node.js";
+import type { EmbedderPort } from "../../src/ingest/embedder-port.js";
 import { initVault, type Vault } from "../../src/index.js";
 import { chunked, findTorchPython, timeFfmpeg } from "../audio/refs.js";
 import { machineLine, median } from "../machine.js";
@@ -115,6 +118,68 @@ async function rssChild(pieceFile: string, bytes: number): Promise<void> {
   }
 }
 
+/**
+ * Where one ingest's time goes: the analysis loop of `analyseRecording` (src/ingest/analyse.ts)
+ * replayed with a timer around each stage, main-thread time only. "decode" is the time spent
+ * waiting for the next decoded chunk (the worker decodes while the main thread waits; for WAV
+ * the in-thread parser). The vault's own work (template protection, encryption, store, audit)
+ * is the ingest's CPU time minus these.
+ */
+async function stageBreakdown(bytes: Uint8Array, embedder: EmbedderPort): Promise<Record<string, number>> {
+  const ms: Record<string, number> = {
+    decode: 0,
+    "loudness + true peak": 0,
+    downmix: 0,
+    resample: 0,
+    "features (fbank, VAD, quality, pitch)": 0,
+    "embedder session": 0,
+  };
+  const timed = <T>(k: string, f: () => T): T => {
+    const t = performance.now();
+    const r = f();
+    ms[k]! += performance.now() - t;
+    return r;
+  };
+  const d = await decodeAudio(chunked(bytes));
+  const meter = new LoudnessMeter({ sampleRate: d.info.sampleRate, channels: d.info.channels });
+  const rs = d.info.sampleRate === 16000 ? null : new Resampler(d.info.sampleRate, 16000);
+  const session = embedder.createSession();
+  const pipeline = new FeaturePipeline({
+    ...embedder.features,
+    onFrames: (f) => {
+      timed("embedder session", () => {
+        session.push(f);
+      });
+    },
+  });
+  const feed = (mono: Float32Array): void => {
+    const t = performance.now();
+    const before = ms["embedder session"]!;
+    pipeline.push(mono);
+    // The session's share was timed inside onFrames.
+    ms["features (fbank, VAD, quality, pitch)"]! +=
+      performance.now() - t - (ms["embedder session"]! - before);
+  };
+  const it = d.chunks[Symbol.asyncIterator]();
+  for (;;) {
+    const t = performance.now();
+    const n = await it.next();
+    ms.decode! += performance.now() - t;
+    if (n.done === true) break;
+    const planar = n.value;
+    timed("loudness + true peak", () => {
+      meter.push(planar);
+    });
+    const mono = timed("downmix", () => downmix(planar));
+    feed(rs ? timed("resample", () => rs.process(mono)) : mono);
+  }
+  if (rs) feed(timed("resample", () => rs.flush()));
+  const report = pipeline.finish();
+  meter.finish();
+  await timed("embedder session", () => session.finish(report));
+  return ms;
+}
+
 async function main(): Promise<void> {
   const minutes = env("BENCH_MINUTES", 3);
   const runs = env("BENCH_RUNS", 3);
@@ -150,6 +215,8 @@ async function main(): Promise<void> {
       ["WebM Opus 48 kHz stereo (ffmpeg-made)", "webm48s.webm"],
     ];
 
+    const durations = new Map<string, number>();
+    const cpuMedian = new Map<string, number>();
     const v = await initVault({ dataDir: f("vault"), keyFile: f("root.key") });
     const subject = await v.subjects.add({ ref: "bench" });
     // Warm-up: embedder model, template key expansion, decoder worker code, JIT.
@@ -175,12 +242,35 @@ async function main(): Promise<void> {
       const xr = (ms: number): string => `${(sec / (ms / 1000)).toFixed(0)}×`;
       if (!ours[0]!.derivations.includes("speaker-template"))
         throw new Error("no speaker template: embedder missing");
+      durations.set(name, sec);
+      cpuMedian.set(name, median(ours.map((t) => t.cpuMs)));
       console.log(
         `| ${label} | ${(bytes.length / 1e6).toFixed(1)} MB | ${xr(median(ours.map((t) => t.wallMs)))} | ` +
           `${xr(median(ours.map((t) => t.cpuMs)))} | ${xr(median(ff.map((t) => t.cpuMs)))} |`,
       );
     }
     await v.close();
+
+    // Where the time goes, per input (median of the runs, ms per minute of audio).
+    const embedder = await loadBuiltinEmbedder();
+    const stages = Object.keys(await stageBreakdown(readFileSync(f("wav16m.wav")), embedder));
+    console.log(
+      `\nstage breakdown (main thread, ms per minute of audio, median of ${runs}; ` +
+        "the rest of the ingest's CPU is the vault's own work and the decoder worker's)\n",
+    );
+    console.log(`| input | ${stages.join(" | ")} | sum | ingest CPU |`);
+    console.log(`|---|${stages.map(() => "---:").join("|")}|---:|---:|`);
+    for (const [label, name] of inputs) {
+      const bytes = readFileSync(f(name));
+      const rows: Record<string, number>[] = [];
+      for (let i = 0; i < runs; i++) rows.push(await stageBreakdown(bytes, embedder));
+      const perMin = (x: number): string => ((x * 60) / durations.get(name)!).toFixed(0);
+      const med = stages.map((k) => median(rows.map((r) => r[k]!)));
+      const sum = med.reduce((a, b) => a + b, 0);
+      console.log(
+        `| ${label} | ${med.map(perMin).join(" | ")} | ${perMin(sum)} | ${perMin(cpuMedian.get(name)!)} |`,
+      );
+    }
 
     // Reference: torchaudio Kaldi fbank on the same 16 kHz PCM (as our pipeline sees it).
     const py = findTorchPython();
