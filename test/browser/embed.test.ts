@@ -5,25 +5,17 @@
  * a page served over http://127.0.0.1.
  */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { abstractPcm, type AbstractionResult } from "../../src/embed/browser-entry.js";
 import { builtinModelPaths } from "../../src/embed/node.js";
 import { speechLike } from "../embed/signals.js";
-import { need } from "../support/tools.js";
-
-const CHROMIUM = process.env.VOXVAULT_CHROMIUM ?? "/usr/bin/chromium";
-const available = need(
-  "Chromium",
-  existsSync(CHROMIUM),
-  `no browser at ${CHROMIUM} (apt-get install chromium)`,
-);
+import { HAVE_CHROMIUM, launchChromium } from "../support/chromium.js";
 
 const ENTRY = join(import.meta.dirname, "../../src/embed/browser-entry.ts");
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 7) & 0xff);
@@ -32,7 +24,7 @@ function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-describe.skipIf(!available)("browser: features → embedder → template in headless Chromium", () => {
+describe.skipIf(!HAVE_CHROMIUM)("browser: features → embedder → template in headless Chromium", () => {
   let server: Server;
   let base = "";
   let bundle = "";
@@ -101,19 +93,7 @@ describe.skipIf(!available)("browser: features → embedder → template in head
     const again = await abstractPcm(model, calibration, KEY, pcms[0]!, 4096);
     expect(hex(again.template)).toBe(hex(node[0]!.template));
 
-    const context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    const context = await launchChromium(profileDir);
     try {
       const page = await context.newPage();
       await page.goto(base + "/");

@@ -4,26 +4,19 @@
  * headless Chromium in real time, then ingested and verified by the vault like any upload.
  */
 
-import { createReadStream, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createReadStream, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Vault } from "../../src/vault/vault.js";
 import { readMono } from "../audio/features/gen.js";
 import { HAVE_AUDIO_TOOLS, speech } from "../support/audio.js";
 import { BACKENDS, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
-import { need } from "../support/tools.js";
-
-const CHROMIUM = process.env.VOXVAULT_CHROMIUM ?? "/usr/bin/chromium";
-const available = need(
-  "Chromium",
-  existsSync(CHROMIUM),
-  `no browser at ${CHROMIUM} (apt-get install chromium)`,
-);
+import { HAVE_CHROMIUM, launchChromium } from "../support/chromium.js";
 
 const PROBE = "Thank you for inviting me to this interview today.";
 
@@ -62,7 +55,7 @@ const RECORDER = `async (url) => {
   return { bytes: Array.from(bytes), mimeType: rec.mimeType };
 }`;
 
-describe.runIf(available && HAVE_AUDIO_TOOLS)("browser: Chromium MediaRecorder uploads", () => {
+describe.runIf(HAVE_CHROMIUM && HAVE_AUDIO_TOOLS)("browser: Chromium MediaRecorder uploads", () => {
   let server: Server;
   let base = "";
   let context: BrowserContext;
@@ -88,20 +81,7 @@ describe.runIf(available && HAVE_AUDIO_TOOLS)("browser: Chromium MediaRecorder u
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--autoplay-policy=no-user-gesture-required",
-      ],
-    });
+    context = await launchChromium(profileDir, ["--autoplay-policy=no-user-gesture-required"]);
     page = await context.newPage();
     await page.goto(base + "/");
     sb = sandbox(BACKENDS[0]!);

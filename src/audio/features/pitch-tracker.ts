@@ -19,7 +19,7 @@
 
 import { VaultError } from "../../errors.js";
 import { halfbandDesign, kaiserBeta } from "../pcm/halfband.js";
-import { YinPitch, type YinFrame, type YinOptions } from "./yin.js";
+import { intensityWindow, YinPitch, type YinFrame, type YinOptions } from "./yin.js";
 
 /** Halfband decimator: 12 odd tap pairs (47 taps), Kaiser β for ~70 dB. */
 const HALF_TAPS = 12;
@@ -82,14 +82,8 @@ export class PitchTracker {
     this.frame16 = new Float64Array(this.frameLength);
     this.frame8 = new Float64Array(this.yin.frameLength);
     this.prefix = new Float64Array(this.frameLength + 1);
-    this.hann = new Float64Array(this.frameLength);
-    let hs = 0;
-    for (let i = 0; i < this.frameLength; i++) {
-      const w = 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / this.frameLength);
-      this.hann[i] = w;
-      hs += w;
-    }
-    this.hannSum = hs;
+    this.hann = intensityWindow(this.frameLength);
+    this.hannSum = this.hann.reduce((a, w) => a + w, 0);
     this.onFrame = onFrame;
   }
 

@@ -35,6 +35,11 @@ export interface YinFrame {
   intensityDb: number;
 }
 
+/** The Hann window of the frame intensity (symmetric about the frame centre, no zero ends). */
+export function intensityWindow(n: number): Float64Array {
+  return Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / n));
+}
+
 export class YinPitch {
   readonly sampleRate: number;
   readonly minLag: number;
@@ -82,14 +87,8 @@ export class YinPitch {
     this.r = new Float64Array(n);
     this.prefix = new Float64Array(this.frameLength + 1);
     this.dn = new Float64Array(this.maxLag + 2);
-    this.hann = new Float64Array(this.frameLength);
-    let hs = 0;
-    for (let i = 0; i < this.frameLength; i++) {
-      const w = 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / this.frameLength);
-      this.hann[i] = w;
-      hs += w;
-    }
-    this.hannSum = hs;
+    this.hann = intensityWindow(this.frameLength);
+    this.hannSum = this.hann.reduce((a, w) => a + w, 0);
   }
 
   /**

@@ -96,3 +96,12 @@ export function concat(...parts: Float32Array[]): Float32Array {
   }
   return out;
 }
+
+/** Glottal-pulse-like tone at 16 kHz: harmonics below `maxHz` with 1/k amplitudes. */
+export function harmonicTone(n: number, f0: number, amp: number, maxHz = 4000): Float32Array {
+  const x = new Float32Array(n);
+  for (let k = 1; k * f0 < maxHz; k++) {
+    for (let i = 0; i < n; i++) x[i] = x[i]! + (amp / k) * Math.sin((2 * Math.PI * k * f0 * i) / 16000);
+  }
+  return x;
+}

@@ -1,18 +1,20 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { numFramesFor, PitchTracker, YinPitch, type YinFrame } from "../../../src/audio/features/index.js";
 import { Framer } from "../../../src/audio/features/framer.js";
-import { chunksOf, concat, makeTempDir, readMono, SENTENCES, sine, speechWav, whiteNoise } from "./gen.js";
+import {
+  chunksOf,
+  concat,
+  harmonicTone,
+  makeTempDir,
+  readMono,
+  SENTENCES,
+  sine,
+  speechWav,
+  whiteNoise,
+} from "./gen.js";
 import { toolGate } from "./tools.js";
 
 const SR = 16000;
-
-function harmonicTone(n: number, f0: number, amp: number): Float32Array {
-  const x = new Float32Array(n);
-  for (let k = 1; k * f0 < 4000; k++) {
-    for (let i = 0; i < n; i++) x[i] = x[i]! + (amp / k) * Math.sin((2 * Math.PI * k * f0 * i) / SR);
-  }
-  return x;
-}
 
 function track(x: Float32Array, sizes: readonly number[] = [x.length]): YinFrame[] {
   const frames: YinFrame[] = [];
