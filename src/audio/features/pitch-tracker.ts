@@ -218,6 +218,9 @@ export class PitchTracker {
         d2 = this.diff(t + 1);
       } else break;
     }
+    // Interpolate only at a local minimum (the walk may stop on a slope after 3 steps); there the
+    // vertex lies within half a lag.
+    if (!(d1 <= d0 && d1 <= d2)) return this.sampleRate / t;
     const den = d0 - 2 * d1 + d2;
     const frac = Number.isFinite(den) && den > 0 ? t + (0.5 * (d0 - d2)) / den : t;
     return this.sampleRate / frac;
