@@ -4,11 +4,63 @@
  * A real sequence of length N is packed into a complex sequence of length N/2 (even samples in
  * the real part, odd in the imaginary part), transformed with an iterative Cooley–Tukey FFT and
  * split into the N/2 + 1 non-redundant bins (the standard "two-for-one" trick, e.g. Oppenheim &
- * Schafer, Discrete-Time Signal Processing, §9). Pure TypeScript so it runs synchronously in the
- * browser without a WASM instantiation step; see bench/audio/features for its cost.
+ * Schafer, Discrete-Time Signal Processing, §9).
+ *
+ * Two interchangeable kernels: a WebAssembly SIMD module (fft.wat, synchronous to load, two
+ * butterflies per instruction) and this file's TypeScript loops. The module performs the same
+ * IEEE-754 double operations in the same order as the loops, so both give bit-identical results:
+ * a template never depends on which one ran (Node, a browser with or without WebAssembly SIMD).
  */
 
 import { VaultError } from "../../errors.js";
+import { ensureMemory, wasmLoader, type WasmMemory } from "../wasm/runtime.js";
+import { FFT_WASM_BASE64 } from "./fft-wasm.js";
+
+/** fft.wat's exports; offsets in bytes into its memory. */
+interface FftKernel {
+  readonly memory: WasmMemory;
+  permute(input: number, rev: number, zr: number, zi: number, half: number): void;
+  butterflies(zr: number, zi: number, n: number, odd: number, plan: number, passes: number): void;
+  split(zr: number, zi: number, re: number, im: number, half: number, cos: number, sin: number): void;
+  unsplit(
+    re: number,
+    im: number,
+    zr: number,
+    zi: number,
+    half: number,
+    cos: number,
+    sin: number,
+    rev: number,
+  ): void;
+  unpack(zr: number, zi: number, out: number, half: number, scale: number): void;
+  cross(xr: number, xi: number, yr: number, yi: number, count: number): void;
+}
+
+const instantiate = wasmLoader(FFT_WASM_BASE64);
+const loadKernel = (): FftKernel | null => instantiate() as FftKernel | null;
+
+export interface RealFftOptions {
+  /**
+   * "wasm" (default): the WebAssembly SIMD kernel where the runtime has it, else the TypeScript
+   * loops; "js": always the loops. Results are identical either way.
+   */
+  readonly kernel?: "wasm" | "js";
+}
+
+/** Byte offsets of one transform's buffers in its kernel's memory (16-byte aligned). */
+interface KernelLayout {
+  readonly input: number;
+  readonly zr: number;
+  readonly zi: number;
+  readonly re: number;
+  readonly im: number;
+  readonly re2: number;
+  readonly im2: number;
+  readonly cos: number;
+  readonly sin: number;
+  readonly rev: number;
+  readonly plan: number;
+}
 
 export class RealFft {
   readonly size: number;
@@ -28,8 +80,18 @@ export class RealFft {
   private readonly splitSin: Float64Array;
   private readonly zr: Float64Array;
   private readonly zi: Float64Array;
+  /** Which kernel runs: see {@link RealFftOptions.kernel}. */
+  readonly kernel: "wasm" | "js";
+  private readonly k: FftKernel | null;
+  private readonly at: KernelLayout | null;
+  /** Views of the kernel's memory (empty without a kernel). */
+  private readonly inView: Float64Array;
+  private readonly reView: Float64Array;
+  private readonly imView: Float64Array;
+  /** Scratch spectra of the JavaScript {@link correlate}. */
+  private scratch: Float64Array[] | null = null;
 
-  constructor(size: number) {
+  constructor(size: number, options: RealFftOptions = {}) {
     if (!Number.isInteger(size) || size < 4 || (size & (size - 1)) !== 0) {
       throw new VaultError("INVALID_ARGUMENT", `FFT size must be a power of two >= 4, got ${size}`);
     }
@@ -74,6 +136,86 @@ export class RealFft {
     }
     this.zr = new Float64Array(half);
     this.zi = new Float64Array(half);
+    this.k = options.kernel === "js" ? null : loadKernel();
+    this.kernel = this.k === null ? "js" : "wasm";
+    this.at = this.k === null ? null : this.placeInKernel(hs);
+    const buf = this.k?.memory.buffer ?? new ArrayBuffer(0);
+    this.inView = this.at === null ? new Float64Array(0) : new Float64Array(buf, this.at.input, size);
+    this.reView = this.at === null ? new Float64Array(0) : new Float64Array(buf, this.at.re, half + 1);
+    this.imView = this.at === null ? new Float64Array(0) : new Float64Array(buf, this.at.im, half + 1);
+  }
+
+  /** Lays out buffers and tables in the kernel's memory (grown first, so views stay valid). */
+  private placeInKernel(hs: readonly number[]): KernelLayout {
+    const k = this.k!;
+    const size = this.size;
+    const half = this.half;
+    let top = 0;
+    const take = (bytes: number): number => {
+      const at = top;
+      top += (bytes + 15) & ~15;
+      return at;
+    };
+    const spectrum = (half + 2) * 8; // one pad bin: cross() works on pairs
+    const at = {
+      input: take(size * 8),
+      zr: take(half * 8),
+      zi: take(half * 8),
+      re: take(spectrum),
+      im: take(spectrum),
+      re2: take(spectrum),
+      im2: take(spectrum),
+      cos: take((half + 1) * 8),
+      sin: take((half + 1) * 8),
+      rev: take(half * 4),
+      plan: take(hs.length * 20),
+    };
+    const twiddles = hs.map((h) => [take(h * 8), take(h * 8), take(h * 8), take(h * 8)] as const);
+    ensureMemory(k.memory, top);
+    const buf = k.memory.buffer;
+    new Float64Array(buf, at.cos, half + 1).set(this.splitCos);
+    new Float64Array(buf, at.sin, half + 1).set(this.splitSin);
+    const rev = new Int32Array(buf, at.rev, half);
+    for (let i = 0; i < half; i++) rev[i] = this.bitrev[i]! * 8;
+    const plan = new Int32Array(buf, at.plan, hs.length * 5);
+    hs.forEach((h, p) => {
+      const [c1, s1, c2, s2] = twiddles[p]!;
+      plan.set([h, c1, s1, c2, s2], p * 5);
+      const o = this.passOffset[p]!;
+      const views = [c1, s1, c2, s2].map((off) => new Float64Array(buf, off, h));
+      for (let i = 0; i < h; i++) {
+        for (let j = 0; j < 4; j++) views[j]![i] = this.tw[o + 4 * i + j]!;
+      }
+    });
+    return at;
+  }
+
+  /** Copies a real input sequence into the kernel's input buffer. */
+  private load(input: ArrayLike<number>): void {
+    const v = this.inView;
+    if (ArrayBuffer.isView(input) && input.length === this.size) {
+      v.set(input);
+    } else {
+      for (let i = 0; i < this.size; i++) v[i] = input[i]!;
+    }
+  }
+
+  /** Kernel forward transform of the input buffer into the re/im (or re2/im2) buffers. */
+  private kernelForward(second: boolean): void {
+    const k = this.k!;
+    const at = this.at!;
+    k.permute(at.input, at.rev, at.zr, at.zi, this.half);
+    k.butterflies(at.zr, at.zi, this.half, this.oddStage ? 1 : 0, at.plan, this.passH.length);
+    k.split(at.zr, at.zi, second ? at.re2 : at.re, second ? at.im2 : at.im, this.half, at.cos, at.sin);
+  }
+
+  /** Kernel inverse transform of the re/im buffers into the input buffer. */
+  private kernelInverse(): void {
+    const k = this.k!;
+    const at = this.at!;
+    k.unsplit(at.re, at.im, at.zr, at.zi, this.half, at.cos, at.sin, at.rev);
+    k.butterflies(at.zr, at.zi, this.half, this.oddStage ? 1 : 0, at.plan, this.passH.length);
+    k.unpack(at.zr, at.zi, at.input, this.half, 1 / this.half);
   }
 
   /**
@@ -81,6 +223,13 @@ export class RealFft {
    * X[k] = Σ x[n]·e^{-2πikn/N}, unnormalised.
    */
   forward(input: ArrayLike<number>, re: Float64Array, im: Float64Array): void {
+    if (this.k !== null) {
+      this.load(input);
+      this.kernelForward(false);
+      re.set(this.reView);
+      im.set(this.imView);
+      return;
+    }
     const half = this.half;
     const zr = this.zr;
     const zi = this.zi;
@@ -120,6 +269,13 @@ export class RealFft {
    * normalisation. `re`/`im` are read only.
    */
   inverse(re: Float64Array, im: Float64Array, out: Float64Array): void {
+    if (this.k !== null) {
+      this.reView.set(re.subarray(0, this.half + 1));
+      this.imView.set(im.subarray(0, this.half + 1));
+      this.kernelInverse();
+      out.set(this.inView);
+      return;
+    }
     const half = this.half;
     const zr = this.zr;
     const zi = this.zi;
@@ -151,6 +307,39 @@ export class RealFft {
       out[2 * n] = zr[n]! * scale;
       out[2 * n + 1] = -zi[n]! * scale;
     }
+  }
+
+  /**
+   * Circular cross-correlation out[τ] = Σ_j b[j]·a[(j + τ) mod N] = IFFT(A · conj(B)) of two
+   * real sequences of length `size` (read only) into `out` (length `size`). Zero-pad the inputs
+   * to get the linear correlation for the lags that do not wrap.
+   */
+  correlate(a: ArrayLike<number>, b: ArrayLike<number>, out: Float64Array): void {
+    const half = this.half;
+    if (this.k !== null) {
+      const at = this.at!;
+      this.load(a);
+      this.kernelForward(false);
+      this.load(b);
+      this.kernelForward(true);
+      this.k.cross(at.re, at.im, at.re2, at.im2, half + 1);
+      this.kernelInverse();
+      out.set(this.inView);
+      return;
+    }
+    this.scratch ??= [0, 1, 2, 3].map(() => new Float64Array(half + 1));
+    const [xr, xi, yr, yi] = this.scratch as [Float64Array, Float64Array, Float64Array, Float64Array];
+    this.forward(a, xr, xi);
+    this.forward(b, yr, yi);
+    for (let k = 0; k <= half; k++) {
+      const ar = xr[k]!;
+      const ai = xi[k]!;
+      const br = yr[k]!;
+      const bi = yi[k]!;
+      xr[k] = ar * br + ai * bi;
+      xi[k] = ai * br - ar * bi;
+    }
+    this.inverse(xr, xi, out);
   }
 
   /**

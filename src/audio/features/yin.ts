@@ -51,10 +51,6 @@ export class YinPitch {
   private readonly fft: RealFft;
   private readonly a: Float64Array;
   private readonly b: Float64Array;
-  private readonly are: Float64Array;
-  private readonly aim: Float64Array;
-  private readonly bre: Float64Array;
-  private readonly bim: Float64Array;
   private readonly r: Float64Array;
   private readonly prefix: Float64Array;
   private readonly dn: Float64Array;
@@ -79,11 +75,6 @@ export class YinPitch {
     this.fft = new RealFft(n);
     this.a = new Float64Array(n);
     this.b = new Float64Array(n);
-    const half = n / 2 + 1;
-    this.are = new Float64Array(half);
-    this.aim = new Float64Array(half);
-    this.bre = new Float64Array(half);
-    this.bim = new Float64Array(half);
     this.r = new Float64Array(n);
     this.prefix = new Float64Array(this.frameLength + 1);
     this.dn = new Float64Array(this.maxLag + 2);
@@ -127,22 +118,8 @@ export class YinPitch {
     const b = this.b;
     for (let i = 0; i < W; i++) b[i] = a[i]!;
     b.fill(0, W);
-    this.fft.forward(a, this.are, this.aim);
-    this.fft.forward(b, this.bre, this.bim);
     // r = IFFT(A · conj(B)): r[τ] = Σ_j b[j]·a[j + τ] (no wrap for τ ≤ τmax since W + τmax ≤ N).
-    const are = this.are;
-    const aim = this.aim;
-    const bre = this.bre;
-    const bim = this.bim;
-    for (let k = 0; k < are.length; k++) {
-      const xr = are[k]!;
-      const xi = aim[k]!;
-      const yr = bre[k]!;
-      const yi = bim[k]!;
-      are[k] = xr * yr + xi * yi;
-      aim[k] = xi * yr - xr * yi;
-    }
-    this.fft.inverse(are, aim, this.r);
+    this.fft.correlate(a, b, this.r);
     const r = this.r;
     const dn = this.dn;
     const maxLag = this.maxLag;

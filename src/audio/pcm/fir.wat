@@ -1,5 +1,5 @@
 ;; Polyphase FIR kernel for the resampler (src/audio/pcm/resample.ts), WebAssembly SIMD.
-;; Compiled by scripts/wasm/build-fir.mjs into fir-wasm.ts; test/audio/decode/fir-wasm.test.ts
+;; Compiled by scripts/wasm/build.mjs into fir-wasm.ts; test/audio/decode/fir-wasm.test.ts
 ;; checks the committed bytes against this source.
 ;;
 ;; run: for o in [0, n): out[o] = f32(Σ_k coef[phase·K + k] · buf[x + k]), then
