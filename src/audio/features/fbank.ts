@@ -177,32 +177,30 @@ export class FbankComputer {
         mean += v;
       }
     }
-    let energy = 0;
-    if (o.removeDcOffset) {
-      mean /= L;
-      for (let i = 0; i < L; i++) {
-        const v = x[i]! - mean;
-        x[i] = v;
-        energy += v * v;
-      }
-    } else {
-      for (let i = 0; i < L; i++) energy += x[i]! * x[i]!;
-    }
-    this.rawEnergy = energy;
-    // Pre-emphasis (x[i] − k·x[i−1], x[−1] := x[0]) and the window in one backward pass.
+    // DC removal, raw energy, then pre-emphasis (x[i] − k·x[i−1], x[−1] := x[0]) and the window,
+    // in one forward pass that carries the previous DC-removed sample.
     const k = o.preemphasis;
     const w = this.window;
-    for (let i = L - 1; i > 0; i--) x[i] = (x[i]! - k * x[i - 1]!) * w[i]!;
-    x[0] = (x[0]! - k * x[0]!) * w[0]!;
+    const dc = o.removeDcOffset ? mean / L : 0;
+    let energy = 0;
+    let prev = o.removeDcOffset ? x[0]! - dc : x[0]!;
+    for (let i = 0; i < L; i++) {
+      const v = o.removeDcOffset ? x[i]! - dc : x[i]!;
+      energy += v * v;
+      x[i] = (v - k * prev) * w[i]!;
+      prev = v;
+    }
+    this.rawEnergy = energy;
     x.fill(0, L);
     this.fft.forward(x, this.re, this.im);
     const re = this.re;
     const im = this.im;
     const p = this.power;
     const half = this.fftSize / 2;
-    for (let b = 0; b <= half; b++) {
-      const pw = re[b]! * re[b]! + im[b]! * im[b]!;
-      p[b] = o.usePower ? pw : Math.sqrt(pw);
+    if (o.usePower) {
+      for (let b = 0; b <= half; b++) p[b] = re[b]! * re[b]! + im[b]! * im[b]!;
+    } else {
+      for (let b = 0; b <= half; b++) p[b] = Math.sqrt(re[b]! * re[b]! + im[b]! * im[b]!);
     }
     const banks = this.banks;
     const mel = this.melEnergies;

@@ -127,6 +127,29 @@ export class PitchTracker {
       const taps = HALFBAND.pairs;
       const mid = HALFBAND.centre;
       const n16 = this.n16;
+      // Interior outputs (every tap inside the stream) two at a time: two independent sums in
+      // one iteration keep both FP adders busy; each sum keeps its order, so results are
+      // identical to the general loop below.
+      const M = RING16 - 1;
+      const ring8 = this.ring8;
+      const interiorEnd = Math.min(limit, Math.floor((n16 - 1 - c) / 2) + 1);
+      if (this.n8 * 2 >= c) {
+        while (this.n8 + 1 < interiorEnd) {
+          const c0 = 2 * this.n8;
+          const c1 = c0 + 2;
+          let a0 = mid * ring[c0 & M]!;
+          let a1 = mid * ring[c1 & M]!;
+          for (let j = 0; j < HALF_TAPS; j++) {
+            const k = 2 * j + 1;
+            const t = taps[j]!;
+            a0 += t * (ring[(c0 - k) & M]! + ring[(c0 + k) & M]!);
+            a1 += t * (ring[(c1 - k) & M]! + ring[(c1 + k) & M]!);
+          }
+          ring8[this.n8 & (RING8 - 1)] = a0;
+          ring8[(this.n8 + 1) & (RING8 - 1)] = a1;
+          this.n8 += 2;
+        }
+      }
       while (this.n8 < limit) {
         const centre = 2 * this.n8;
         let acc = mid * ring[centre & (RING16 - 1)]!;
@@ -165,13 +188,11 @@ export class PitchTracker {
     }
     mean /= L;
     let ms = 0;
-    const prefix = this.prefix;
-    prefix[0] = 0;
+    const hann = this.hann;
     for (let i = 0; i < L; i++) {
       const v = x[i]! - mean;
       x[i] = v;
-      ms += this.hann[i]! * v * v;
-      prefix[i + 1] = prefix[i]! + v * v;
+      ms += hann[i]! * v * v;
     }
     ms /= this.hannSum;
     const out = this.out;
@@ -187,7 +208,13 @@ export class PitchTracker {
     for (let i = 0; i < L8; i++) y[i] = this.ring8[(s8 + i) & (RING8 - 1)]!;
     this.yin.analyze(y, out, false);
     out.intensityDb = ms > 1e-15 ? 10 * Math.log10(ms) : -150;
-    if (out.f0 > 0 && prefix[this.W]! > 1e-12) out.f0 = this.refine(out.f0);
+    // The full-rate energies are needed only to refine a voiced frame.
+    if (out.f0 > 0) {
+      const prefix = this.prefix;
+      prefix[0] = 0;
+      for (let i = 0; i < L; i++) prefix[i + 1] = prefix[i]! + x[i]! * x[i]!;
+      if (prefix[this.W]! > 1e-12) out.f0 = this.refine(out.f0);
+    }
     this.onFrame(out);
   }
 

@@ -66,12 +66,17 @@ export class QualityAnalyzer {
 
   push(chunk: Float32Array): void {
     const level = this.clipLevel;
+    // Running sums in locals; same order of additions as sample by sample.
+    let sum = this.sum;
+    let sumSq = this.sumSq;
+    let peak = this.peak;
     for (const x of chunk) {
-      this.sum += x;
-      this.sumSq += x * x;
+      sum += x;
+      sumSq += x * x;
       const a = Math.abs(x);
-      if (a > this.peak) this.peak = a;
+      if (a > peak) peak = a;
       const sign = a >= level ? (x > 0 ? 1 : -1) : 0;
+      if (sign === 0 && this.runSign === 0) continue;
       if (sign !== 0 && sign === this.runSign) {
         this.runLength++;
       } else {
@@ -80,6 +85,9 @@ export class QualityAnalyzer {
         this.runLength = sign === 0 ? 0 : 1;
       }
     }
+    this.sum = sum;
+    this.sumSq = sumSq;
+    this.peak = peak;
     this.n += chunk.length;
     this.snr.push(chunk);
   }

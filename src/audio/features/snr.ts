@@ -82,17 +82,38 @@ export class SnrEstimator {
   private peak = 0;
 
   push(chunk: Float32Array): void {
-    for (const x of chunk) {
-      this.sampleSum += x;
-      const a = Math.abs(x);
-      this.absSum += a;
-      if (a > 0) this.logSum += Math.log(a);
-      else this.zeros++;
-      if (a > this.peak) this.peak = a;
-      this.blockAcc += x * x;
-      if (++this.blockFill === BLOCK) this.endBlock();
+    // Block by block with the running sums in locals (same additions in the same order as one
+    // sample at a time, so the result does not depend on chunking).
+    let sampleSum = this.sampleSum;
+    let absSum = this.absSum;
+    let logSum = this.logSum;
+    let zeros = this.zeros;
+    let peak = this.peak;
+    const n = chunk.length;
+    for (let pos = 0; pos < n;) {
+      const end = Math.min(n, pos + (BLOCK - this.blockFill));
+      let acc = this.blockAcc;
+      for (let i = pos; i < end; i++) {
+        const x = chunk[i]!;
+        sampleSum += x;
+        const a = Math.abs(x);
+        absSum += a;
+        if (a > 0) logSum += Math.log(a);
+        else zeros++;
+        if (a > peak) peak = a;
+        acc += x * x;
+      }
+      this.blockAcc = acc;
+      this.blockFill += end - pos;
+      pos = end;
+      if (this.blockFill === BLOCK) this.endBlock();
     }
-    this.samples += chunk.length;
+    this.sampleSum = sampleSum;
+    this.absSum = absSum;
+    this.logSum = logSum;
+    this.zeros = zeros;
+    this.peak = peak;
+    this.samples += n;
   }
 
   private endBlock(): void {

@@ -93,20 +93,26 @@ export class YinPitch {
     let mean = 0;
     for (let i = 0; i < L; i++) mean += frame[i]!;
     mean /= L;
-    let ms = 0;
     const prefix = this.prefix;
     prefix[0] = 0;
-    const hann = this.hann;
-    for (let i = 0; i < L; i++) {
-      const v = frame[i]! - mean;
-      a[i] = v;
-      const v2 = v * v;
-      ms += hann[i]! * v2;
-      prefix[i + 1] = prefix[i]! + v2;
-    }
     if (intensity) {
+      let ms = 0;
+      const hann = this.hann;
+      for (let i = 0; i < L; i++) {
+        const v = frame[i]! - mean;
+        a[i] = v;
+        const v2 = v * v;
+        ms += hann[i]! * v2;
+        prefix[i + 1] = prefix[i]! + v2;
+      }
       ms /= this.hannSum;
       out.intensityDb = ms > 1e-15 ? 10 * Math.log10(ms) : -150;
+    } else {
+      for (let i = 0; i < L; i++) {
+        const v = frame[i]! - mean;
+        a[i] = v;
+        prefix[i + 1] = prefix[i]! + v * v;
+      }
     }
     const e0 = prefix[W]!;
     if (!(e0 > 1e-12)) {
@@ -114,10 +120,9 @@ export class YinPitch {
       out.aperiodicity = 1;
       return;
     }
-    a.fill(0, L);
+    // a[L…N) and b[W…N) are never written, so they stay the zero padding.
     const b = this.b;
-    for (let i = 0; i < W; i++) b[i] = a[i]!;
-    b.fill(0, W);
+    b.set(a.subarray(0, W));
     // r = IFFT(A · conj(B)): r[τ] = Σ_j b[j]·a[j + τ] (no wrap for τ ≤ τmax since W + τmax ≤ N).
     this.fft.correlate(a, b, this.r);
     const r = this.r;
