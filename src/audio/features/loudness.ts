@@ -176,7 +176,8 @@ export class LoudnessMeter {
     let pos = 0;
     while (pos < n) {
       const take = Math.min(n - pos, this.subLength - this.subFill);
-      for (let c = 0; c < this.channels; c++) this.filterChannel(c, channelData[c]!, pos, pos + take);
+      if (this.channels === 2) this.filterStereo(channelData[0]!, channelData[1]!, pos, pos + take);
+      else for (let c = 0; c < this.channels; c++) this.filterChannel(c, channelData[c]!, pos, pos + take);
       pos += take;
       this.frames += take;
       this.subFill += take;
@@ -242,6 +243,74 @@ export class LoudnessMeter {
     this.chanAcc[c] = acc;
     this.samplePeak = peak;
     if (this.peaks !== null) this.peaks[c]!.processRange(x, start, end);
+  }
+
+  /**
+   * {@link filterChannel} for both channels of a stereo signal in one loop: the filters are
+   * recursive, so one channel alone is a chain of dependent operations; two independent chains
+   * keep the FP units busy. Per channel the arithmetic and its order are those of filterChannel.
+   */
+  private filterStereo(xl: Float32Array, xr: Float32Array, start: number, end: number): void {
+    const k = this.coef;
+    const sb0 = k[0]!;
+    const sb1 = k[1]!;
+    const sb2 = k[2]!;
+    const sa1 = k[3]!;
+    const sa2 = k[4]!;
+    const hb0 = k[5]!;
+    const hb1 = k[6]!;
+    const hb2 = k[7]!;
+    const ha1 = k[8]!;
+    const ha2 = k[9]!;
+    const st = this.state;
+    let ls1 = st[0]!;
+    let ls2 = st[1]!;
+    let lh1 = st[2]!;
+    let lh2 = st[3]!;
+    let rs1 = st[4]!;
+    let rs2 = st[5]!;
+    let rh1 = st[6]!;
+    let rh2 = st[7]!;
+    let lacc = this.chanAcc[0]!;
+    let racc = this.chanAcc[1]!;
+    let peak = this.samplePeak;
+    for (let i = start; i < end; i++) {
+      const l = xl[i]!;
+      const r = xr[i]!;
+      const al = Math.abs(l);
+      const ar = Math.abs(r);
+      if (al > peak) peak = al;
+      if (ar > peak) peak = ar;
+      const ly1 = sb0 * l + ls1;
+      const ry1 = sb0 * r + rs1;
+      ls1 = sb1 * l - sa1 * ly1 + ls2;
+      rs1 = sb1 * r - sa1 * ry1 + rs2;
+      ls2 = sb2 * l - sa2 * ly1;
+      rs2 = sb2 * r - sa2 * ry1;
+      const ly = hb0 * ly1 + lh1;
+      const ry = hb0 * ry1 + rh1;
+      lh1 = hb1 * ly1 - ha1 * ly + lh2;
+      rh1 = hb1 * ry1 - ha1 * ry + rh2;
+      lh2 = hb2 * ly1 - ha2 * ly;
+      rh2 = hb2 * ry1 - ha2 * ry;
+      lacc += ly * ly;
+      racc += ry * ry;
+    }
+    st[0] = ls1;
+    st[1] = ls2;
+    st[2] = lh1;
+    st[3] = lh2;
+    st[4] = rs1;
+    st[5] = rs2;
+    st[6] = rh1;
+    st[7] = rh2;
+    this.chanAcc[0] = lacc;
+    this.chanAcc[1] = racc;
+    this.samplePeak = peak;
+    if (this.peaks !== null) {
+      this.peaks[0]!.processRange(xl, start, end);
+      this.peaks[1]!.processRange(xr, start, end);
+    }
   }
 
   private endSubBlock(): void {

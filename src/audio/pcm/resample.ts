@@ -485,6 +485,14 @@ export function downmix(chunk: readonly Float32Array[]): Float32Array {
   if (first === undefined) return new Float32Array(0);
   if (chunk.length === 1) return first;
   const out = new Float32Array(first.length);
+  const second = chunk[1]!;
+  if (chunk.length === 2) {
+    // One pass, same float32 result as the loops below (which round a + b, then halve): halving
+    // commutes with rounding to float32 outside the subnormal range (and where a + b overflows
+    // float32 this gives the finite mean, the loops ±Infinity).
+    for (let i = 0; i < out.length; i++) out[i] = (first[i]! + second[i]!) * 0.5;
+    return out;
+  }
   for (const ch of chunk) {
     for (let i = 0; i < out.length; i++) out[i]! += ch[i]!;
   }

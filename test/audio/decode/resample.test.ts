@@ -151,6 +151,28 @@ describe("Resampler: properties", () => {
     expect(Array.from(downmix([a, new Float32Array([0, 0.5, 1])]))).toEqual([0.5, 0.5, 0]);
   });
 
+  it("stereo downmix rounds like the general loop (sum rounded to float32, then halved)", () => {
+    fc.assert(
+      fc.property(
+        // Far beyond full scale but short of float32 overflow (where the old loop gave ±Infinity).
+        fc.float32Array({ min: -1e6, max: 1e6, noNaN: true, minLength: 1, maxLength: 64 }),
+        fc.float32Array({ min: -1e6, max: 1e6, noNaN: true, minLength: 64, maxLength: 64 }),
+        (a, b) => {
+          const right = b.subarray(0, a.length);
+          const want = Array.from(a, (x, i) => Math.fround(Math.fround(x + right[i]!) * 0.5));
+          const got = Array.from(downmix([a, right]));
+          // Halving commutes with rounding except where the result is subnormal.
+          got.forEach((g, i) => {
+            if (Math.abs(want[i]!) >= 2 ** -126) expect(g).toBe(want[i]);
+            else expect(Math.abs(g - want[i]!)).toBeLessThanOrEqual(2 ** -149);
+          });
+        },
+      ),
+    );
+    const three = downmix([new Float32Array([1]), new Float32Array([0.5]), new Float32Array([0])]);
+    expect(three[0]).toBe(Math.fround(1.5 * (1 / 3)));
+  });
+
   it("rejects invalid rates", () => {
     expect(() => new Resampler(0, 16000)).toThrow();
     expect(() => new Resampler(44100.5, 16000)).toThrow();

@@ -15,6 +15,12 @@ import { readWav, writeWav } from "./wav.js";
 
 const dbToAmp = (db: number): number => Math.pow(10, db / 20);
 
+function* zip3<T>(a: Iterable<T>, b: Iterable<T>, c: Iterable<T>): Generator<[T, T, T]> {
+  const ib = b[Symbol.iterator]();
+  const ic = c[Symbol.iterator]();
+  for (const x of a) yield [x, ib.next().value as T, ic.next().value as T];
+}
+
 describe("K-weighting", () => {
   it("reproduces the BS.1770-4 Table 1/2 coefficients at 48 kHz", () => {
     const s = kWeightingShelf(48000);
@@ -55,6 +61,28 @@ describe("LoudnessMeter (synthetic, no tools)", () => {
     // 10 LU), so the mean energy is 48.5/50 of the tone's.
     const r = measureLoudness([both], sr);
     expect(r.integratedLufs!).toBeCloseTo(-23.01 + 10 * Math.log10(48.5 / 50), 2);
+  });
+
+  fcTest.prop(
+    [
+      fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 6 }),
+    ],
+    { numRuns: 20 },
+  )("stereo runs a two-channel loop that gives exactly the per-channel result", (seed, sizes) => {
+    // A third, silent channel of weight 0 sends the same signal through the per-channel loop.
+    const sr = 44100;
+    const n = sr * 3;
+    const l = whiteNoise(n, 0.3, seed);
+    const r = sine(n, 440, 0.4, sr);
+    const stereo = new LoudnessMeter({ sampleRate: sr, channels: 2 });
+    const general = new LoudnessMeter({ sampleRate: sr, channels: 3, channelWeights: [1, 1, 0] });
+    const silent = new Float32Array(n);
+    for (const [a, b, c] of zip3(chunksOf(l, sizes), chunksOf(r, sizes), chunksOf(silent, sizes))) {
+      stereo.push([a, b]);
+      general.push([a, b, c]);
+    }
+    expect({ ...stereo.finish(), channels: 3 }).toEqual(general.finish());
   });
 
   it("weights surround channels by 1.41 and ignores LFE (5.1)", () => {
