@@ -42,6 +42,17 @@ export type AccessEvent =
       readonly resource: string;
       readonly reason: string;
     }
+  /**
+   * A read of metadata that has no event of its own (a subject's record, consents, recording and
+   * derivation lists, the event log, tokens, policies): who looked at what. Content reads are
+   * `derivation.served`; a contractor reading its own subject is not recorded.
+   */
+  | {
+      readonly type: "access.granted";
+      readonly action: string;
+      readonly subjectId?: string;
+      readonly resource: string;
+    }
   | {
       readonly type: "derivation.served";
       readonly subjectId: string;
@@ -94,6 +105,7 @@ export const ACCESS_EVENT_TYPES: readonly AccessEvent["type"][] = [
   "consent.granted",
   "consent.revoked",
   "access.denied",
+  "access.granted",
   "derivation.served",
   "budget.exceeded",
   "breakglass.requested",

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
+import { isDeepStrictEqual } from "node:util";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { asVaultError, VaultError } from "../errors.js";
@@ -30,6 +31,27 @@ export interface ServerOptions {
   /** Largest audio upload accepted (also the decoder's input limit). */
   readonly maxUploadBytes?: number;
   readonly now?: () => number;
+  /** Origin of enrolment links, e.g. `https://vault.example.org` (see {@link publicOrigin}). */
+  readonly publicUrl?: (() => string | undefined) | undefined;
+}
+
+/**
+ * Checks a configured public URL and returns its origin: https only (http on loopback for local
+ * tests), no credentials, path, query or fragment.
+ */
+export function publicOrigin(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new VaultError("USAGE", "--public-url must be an absolute URL");
+  }
+  const loopback = u.hostname === "localhost" || u.hostname === "[::1]" || u.hostname.startsWith("127.");
+  if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback))
+    throw new VaultError("INSECURE_CONFIG", "--public-url must be https (http on loopback only)");
+  if (u.username || u.password || (u.pathname !== "/" && u.pathname !== "") || u.search || u.hash)
+    throw new VaultError("USAGE", "--public-url is an origin: no user, path, query or fragment");
+  return u.origin;
 }
 
 export const ErrorSchema = Type.Object(
@@ -77,6 +99,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
           level: "info",
           stream: process.stderr,
           redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
+          // The path only: a query string may carry a secret a client put there by mistake
+          // (a token is refused there, but must not be written to the log either).
+          serializers: {
+            req: (r: FastifyRequest) => ({
+              method: r.method,
+              url: r.url.split("?")[0]!,
+              version: String(r.headers["accept-version"] ?? ""),
+              host: r.host,
+              remoteAddress: r.ip,
+              remotePort: r.socket.remotePort ?? 0,
+            }),
+          },
         }
       : false,
     ...(options.https
@@ -138,10 +172,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       policies: () => ({ hash: options.engine.hash, policies: options.engine.policies }),
       openapi: () => (doc ??= buildOpenApi(routes, VERSION)),
       ...(options.extraRoutes ? { extra: options.extraRoutes } : {}),
+      publicUrl: options.publicUrl,
     });
   for (const spec of routes) register(app, spec, options, limiter);
   return app;
 }
+
+/** JSON bodies before validation, to refuse the ones that only pass by type coercion. */
+const rawBodies = new WeakMap<FastifyRequest, unknown>();
 
 function register(app: FastifyInstance, spec: AnyRoute, options: ServerOptions, limiter: RateLimiter): void {
   const consumes = spec.consumes ?? (spec.body ? ["application/json"] : []);
@@ -159,7 +197,8 @@ function register(app: FastifyInstance, spec: AnyRoute, options: ServerOptions, 
     preValidation: (req: FastifyRequest) =>
       new Promise<void>((resolve) => {
         if (consumes.length === 0) {
-          if (req.headers["content-length"] && req.headers["content-length"] !== "0") {
+          const length = req.headers["content-length"];
+          if ((length && length !== "0") || req.headers["transfer-encoding"] !== undefined) {
             throw new VaultError("UNSUPPORTED_MEDIA_TYPE", "this endpoint takes no body");
           }
           resolve();
@@ -169,6 +208,8 @@ function register(app: FastifyInstance, spec: AnyRoute, options: ServerOptions, 
         const ok = consumes.some((c) => (c === "audio/*" ? AUDIO_TYPES.test(ct) : c === ct));
         if (!ok)
           throw new VaultError("UNSUPPORTED_MEDIA_TYPE", `content type must be ${consumes.join(" or ")}`);
+        // Kept as parsed: validation coerces types (query strings need it), a JSON body must not be.
+        if (spec.body && ct === "application/json") rawBodies.set(req, structuredClone(req.body));
         if (consumes.includes("audio/*") && options.maxUploadBytes !== undefined) {
           const len = Number(req.headers["content-length"] ?? "0");
           if (len > options.maxUploadBytes)
@@ -177,6 +218,8 @@ function register(app: FastifyInstance, spec: AnyRoute, options: ServerOptions, 
         resolve();
       }),
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
+      if (rawBodies.has(req) && !isDeepStrictEqual(rawBodies.get(req), req.body))
+        throw new VaultError("BAD_REQUEST", "body: a field has the wrong JSON type");
       const base: BaseContext<unknown, unknown, unknown> = {
         params: req.params,
         query: req.query,
@@ -193,18 +236,18 @@ function register(app: FastifyInstance, spec: AnyRoute, options: ServerOptions, 
         return spec.handler(base);
       }
       // Enrolment tokens are exchanged at /v1/enrol only; they are never API credentials.
-      // Failed authentications are limited per client address: guessing costs a database lookup
-      // each, and a flood of bad tokens must not reach the store unchecked.
-      const ipWait = limiter.peek(`authfail:${req.ip}`, RATE.auth);
-      if (ipWait > 0)
-        throw new VaultError("RATE_LIMITED", "too many failed authentications", {
-          details: { retryAfterSec: ipWait },
-        });
+      // Failed authentications are limited per client address, but only failures: a valid token
+      // always gets through, so bad tokens sent from a shared address (NAT, a proxy) cannot lock
+      // others out. Guessing a 256-bit secret is hopeless anyway; the limit keeps floods slow.
       let auth: Authenticated;
       try {
         auth = await options.vault.access.tokens.authenticate(bearer(req), BEARER_KINDS);
       } catch (e) {
-        limiter.take(`authfail:${req.ip}`, RATE.auth);
+        const ipWait = limiter.take(`authfail:${req.ip}`, RATE.auth);
+        if (ipWait > 0)
+          throw new VaultError("RATE_LIMITED", "too many failed authentications", {
+            details: { retryAfterSec: ipWait },
+          });
         throw e;
       }
       req.voxvaultAuth = auth;

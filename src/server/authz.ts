@@ -27,7 +27,24 @@ export function subjectEntity(s: Pick<SubjectsTable, "id" | "tenant" | "status">
   return { ...uid("Subject", s.id), attrs: { tenant: s.tenant, status: s.status } };
 }
 
-export function principalEntity(auth: Authenticated): { entity: RequestEntity; extra: RequestEntity[] } {
+/**
+ * The tenant of a consumer's application: consumers see subjects of that tenant only (policy
+ * `consumers-stay-in-their-tenant`). An application that no longer exists has no tenant ("").
+ */
+export async function applicationTenant(vault: Vault, application: string | null): Promise<string> {
+  if (application === null) return "";
+  const row = await vault.internals.meta.db
+    .selectFrom("applications")
+    .select("tenant")
+    .where("name", "=", application)
+    .executeTakeFirst();
+  return row?.tenant ?? "";
+}
+
+export function principalEntity(
+  auth: Authenticated,
+  tenant = "",
+): { entity: RequestEntity; extra: RequestEntity[] } {
   const p = auth.principal;
   const type = ROLE_TYPE[p.role];
   if (p.role === "contractor") {
@@ -38,7 +55,7 @@ export function principalEntity(auth: Authenticated): { entity: RequestEntity; e
     return {
       entity: {
         ...uid(type, p.id),
-        attrs: { application: p.application ?? "", purposes: [...auth.token.purposes] },
+        attrs: { application: p.application ?? "", purposes: [...auth.token.purposes], tenant },
       },
       extra: [],
     };
@@ -99,6 +116,18 @@ function unknownId(resource: ResolvedResource): VaultError {
   return new VaultError("NOT_FOUND", `no ${type.replace("Voxvault::", "").toLowerCase()} ${id}`);
 }
 
+/** The same request with the subject's entity (resource or parent) marked active. */
+function asIfActive<R extends { resource: RequestEntity; entities: RequestEntity[] }>(
+  request: R,
+  subjectId: string,
+): R {
+  const active = (e: RequestEntity): RequestEntity =>
+    e.type === "Voxvault::Subject" && e.id === subjectId
+      ? { ...e, attrs: { ...e.attrs, status: "active" } }
+      : e;
+  return { ...request, resource: active(request.resource), entities: request.entities.map(active) };
+}
+
 export async function decide(
   input: DecisionInput,
 ): Promise<{ context: Record<string, CedarValue>; purpose: string }> {
@@ -124,7 +153,9 @@ export async function decide(
     breakGlass: await breakGlassLive(vault, input),
     nowSec: Math.floor(vault.internals.now().getTime() / 1000),
   };
-  const principal = principalEntity(auth);
+  const consumerTenant =
+    auth.principal.role === "consumer" ? await applicationTenant(vault, auth.principal.application) : "";
+  const principal = principalEntity(auth, consumerTenant);
   const entities = [...principal.extra, ...(resource.entities ?? [])];
   if (auth.principal.role === "contractor" && resource.entity.type !== "Voxvault::Subject") {
     // The contractor's own subject entity, so `resource.subject == principal.subject` can be evaluated.
@@ -150,6 +181,16 @@ export async function decide(
     // The budget is the only reason: the same 429 (event, Retry-After, strike) as a refused charge.
     return refuseOverBudget(vault, auth, purpose, budget);
   }
+  if (
+    !decision.allowed &&
+    resource.subject !== undefined &&
+    resource.subject.status !== "active" &&
+    input.engine.authorize(asIfActive(request, resource.subject.id)).allowed
+  ) {
+    // The subject's status is the only reason (guard rail `no-…-of-inactive-subjects`): the
+    // same 410 the handlers give when a shred lands between authorization and the read.
+    throw new VaultError("SUBJECT_SHREDDED", "subject is no longer active");
+  }
   if (!decision.allowed) {
     const otherSubject =
       auth.principal.role === "contractor" &&
@@ -166,10 +207,55 @@ export async function decide(
       });
     });
     if (otherSubject) throw unknownId(resource);
-    if (purpose !== "" && !consentActive && resource.subject && auth.principal.role === "consumer") {
+    // A consumer learns about consent only for a purpose it holds, and only for subjects of its
+    // own tenant: anything else is the same FORBIDDEN, so consent states do not leak.
+    if (
+      auth.principal.role === "consumer" &&
+      purpose !== "" &&
+      !consentActive &&
+      resource.subject &&
+      auth.token.purposes.includes(purpose) &&
+      consumerTenant === resource.subject.tenant
+    ) {
       throw new VaultError("CONSENT_REQUIRED", `no active consent for ${purpose}`);
     }
     throw new VaultError("FORBIDDEN", `not allowed: ${input.action}`);
   }
+  if (AUDITED_READS.has(input.action) && !ownSubject(auth, resource)) {
+    await vault.internals.meta.write((trx) =>
+      recordEvent(trx, vault.actor, {
+        type: "access.granted",
+        action: input.action,
+        resource: `${resource.entity.type.replace("Voxvault::", "")}:${resource.entity.id}`,
+        ...(resource.subject ? { subjectId: resource.subject.id } : {}),
+      }),
+    );
+  }
   return { context, purpose };
+}
+
+/**
+ * Reads whose handlers record no event of their own. Content reads (`derivation.read`,
+ * `dataset.pull`) record `derivation.served`; proofs are hashes anyone may fetch.
+ */
+const AUDITED_READS: ReadonlySet<string> = new Set([
+  "subject.read",
+  "subject.list",
+  "consent.read",
+  "recording.list",
+  "derivation.list",
+  "audit.read",
+  "audit.subject",
+  "token.list",
+  "application.list",
+  "policy.read",
+  "breakglass.list",
+]);
+
+/** A contractor acting on its own subject (its own reads are not logged as accesses). */
+function ownSubject(auth: Authenticated, resource: ResolvedResource): boolean {
+  return (
+    auth.principal.role === "contractor" &&
+    resource.subject?.id === (auth.token.subjectId ?? auth.principal.subjectId)
+  );
 }

@@ -5,6 +5,10 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   USAGE: 400,
   INVALID_ARGUMENT: 400,
   BAD_REQUEST: 400,
+  // Transparency-log notes, checkpoints and proofs that clients send (e.g. /v1/me/audit `since`).
+  NOTE_INVALID: 400,
+  CHECKPOINT_INVALID: 400,
+  PROOF_INVALID: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   CONSENT_REQUIRED: 403,

@@ -20,15 +20,6 @@ export class RateLimiter {
     this.#max = maxKeys;
   }
 
-  /** Seconds until the bucket would allow a request (0 = now), without taking one. */
-  peek(key: string, limit: RateLimit): number {
-    const b = this.#buckets.get(key);
-    if (!b) return 0;
-    const rate = limit.perMinute / 60_000;
-    const tokens = Math.min(limit.burst, b.tokens + (this.#now() - b.at) * rate);
-    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / rate / 1000));
-  }
-
   /** Takes one request from the bucket; returns 0 if allowed, else seconds until one is. */
   take(key: string, limit: RateLimit): number {
     const now = this.#now();

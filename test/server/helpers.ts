@@ -88,6 +88,9 @@ export interface World {
   close(): Promise<void>;
 }
 
+/** The origin the test servers are configured with (enrolment links). */
+export const PUBLIC_URL = "https://vault.example.test";
+
 let engine: Promise<PolicyEngine> | undefined;
 export const defaultEngine = (): Promise<PolicyEngine> => (engine ??= PolicyEngine.load());
 
@@ -124,6 +127,7 @@ export async function makeWorld(backend: Backend, options: WorldOptions = {}): P
     vault,
     engine: eng,
     now: limiterNow,
+    publicUrl: () => PUBLIC_URL,
     ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),
   });
   const tokens = vault.access.tokens;

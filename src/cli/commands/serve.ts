@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { recordEvent } from "../../audit/record.js";
 import { VaultError } from "../../errors.js";
 import { PolicyEngine } from "../../policy/engine.js";
-import { buildServer } from "../../server/app.js";
+import { buildServer, publicOrigin } from "../../server/app.js";
 import { ensureServerTls, fingerprint } from "../../server/tls.js";
 import { openVault } from "../../public-vault.js";
 import { readPassphrase, resolveDataDir, type GlobalOptions } from "../context.js";
@@ -25,6 +25,10 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
     .option("--key <file>", "TLS private key (PEM)")
     .option("--policies <dir...>", "extra Cedar policy directories (also DATA_DIR/policies if present)")
     .option("--insecure-http", "serve plain HTTP (loopback only; for local tests)")
+    .option(
+      "--public-url <url>",
+      "origin that enrolment links point at (env VOXVAULT_PUBLIC_URL; default: the listening address on loopback, else relative links)",
+    )
     .action(
       async (o: {
         host: string;
@@ -33,6 +37,7 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
         key?: string;
         policies?: string[];
         insecureHttp?: boolean;
+        publicUrl?: string;
       }) => {
         const g = globals();
         const port = Number(o.port);
@@ -40,6 +45,8 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
           throw new VaultError("USAGE", "--port must be 0..65535");
         if (o.insecureHttp && !isLoopback(o.host))
           throw new VaultError("INSECURE_CONFIG", "plain HTTP is allowed on loopback only");
+        const configured = o.publicUrl ?? io.env.VOXVAULT_PUBLIC_URL;
+        let origin = configured === undefined ? undefined : publicOrigin(configured);
         if ((o.cert === undefined) !== (o.key === undefined))
           throw new VaultError("USAGE", "--cert and --key go together");
         const dataDir = resolveDataDir(io, g);
@@ -82,8 +89,10 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
             "WARNING: serving plain HTTP on loopback; tokens and data travel unencrypted on this host",
           );
         }
-        const app = await buildServer({ vault, engine, logger: true, https });
+        const app = await buildServer({ vault, engine, logger: true, https, publicUrl: () => origin });
         const address = await app.listen({ host: o.host, port });
+        // On loopback the listening address is the only way in; elsewhere only a configured one.
+        if (origin === undefined && isLoopback(o.host)) origin = publicOrigin(address);
         writeLine(io.stdout, `listening on ${address}${fp ? ` (certificate SHA-256 ${fp})` : ""}`);
         await new Promise<void>((resolve) => {
           let closing = false;

@@ -10,6 +10,7 @@ import { toDerivationInfo } from "../../ingest/service.js";
 import { loadBlob, openBlob, readSmallBlob } from "../../vault/blobs.js";
 import { loadSubject } from "../../vault/subjects.js";
 import type { BlobsTable } from "../../store/meta/schema.js";
+import { applicationTenant } from "../authz.js";
 import { chargeOrRefuse } from "../budget.js";
 import { RATE, route, type AnyRoute } from "../route.js";
 import { derivationResource, subjectResource, vaultResource } from "./resources.js";
@@ -186,6 +187,8 @@ export function derivationRoutes(): AnyRoute[] {
         const names = p.derivations.filter((n) => n !== "raw" && n !== "frames");
         const limit = ctx.query.limit ?? 50;
         const db = vault.internals.meta.db;
+        // Only the application's tenant (as the `consumers-stay-in-their-tenant` policy for reads).
+        const tenant = await applicationTenant(vault, auth.principal.application);
         let q = db
           .selectFrom("derivations")
           .innerJoin("subjects", "subjects.id", "derivations.subject_id")
@@ -197,6 +200,7 @@ export function derivationRoutes(): AnyRoute[] {
           )
           .selectAll("derivations")
           .where("subjects.status", "=", "active")
+          .where("subjects.tenant", "=", tenant)
           .where("derivations.name", "in", names.length ? names : ["-"])
           .orderBy("derivations.id")
           .limit(limit);

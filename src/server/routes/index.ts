@@ -12,6 +12,11 @@ import { uploadRoutes } from "./uploads.js";
 export interface RouteEnv {
   readonly policies: () => { hash: string; policies: readonly { id: string; file: string; text: string }[] };
   readonly openapi: () => unknown;
+  /**
+   * The origin enrolment links point at (configured, never the request's Host header, which a
+   * client or proxy controls); undefined gives a relative link.
+   */
+  readonly publicUrl?: (() => string | undefined) | undefined;
   /** Further routes (e.g. the transparency log's) registered by other modules. */
   readonly extra?: readonly AnyRoute[];
 }
@@ -19,7 +24,7 @@ export interface RouteEnv {
 export function allRoutes(env: RouteEnv): AnyRoute[] {
   return [
     ...publicRoutes(env.openapi),
-    ...subjectRoutes(),
+    ...subjectRoutes(env.publicUrl ?? (() => undefined)),
     ...recordingRoutes(),
     ...uploadRoutes(),
     ...derivationRoutes(),

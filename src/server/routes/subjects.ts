@@ -3,7 +3,7 @@ import { RATE, route, type AnyRoute } from "../route.js";
 import { vaultResource, subjectResource } from "./resources.js";
 import { Consent, NoQuery, ShredResult, Subject, SubjectIdParams } from "./schemas.js";
 
-export function subjectRoutes(): AnyRoute[] {
+export function subjectRoutes(publicUrl: () => string | undefined): AnyRoute[] {
   return [
     route({
       method: "POST",
@@ -122,10 +122,10 @@ export function subjectRoutes(): AnyRoute[] {
           kind: "enrolment",
           maxUses: 1,
         });
-        const host = ctx.request.headers.host ?? "localhost";
         void ctx.reply.code(201);
         // The token travels in the URL fragment, which browsers never send to servers or proxies.
-        return { token, url: `https://${host}/enrol#${token}`, expiresAt: info.expiresAt };
+        // The origin is configured (serve --public-url): a Host header could send it elsewhere.
+        return { token, url: `${publicUrl() ?? ""}/enrol#${token}`, expiresAt: info.expiresAt };
       },
     }),
     route({
