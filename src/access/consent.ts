@@ -114,7 +114,10 @@ export function createConsentService(deps: Deps) {
       });
     },
 
-    /** The current state for every configured purpose. */
+    /**
+     * The current state for every configured purpose. A subject that is shredded or scheduled for
+     * shredding has no active consent: nothing flows for it, whatever its consent rows say.
+     */
     async list(subjectId: string): Promise<ConsentState[]> {
       const s = await loadSubject(deps.meta.db, subjectId);
       const rows = await deps.meta.db
@@ -127,7 +130,7 @@ export function createConsentService(deps: Deps) {
         const latest = rows.find((r) => r.purpose === purpose);
         return {
           purpose,
-          active: latest?.revoked_at === null,
+          active: latest?.revoked_at === null && s.status === "active",
           consentId: latest?.id ?? null,
           textHash: latest?.text_hash ?? null,
           grantedAt: latest?.granted_at ?? null,
