@@ -67,6 +67,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_LAYOUT: "Sample rate or channel count is outside the allowed limits.",
   MODEL_INVALID: "A model file could not be loaded or has an unexpected shape.",
   NO_TEMPLATE: "The subject has no enrolled speaker template under the current template key and embedder.",
+  FILE_UNREADABLE: "An input file cannot be opened or read (missing, a directory, no permission).",
   INGEST_FAILED: "Some files of an ingest batch failed (each failure is reported on its own line).",
   TEMPLATE_MISMATCH:
     "Protected templates made under different template keys, parameters or embedder profiles cannot be compared.",

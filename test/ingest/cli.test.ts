@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { HAVE_AUDIO_TOOLS, convert, speech, writeTemp } from "../support/audio.js";
 import { sandbox, type Sandbox } from "../support/backends.js";
@@ -66,4 +69,70 @@ describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest (built binary)", () => {
     const sweep = await spawnCli(["retention", "sweep"], env);
     expect(sweep.stdout).toContain("nothing has expired");
   });
+
+  it("reports unreadable files and damaged float data per file, and ingests the rest", async () => {
+    sb = sandbox({ name: "sqlite" });
+    const env = { ...sb.env, VOXVAULT_DATA_DIR: sb.dataDir };
+    expect((await spawnCli(["init"], env)).code).toBe(0);
+    const subject = JSON.parse(
+      (await spawnCli(["subject", "add", "--ref", "odd-files", "--json"], env)).stdout,
+    ) as { id: string };
+    const good = speech("My first job was transcribing interviews for a radio station.", "rms");
+    // Float64 WAV of the same speech at 1e100: finite, but beyond float32 (becomes ±Infinity).
+    const huge = writeTemp("cli-f64-huge.wav", float64Wav(good, 1e100));
+    // Float32-safe but absurd: 1e18 over full scale.
+    const loud = writeTemp("cli-f64-loud.wav", float64Wav(good, 1e18));
+    const missing = path.join(tmpdir(), "voxvault-no-such-file.wav");
+    const dir = mkdtempSync(path.join(tmpdir(), "voxvault-dir-"));
+    const r = await spawnCli(
+      ["ingest", "--subject", subject.id, "--json", missing, dir, huge, loud, good],
+      env,
+    );
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+|Unhandled|INTERNAL/);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { file: string; id?: string; error?: { code: string; message: string } });
+    expect(lines.map((l) => l.error?.code ?? "ok")).toEqual([
+      "FILE_UNREADABLE",
+      "FILE_UNREADABLE",
+      "CORRUPT_AUDIO",
+      "CORRUPT_AUDIO",
+      "ok",
+    ]);
+    // The message does not echo absolute paths back.
+    expect(lines[0]!.error!.message).toBe("no such file");
+    expect(lines[1]!.error!.message).toBe("not a regular file");
+    expect(lines[4]!.id).toMatch(/^rec_/);
+    expect(r.stderr.trim().split("\n").at(-1)).toBe("error[INGEST_FAILED]: 4 of 5 files failed");
+    const recordings = JSON.parse(
+      (await spawnCli(["recording", "list", "--subject", subject.id, "--json"], env)).stdout,
+    ) as { recordings: unknown[] };
+    expect(recordings.recordings).toHaveLength(1);
+  });
 });
+
+/** The 16-bit PCM of a canonical WAV file as IEEE float64 WAV, scaled by `gain`. */
+function float64Wav(file: string, gain: number): Buffer {
+  const src = readFileSync(file);
+  const data = src.indexOf("data", 12, "ascii");
+  const rate = src.readUInt32LE(24);
+  const n = src.readUInt32LE(data + 4) / 2;
+  const out = Buffer.alloc(44 + n * 8);
+  out.write("RIFF", 0, "ascii");
+  out.writeUInt32LE(36 + n * 8, 4);
+  out.write("WAVEfmt ", 8, "ascii");
+  out.writeUInt32LE(16, 16);
+  out.writeUInt16LE(3, 20); // WAVE_FORMAT_IEEE_FLOAT
+  out.writeUInt16LE(1, 22);
+  out.writeUInt32LE(rate, 24);
+  out.writeUInt32LE(rate * 8, 28);
+  out.writeUInt16LE(8, 32);
+  out.writeUInt16LE(64, 34);
+  out.write("data", 36, "ascii");
+  out.writeUInt32LE(n * 8, 40);
+  for (let i = 0; i < n; i++)
+    out.writeDoubleLE((src.readInt16LE(data + 8 + 2 * i) / 32768) * gain, 44 + 8 * i);
+  return out;
+}

@@ -30,6 +30,12 @@ import { PitchTracker } from "./pitch-tracker.js";
 
 export const PIPELINE_SAMPLE_RATE = 16000;
 
+/**
+ * Largest |sample| accepted (nominal full scale is 1): float input may exceed full scale, by a
+ * lot, but not by 120 dB; beyond that it is damaged data, and the metrics would overflow.
+ */
+export const MAX_ABS_SAMPLE = 1e6;
+
 /** Frames produced by one push, row-major. */
 export interface FeatureFrames {
   /** Index of the first frame of this batch in the stream (frame i starts at i·10 ms). */
@@ -117,10 +123,17 @@ export class FeaturePipeline {
   push(chunk: Float32Array): void {
     if (this.finished) throw new VaultError("INVALID_ARGUMENT", "pipeline: push after finish");
     for (let i = 0; i < chunk.length; i++) {
-      if (!Number.isFinite(chunk[i]!)) {
-        throw new VaultError("INVALID_ARGUMENT", "pipeline: non-finite sample", {
-          details: { index: this.fbankFramer.samples + i },
-        });
+      const v = chunk[i]!;
+      // Also false for NaN. Finite input can still arrive as ±Infinity here (float64 WAV beyond
+      // float32's range, resampler overshoot near it), and absurd levels overflow the metrics.
+      if (!(v >= -MAX_ABS_SAMPLE && v <= MAX_ABS_SAMPLE)) {
+        throw new VaultError(
+          "CORRUPT_AUDIO",
+          "non-finite sample, or a sample beyond ±1e6 (120 dB over full scale)",
+          {
+            details: { index: this.fbankFramer.samples + i },
+          },
+        );
       }
     }
     this.quality.push(chunk);

@@ -1,4 +1,4 @@
-import { createReadStream } from "node:fs";
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { asVaultError, VaultError } from "../../errors.js";
@@ -31,7 +31,7 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
           try {
             const r = await v.recordings.ingest({
               subjectId: o.subject,
-              source: createReadStream(path.resolve(io.cwd, file)) as AsyncIterable<Uint8Array>,
+              source: await openInput(io, file),
               onProgress: progress,
             });
             if (progress) io.stderr.write("\r\x1b[K");
@@ -70,7 +70,7 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
       await withVault(io, g, async (v) => {
         const r = await v.recordings.verifySpeaker({
           subjectId: o.subject,
-          source: createReadStream(path.resolve(io.cwd, file)) as AsyncIterable<Uint8Array>,
+          source: await openInput(io, file),
         });
         output(io, g, { score: r.score, threshold: r.threshold, match: r.match }, () => [
           `${r.match ? "MATCH" : "NO MATCH"}: score ${r.score.toFixed(4)} (threshold ${r.threshold.toFixed(4)}, ${r.templates} enrolled templates)`,
@@ -138,6 +138,51 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
         ]);
       });
     });
+}
+
+/**
+ * Opens an input file before anything reads it, so a missing file, a directory or a permission
+ * problem is that file's FILE_UNREADABLE (the batch goes on), not an unhandled stream error.
+ * Read errors later in the stream get the same code. Messages name the file as given, not the
+ * absolute path.
+ */
+async function openInput(io: CliIo, file: string): Promise<AsyncIterable<Uint8Array>> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(path.resolve(io.cwd, file), "r");
+    if (!(await handle.stat()).isFile()) throw new VaultError("FILE_UNREADABLE", "not a regular file");
+  } catch (e) {
+    await handle?.close();
+    throw unreadable(e);
+  }
+  const stream = handle.createReadStream();
+  return (async function* () {
+    try {
+      for await (const chunk of stream) yield chunk as Uint8Array;
+    } catch (e) {
+      throw unreadable(e);
+    } finally {
+      stream.destroy();
+    }
+  })();
+}
+
+const WHY: Readonly<Record<string, string>> = {
+  ENOENT: "no such file",
+  EISDIR: "is a directory",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ELOOP: "too many symbolic links",
+  ENAMETOOLONG: "file name too long",
+};
+
+function unreadable(e: unknown): VaultError {
+  if (e instanceof VaultError) return e;
+  const code = (e as { code?: unknown }).code;
+  return new VaultError(
+    "FILE_UNREADABLE",
+    typeof code === "string" ? (WHY[code] ?? `cannot read (${code})`) : "cannot read",
+  );
 }
 
 function fileError(e: unknown): VaultError {

@@ -95,11 +95,19 @@ describe("FeaturePipeline", () => {
     expect(report.voice.f0Hz).toBeNull();
   });
 
-  it("rejects non-finite samples and use after finish", () => {
-    const p = new FeaturePipeline();
-    expect(() => {
-      p.push(Float32Array.of(0, Number.NaN));
-    }).toThrow(/non-finite/);
+  it("rejects non-finite and absurdly large samples as CORRUPT_AUDIO, and use after finish", () => {
+    for (const bad of [Number.NaN, Infinity, -Infinity, 1.5e6, -3e38]) {
+      const p = new FeaturePipeline();
+      try {
+        p.push(Float32Array.of(0, 0.5, bad));
+        expect.unreachable();
+      } catch (e) {
+        expect(isVaultError(e, "CORRUPT_AUDIO"), String(bad)).toBe(true);
+      }
+    }
+    // Far over full scale is still audio (float input may exceed ±1).
+    const loud = new FeaturePipeline();
+    loud.push(Float32Array.of(0, 1e6, -1e6, 40));
     const q = new FeaturePipeline();
     q.finish();
     try {
