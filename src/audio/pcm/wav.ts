@@ -62,6 +62,10 @@ function parseFmt(b: Uint8Array): Fmt {
   const sampleRate = u32(b, 4);
   const blockAlign = u16(b, 12);
   let bits = u16(b, 14);
+  // The container: wBitsPerSample rounded up to bytes. For plain PCM nBlockAlign must be
+  // nChannels × that (WAVEFORMATEX); in WAVE_FORMAT_EXTENSIBLE wBitsPerSample is the container
+  // size and wValidBitsPerSample may be smaller (e.g. 24 valid bits in 32).
+  const containerBytes = Math.ceil(bits / 8);
   if (tag === FMT_EXTENSIBLE) {
     if (b.length < 40 || u16(b, 16) < 22) throw corrupt("WAV extensible fmt chunk too short");
     const valid = u16(b, 18);
@@ -81,6 +85,9 @@ function parseFmt(b: Uint8Array): Fmt {
   if (sampleRate === 0) throw corrupt("WAV declares a zero sample rate");
   if (blockAlign === 0 || blockAlign % channels !== 0) throw corrupt("WAV block align is inconsistent");
   const width = blockAlign / channels;
+  if (width !== containerBytes) {
+    throw corrupt("WAV block align does not match the bits per sample");
+  }
   let sample: SampleKind | undefined;
   let codec: Codec | undefined;
   if (tag === FMT_PCM && bits >= 1 && bits <= width * 8) {

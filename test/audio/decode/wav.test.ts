@@ -139,6 +139,23 @@ describe("WAV parser: container structure", () => {
     ["data not a whole number of frames", () => buildWav({ channels: 2, frames: 10, dataSize: 39 })],
     ["zero channels", () => buildWav({ channels: 0, frames: 0 })],
     [
+      // 16-bit PCM whose block align says 4 bytes per mono frame: read as 32-bit it is noise.
+      "block align not channels × bytes per sample",
+      () => {
+        const wav = buildWav({ frames: SEC });
+        new DataView(wav.buffer, wav.byteOffset).setUint16(32, 4, true);
+        return wav;
+      },
+    ],
+    [
+      "extensible container bits not the block align",
+      () => {
+        const wav = buildWav({ frames: SEC, extensible: true });
+        new DataView(wav.buffer, wav.byteOffset).setUint16(34, 32, true);
+        return wav;
+      },
+    ],
+    [
       "NaN float sample",
       () => buildWav({ tag: 3, bits: 32, frames: SEC, sample: (i) => (i === 500 ? NaN : 0) }),
     ],
