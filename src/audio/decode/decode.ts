@@ -51,6 +51,39 @@ async function* pieces(r: ByteReader, size: number): AsyncGenerator<Uint8Array, 
   }
 }
 
+/**
+ * MP3 pieces, walking the frame chain as they pass: a stream that ends inside a frame (or inside
+ * a frame header) was cut, and the decoder would silently drop the partial frame. The walk stops
+ * judging at the first bytes that are not a frame header (ID3v1/APE/Lyrics tags, junk the
+ * decoder resyncs over, free-format frames), so those never count as truncation.
+ */
+async function* mp3Pieces(r: ByteReader, size: number): AsyncGenerator<Uint8Array, void, undefined> {
+  let next = 0; // offset of the next expected frame header, from the first frame
+  let start = 0; // offset of the current piece
+  let inSync = true;
+  let carry = new Uint8Array(0); // the previous piece's last bytes (a header may straddle)
+  const head = new Uint8Array(4);
+  for (;;) {
+    const b = await r.read(size);
+    if (b.length === 0) break;
+    const end = start + b.length;
+    const carryStart = start - carry.length;
+    while (inSync && next + 4 <= end) {
+      for (let k = 0; k < 4; k++) {
+        const at = next + k;
+        head[k] = at >= start ? b[at - start]! : carry[at - carryStart]!;
+      }
+      const h = parseMpegHeader(head);
+      if (h === null) inSync = false;
+      else next += h.frameBytes;
+    }
+    carry = b.slice(Math.max(0, b.length - 3));
+    start = end;
+    yield b;
+  }
+  if (inSync && next !== start) throw new VaultError("CORRUPT_AUDIO", "MP3 stream ends inside a frame");
+}
+
 async function* oggPieces(r: ByteReader, first: OggPage): AsyncGenerator<Uint8Array, void, undefined> {
   yield first.bytes;
   let eos = (first.flags & OGG_EOS) !== 0;
@@ -124,7 +157,7 @@ async function open(r: ByteReader, limits: DecodeLimits, opts: DecodeOptions): P
           ...(tagFrames ? { declaredDurationSec: (tagFrames * h.samplesPerFrame) / h.sampleRate } : {}),
         };
         return {
-          ...worker("mp3", info, pieces(r, PIECE_BYTES.mp3)),
+          ...worker("mp3", info, mp3Pieces(r, PIECE_BYTES.mp3)),
           onEnd: (frames) => {
             // Gapless decoding drops the encoder delay and padding: under 3 frames in practice.
             if (tagFrames && frames < (tagFrames - 3) * h.samplesPerFrame) throw endedEarly();

@@ -21,6 +21,24 @@ class Failure extends Error {
   }
 }
 
+/**
+ * Largest |sample| a lossy decoder may yield: 16 = +24 dBFS. Real encodes overshoot full scale
+ * by a few dB at most (clipped masters, Gibbs ringing); frames whose payload is noise (damaged
+ * or forged streams with valid headers, which MP3 cannot detect: it has no payload checksum)
+ * decode to levels 40–140 dB over full scale through their random gains.
+ */
+export const LOSSY_MAX_ABS = 16;
+
+function checkLevels(chans: readonly Float32Array[]): void {
+  for (const c of chans) {
+    for (let i = 0; i < c.length; i++) {
+      const v = c[i]!;
+      if (!(v >= -LOSSY_MAX_ABS && v <= LOSSY_MAX_ABS))
+        throw new Failure("CORRUPT_AUDIO", "decoded samples far beyond full scale: damaged stream");
+    }
+  }
+}
+
 function serve(port: MessagePort): void {
   // The WASM decoders log frame errors to the console: keep input-derived text out of the logs.
   const silent = (): void => undefined;
@@ -47,6 +65,7 @@ function serve(port: MessagePort): void {
     if (init.codec === "mp3" && init.channels === 1 && chans.length === 2) chans = [chans[0]!];
     if (chans.length !== init.channels)
       throw new Failure("CORRUPT_AUDIO", "channel count changed mid-stream");
+    if (init.codec !== "flac") checkLevels(chans);
     frames += n;
     if (frames > init.maxFrames) throw new Failure("TOO_LONG", "audio exceeds the duration limit");
     const buffers = new Set<ArrayBuffer>();

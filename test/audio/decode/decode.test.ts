@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeAudio, decodeToMono16k, type DecodeOptions } from "../../../src/audio/decode/index.js";
+import { parseMpegHeader } from "../../../src/audio/pcm/mpeg-header.js";
 import {
   bytesOf,
   collectMono,
@@ -35,6 +36,8 @@ describe.skipIf(skip !== null)(`compressed formats ${skip ?? ""}`, () => {
     run("flac", ["-s", "-f", f("s44.wav"), "-o", f("s44.flac")]);
     run("lame", ["--quiet", f("s48.wav"), f("s48.mp3")]);
     run("lame", ["--quiet", "-m", "m", f("s44.wav"), f("s44m.mp3")]);
+    // No Xing/Info tag: truncation can only be seen in the frame chain.
+    run("lame", ["--quiet", "-t", "-b", "64", f("s44.wav"), f("s44-notag.mp3")]);
     run("opusenc", ["--quiet", f("s48.wav"), f("s48.opus")]);
     run("oggenc", ["-Q", f("s44.wav"), "-o", f("s44.ogg")]);
     run("ffmpeg", ["-loglevel", "error", "-y", "-i", f("s48.wav"), "-c:a", "libopus", f("s48.webm")]);
@@ -161,6 +164,56 @@ describe.skipIf(skip !== null)(`compressed formats ${skip ?? ""}`, () => {
     for (let i = Math.floor(b.length / 3); i < b.length / 2; i += 7) b[i] = (i * 31) & 0xff;
     await expectCode(
       async () => collectPlanar((await decodeAudio(bytesOf(b), opts)).chunks),
+      "CORRUPT_AUDIO",
+    );
+  });
+
+  it("CORRUPT_AUDIO for an untagged MP3 cut inside a frame; a cut at a frame boundary decodes", async () => {
+    const b = readFileSync(f("s44-notag.mp3"));
+    const decode = async (bytes: Uint8Array, piece = 4096) =>
+      collectPlanar((await decodeAudio(bytesOf(bytes, piece), opts)).chunks);
+    // Frame boundaries, walked with the header parser.
+    const starts: number[] = [];
+    for (let at = 0; at + 4 <= b.length;) {
+      const h = parseMpegHeader(b, at)!;
+      starts.push(at);
+      at += h.frameBytes;
+    }
+    expect(starts.length).toBeGreaterThan(20);
+    const boundary = starts[Math.floor(starts.length / 2)]!;
+    // Mid-frame and mid-header cuts, with piece sizes that split headers across pieces.
+    for (const [cut, piece] of [
+      [boundary + 100, 4096],
+      [boundary + 2, 4096],
+      [boundary + 2, 1],
+      [starts[5]! + 50, 333],
+    ] as const) {
+      await expectCode(() => decode(b.subarray(0, cut), piece), "CORRUPT_AUDIO");
+    }
+    expect((await decode(b.subarray(0, boundary), 333))[0]!.length).toBeGreaterThan(0);
+    // Trailing ID3v1 and APE tags after the last frame are not truncation.
+    const ape = Buffer.concat([Buffer.from("APETAGEX"), Buffer.alloc(24)]);
+    const id3v1 = Buffer.concat([Buffer.from("TAG"), Buffer.alloc(125, 0x20)]);
+    expect((await decode(Buffer.concat([b, ape, id3v1])))[0]!.length).toBeGreaterThan(0);
+  });
+
+  it("CORRUPT_AUDIO for MP3 frames with valid headers and a noise payload", async () => {
+    const b = readFileSync(f("s44-notag.mp3"));
+    const h = parseMpegHeader(b, 0)!;
+    // Real headers (so the frame walk and the decoder accept them), seeded noise after them.
+    let x = 0x9e3779b9;
+    const forged = new Uint8Array(h.frameBytes * 400);
+    for (let fr = 0; fr < 400; fr++) {
+      forged.set(b.subarray(0, 4), fr * h.frameBytes);
+      for (let i = 4; i < h.frameBytes; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        forged[fr * h.frameBytes + i] = x & 0xff;
+      }
+    }
+    await expectCode(
+      async () => collectPlanar((await decodeAudio(bytesOf(forged, 4096), opts)).chunks),
       "CORRUPT_AUDIO",
     );
   });
