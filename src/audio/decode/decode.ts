@@ -84,6 +84,27 @@ async function* mp3Pieces(r: ByteReader, size: number): AsyncGenerator<Uint8Arra
   if (inSync && next !== start) throw new VaultError("CORRUPT_AUDIO", "MP3 stream ends inside a frame");
 }
 
+/** An ID3v1 tag: 128 bytes at the very end, starting with "TAG". */
+const ID3V1_BYTES = 128;
+
+/**
+ * Pieces without a trailing ID3v1 tag, which some taggers append to FLAC files too: the FLAC
+ * decoder would read it as a damaged last frame. The last 128 bytes are held back until the end.
+ */
+async function* withoutId3v1(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+  let tail = new Uint8Array(0);
+  for await (const b of input) {
+    const all = new Uint8Array(tail.length + b.length);
+    all.set(tail);
+    all.set(b, tail.length);
+    const keep = Math.max(0, all.length - ID3V1_BYTES);
+    if (keep > 0) yield all.subarray(0, keep);
+    tail = all.slice(keep);
+  }
+  const isTag = tail.length === ID3V1_BYTES && tail[0] === 0x54 && tail[1] === 0x41 && tail[2] === 0x47;
+  if (!isTag && tail.length > 0) yield tail;
+}
+
 async function* oggPieces(r: ByteReader, first: OggPage): AsyncGenerator<Uint8Array, void, undefined> {
   yield first.bytes;
   let eos = (first.flags & OGG_EOS) !== 0;
@@ -140,7 +161,7 @@ async function open(r: ByteReader, limits: DecodeLimits, opts: DecodeOptions): P
           ...(si.totalSamples > 0 ? { declaredDurationSec: si.totalSamples / si.sampleRate } : {}),
         };
         return {
-          ...worker("flac", info, pieces(r, PIECE_BYTES.flac)),
+          ...worker("flac", info, withoutId3v1(pieces(r, PIECE_BYTES.flac))),
           onEnd: (frames) => {
             if (frames < si.totalSamples) throw endedEarly();
           },

@@ -197,6 +197,18 @@ describe.skipIf(skip !== null)(`compressed formats ${skip ?? ""}`, () => {
     expect((await decode(Buffer.concat([b, ape, id3v1])))[0]!.length).toBeGreaterThan(0);
   });
 
+  it("decodes FLAC followed by an ID3v1 tag, but not by other trailing bytes", async () => {
+    const flac = readFileSync(f("s44.flac"));
+    const decode = async (bytes: Uint8Array) =>
+      collectPlanar((await decodeAudio(bytesOf(bytes, 1000), opts)).chunks);
+    const plain = await decode(flac);
+    const tag = Buffer.concat([Buffer.from("TAG"), Buffer.alloc(125, 0x20)]);
+    const tagged = await decode(Buffer.concat([flac, tag]));
+    expect(tagged[0]).toEqual(plain[0]);
+    const junk = Buffer.alloc(128, 0x41);
+    await expectCode(() => decode(Buffer.concat([flac, junk])), "CORRUPT_AUDIO");
+  });
+
   it("CORRUPT_AUDIO for MP3 frames with valid headers and a noise payload", async () => {
     const b = readFileSync(f("s44-notag.mp3"));
     const h = parseMpegHeader(b, 0)!;
