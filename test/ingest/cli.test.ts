@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { HAVE_AUDIO_TOOLS, convert, speech, writeTemp } from "../support/audio.js";
+import { HAVE_AUDIO_TOOLS, convert, float64WavBytes, speech, writeTemp } from "../support/audio.js";
 import { sandbox, type Sandbox } from "../support/backends.js";
 import { spawnCli } from "../support/cli.js";
 
@@ -117,22 +117,8 @@ describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest (built binary)", () => {
 function float64Wav(file: string, gain: number): Buffer {
   const src = readFileSync(file);
   const data = src.indexOf("data", 12, "ascii");
-  const rate = src.readUInt32LE(24);
   const n = src.readUInt32LE(data + 4) / 2;
-  const out = Buffer.alloc(44 + n * 8);
-  out.write("RIFF", 0, "ascii");
-  out.writeUInt32LE(36 + n * 8, 4);
-  out.write("WAVEfmt ", 8, "ascii");
-  out.writeUInt32LE(16, 16);
-  out.writeUInt16LE(3, 20); // WAVE_FORMAT_IEEE_FLOAT
-  out.writeUInt16LE(1, 22);
-  out.writeUInt32LE(rate, 24);
-  out.writeUInt32LE(rate * 8, 28);
-  out.writeUInt16LE(8, 32);
-  out.writeUInt16LE(64, 34);
-  out.write("data", 36, "ascii");
-  out.writeUInt32LE(n * 8, 40);
-  for (let i = 0; i < n; i++)
-    out.writeDoubleLE((src.readInt16LE(data + 8 + 2 * i) / 32768) * gain, 44 + 8 * i);
-  return out;
+  const x = new Float64Array(n);
+  for (let i = 0; i < n; i++) x[i] = (src.readInt16LE(data + 8 + 2 * i) / 32768) * gain;
+  return float64WavBytes(x, src.readUInt32LE(24));
 }

@@ -44,21 +44,34 @@ export function writeTemp(name: string, data: Uint8Array | string): string {
   return p;
 }
 
-/** A 16-bit mono WAV from integer samples. */
-export function wavBytes(samples: Int16Array, rate = 16000): Buffer {
-  const b = Buffer.alloc(44 + samples.length * 2);
+/** A canonical mono WAV header (format tag 1 PCM or 3 float) followed by room for the samples. */
+function monoWav(tag: 1 | 3, bytesPerSample: number, frames: number, rate: number): Buffer {
+  const b = Buffer.alloc(44 + frames * bytesPerSample);
   b.write("RIFF", 0);
-  b.writeUInt32LE(36 + samples.length * 2, 4);
+  b.writeUInt32LE(36 + frames * bytesPerSample, 4);
   b.write("WAVEfmt ", 8);
   b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(tag, 20);
   b.writeUInt16LE(1, 22);
   b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
+  b.writeUInt32LE(rate * bytesPerSample, 28);
+  b.writeUInt16LE(bytesPerSample, 32);
+  b.writeUInt16LE(bytesPerSample * 8, 34);
   b.write("data", 36);
-  b.writeUInt32LE(samples.length * 2, 40);
+  b.writeUInt32LE(frames * bytesPerSample, 40);
+  return b;
+}
+
+/** A 16-bit mono WAV from integer samples. */
+export function wavBytes(samples: Int16Array, rate = 16000): Buffer {
+  const b = monoWav(1, 2, samples.length, rate);
   for (let i = 0; i < samples.length; i++) b.writeInt16LE(samples[i]!, 44 + i * 2);
+  return b;
+}
+
+/** An IEEE float64 mono WAV (any values, also beyond ±1 or float32's range). */
+export function float64WavBytes(samples: Float64Array, rate = 16000): Buffer {
+  const b = monoWav(3, 8, samples.length, rate);
+  for (let i = 0; i < samples.length; i++) b.writeDoubleLE(samples[i]!, 44 + i * 8);
   return b;
 }

@@ -31,8 +31,7 @@ export const LOSSY_MAX_ABS = 16;
 
 function checkLevels(chans: readonly Float32Array[]): void {
   for (const c of chans) {
-    for (let i = 0; i < c.length; i++) {
-      const v = c[i]!;
+    for (const v of c) {
       if (!(v >= -LOSSY_MAX_ABS && v <= LOSSY_MAX_ABS))
         throw new Failure("CORRUPT_AUDIO", "decoded samples far beyond full scale: damaged stream");
     }
