@@ -31,7 +31,10 @@ export const LOSSY_MAX_ABS = 16;
 
 function checkLevels(chans: readonly Float32Array[]): void {
   for (const c of chans) {
-    for (const v of c) {
+    // An indexed loop: for-of over a Float32Array measured 5× slower here (node 20).
+    // eslint-disable-next-line @typescript-eslint/prefer-for-of
+    for (let i = 0; i < c.length; i++) {
+      const v = c[i]!;
       if (!(v >= -LOSSY_MAX_ABS && v <= LOSSY_MAX_ABS))
         throw new Failure("CORRUPT_AUDIO", "decoded samples far beyond full scale: damaged stream");
     }
