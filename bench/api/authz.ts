@@ -13,6 +13,7 @@ import path from "node:path";
 import type { Authenticated } from "../../src/access/tokens.js";
 import { uid, PolicyEngine, type AuthzRequest } from "../../src/policy/engine.js";
 import { decide, principalEntity, subjectEntity } from "../../src/server/authz.js";
+import { createReadEventRecorder } from "../../src/server/read-events.js";
 import { subjectResource } from "../../src/server/routes/resources.js";
 import type { Role } from "../../src/store/meta/schema-access.js";
 import { initVault } from "../../src/vault/index.js";
@@ -177,6 +178,7 @@ async function wholeStep(engine: PolicyEngine): Promise<void> {
     ).token;
     const who = await vault.access.tokens.authenticate(token);
     const resource = await subjectResource(vault, s.id);
+    const recordRead = createReadEventRecorder();
     const step = () =>
       decide({
         vault,
@@ -186,6 +188,7 @@ async function wholeStep(engine: PolicyEngine): Promise<void> {
         resource,
         purpose: "identity-verification",
         breakGlassRequest: undefined,
+        recordRead,
       });
     for (let i = 0; i < 300; i++) await step();
     const times: number[] = [];

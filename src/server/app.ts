@@ -15,6 +15,7 @@ import type { Vault } from "../vault/vault.js";
 import { decide } from "./authz.js";
 import { errorBody, fromFastifyError } from "./errors.js";
 import { RateLimiter } from "./ratelimit.js";
+import { createReadEventRecorder, type ReadEventRecorder } from "./read-events.js";
 import { RATE, type AnyRoute, type AuthedContext, type BaseContext, type ResponseSpec } from "./route.js";
 import { allRoutes } from "./routes/index.js";
 import { buildOpenApi } from "./openapi.js";
@@ -174,14 +175,21 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ...(options.extraRoutes ? { extra: options.extraRoutes } : {}),
       publicUrl: options.publicUrl,
     });
-  for (const spec of routes) register(app, spec, options, limiter);
+  const recordRead = createReadEventRecorder();
+  for (const spec of routes) register(app, spec, options, limiter, recordRead);
   return app;
 }
 
 /** JSON bodies before validation, to refuse the ones that only pass by type coercion. */
 const rawBodies = new WeakMap<FastifyRequest, unknown>();
 
-function register(app: FastifyInstance, spec: AnyRoute, options: ServerOptions, limiter: RateLimiter): void {
+function register(
+  app: FastifyInstance,
+  spec: AnyRoute,
+  options: ServerOptions,
+  limiter: RateLimiter,
+  recordRead: ReadEventRecorder,
+): void {
   const consumes = spec.consumes ?? (spec.body ? ["application/json"] : []);
   app.route({
     method: spec.method,
@@ -270,6 +278,7 @@ function register(app: FastifyInstance, spec: AnyRoute, options: ServerOptions, 
         resource,
         purpose: spec.purpose ? spec.purpose(base) : typeof q.purpose === "string" ? q.purpose : undefined,
         breakGlassRequest: typeof q.breakglass === "string" ? q.breakglass : undefined,
+        recordRead,
       });
       const ctx: AuthedContext<unknown, unknown, unknown> = { ...withAuth, resource, decision };
       return spec.handler(ctx);

@@ -13,6 +13,7 @@ import { uid, type CedarValue, type PolicyEngine, type RequestEntity } from "../
 import type { SubjectsTable } from "../store/meta/schema.js";
 import type { Vault } from "../vault/vault.js";
 import { refuseOverBudget } from "./budget.js";
+import type { ReadEventRecorder } from "./read-events.js";
 import type { ResolvedResource } from "./route.js";
 
 const ROLE_TYPE = {
@@ -74,6 +75,8 @@ export interface DecisionInput {
   readonly resource: ResolvedResource;
   readonly purpose: string | undefined;
   readonly breakGlassRequest: string | undefined;
+  /** Commits `access.granted` events (group commit, see read-events.ts). */
+  readonly recordRead: ReadEventRecorder;
 }
 
 /** Room left in the principal's budget right now for one more item (the charge happens in the handler). */
@@ -222,14 +225,12 @@ export async function decide(
     throw new VaultError("FORBIDDEN", `not allowed: ${input.action}`);
   }
   if (AUDITED_READS.has(input.action) && !ownSubject(auth, resource)) {
-    await vault.internals.meta.write((trx) =>
-      recordEvent(trx, vault.actor, {
-        type: "access.granted",
-        action: input.action,
-        resource: `${resource.entity.type.replace("Voxvault::", "")}:${resource.entity.id}`,
-        ...(resource.subject ? { subjectId: resource.subject.id } : {}),
-      }),
-    );
+    await input.recordRead(vault, {
+      type: "access.granted",
+      action: input.action,
+      resource: `${resource.entity.type.replace("Voxvault::", "")}:${resource.entity.id}`,
+      ...(resource.subject ? { subjectId: resource.subject.id } : {}),
+    });
   }
   return { context, purpose };
 }
