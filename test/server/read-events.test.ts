@@ -57,11 +57,11 @@ describe.each(BACKENDS)("read events ($name)", (backend) => {
     const record = createReadEventRecorder();
     const meta = v.internals.meta;
     const write = meta.write.bind(meta);
-    meta.write = ((fn: Parameters<typeof write>[0]) =>
+    meta.write = (fn: Parameters<typeof write>[0]) =>
       write(async (trx) => {
         await fn(trx);
         throw new Error("disk full");
-      })) as typeof meta.write;
+      });
     const before = (await eventsOf(v, "access.granted")).length;
     try {
       const results = await Promise.allSettled(
