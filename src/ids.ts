@@ -8,7 +8,7 @@ import { VaultError } from "./errors.js";
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 export type IdKind =
-  "vlt" | "sub" | "blb" | "evt" | "crt" | "rec" | "drv" | "prn" | "tok" | "cns" | "bgr" | "upl";
+  "vlt" | "sub" | "blb" | "evt" | "crt" | "rec" | "drv" | "prn" | "tok" | "cns" | "bgr" | "upl" | "hst";
 
 export function newId(kind: IdKind): string {
   const bytes = randomBytes(17); // 136 bits drawn, the top 130 used: 26 symbols
@@ -27,7 +27,7 @@ export function newId(kind: IdKind): string {
   return `${kind}_${out}`;
 }
 
-const ID_RE = /^(vlt|sub|blb|evt|crt|rec|drv|prn|tok|cns|bgr|upl)_[0-9a-hjkmnp-tv-z]{26}$/;
+const ID_RE = /^(vlt|sub|blb|evt|crt|rec|drv|prn|tok|cns|bgr|upl|hst)_[0-9a-hjkmnp-tv-z]{26}$/;
 
 export function isId(kind: IdKind, s: unknown): s is string {
   return typeof s === "string" && ID_RE.test(s) && s.startsWith(`${kind}_`);

@@ -49,11 +49,11 @@ async function setup(backend: "sqlite" | "postgres", root: string, tag: string):
     backend === "sqlite"
       ? { driver: "sqlite", file: path.join(dataDir, "meta.sqlite") }
       : { driver: "postgres", url: PG_URL!, schema };
-  const provider = await FileKeyProvider.create({ file: keyFile, vaultId });
+  const provider = await FileKeyProvider.create({ file: keyFile, vaultId, generations: [1] });
   const raw = connectMetadata(config);
   await createSchema(raw, config);
   const tree = new KeyTree(vaultId, provider, new KeyCache({ maxEntries: 10_000, ttlMs: 300_000 }));
-  await raw.write((trx) => tree.init(trx, 1));
+  await raw.write((trx) => tree.init(trx, new Date().toISOString()));
   const logged = attachLog(raw, { vaultId, tree, dataDir, keyFile });
   return {
     raw,

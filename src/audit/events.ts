@@ -4,6 +4,7 @@
  * Events carry ids, counts and kinds, never personal data in clear.
  */
 import { ACCESS_EVENT_TYPES, type AccessEvent } from "./events-access.js";
+import { KEY_EVENT_TYPES, type KeyEvent } from "./events-keys.js";
 
 export type Actor =
   | { readonly type: "cli"; readonly id: string }
@@ -12,12 +13,16 @@ export type Actor =
 
 export type AuditEvent =
   | AccessEvent
+  | KeyEvent
   | {
       readonly type: "vault.initialized";
       readonly vaultId: string;
       readonly keyProvider: string;
       readonly metadata: "sqlite" | "postgres";
       readonly schemaVersion: number;
+      /** The first host of the vault (approved by creating it) and its host key's fingerprint. */
+      readonly hostId?: string;
+      readonly hostFingerprint?: string;
     }
   | { readonly type: "subject.created"; readonly subjectId: string; readonly tenant: string }
   | { readonly type: "subject.reference_revealed"; readonly subjectId: string }
@@ -31,7 +36,10 @@ export type AuditEvent =
       readonly blobs: number;
       readonly bytes: number;
       readonly subjectKeyVersions: readonly number[];
-      readonly retiredRootVersion: number;
+      /** Format-1 vaults: the root version destroyed. */
+      readonly retiredRootVersion?: number;
+      /** The root generations whose key at the subject's slot is punctured. */
+      readonly rootGenerations?: readonly number[];
     }
   | {
       readonly type: "blob.written";
@@ -54,6 +62,7 @@ export type AuditEvent =
       readonly count: number;
       readonly reason: "subject_shredded" | "retention" | "upload_assembled" | "upload_aborted";
     }
+  /** Format-1 vaults (root versions); later vaults record keys.root_generation_rotated. */
   | { readonly type: "keys.root_rotated"; readonly fromVersion: number; readonly toVersion: number }
   | { readonly type: "keys.template_key_rotated"; readonly version: number }
   | { readonly type: "keys.root_version_destroyed"; readonly version: number; readonly reason: "reconcile" }
@@ -89,7 +98,8 @@ export type AuditEvent =
   | {
       readonly type: "keys.retention_epochs_destroyed";
       readonly epochs: readonly string[];
-      readonly retiredRootVersion: number;
+      /** Format-1 vaults only. */
+      readonly retiredRootVersion?: number;
     }
   // Transparency log (docs/tlog.md §9, §14): changes to who signs and who witnesses the log.
   | {
@@ -126,5 +136,6 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   "log.key_rotated",
   "log.witness_added",
   "log.witness_removed",
+  ...KEY_EVENT_TYPES,
   ...ACCESS_EVENT_TYPES,
 ];

@@ -1,8 +1,8 @@
 /** Global options shared by every command, and opening the vault they name. */
-import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { VaultError } from "../errors.js";
+import { readPrivateFile } from "../keys/key-file.js";
 import { openVault } from "../public-vault.js";
 import type { Vault } from "../vault/vault.js";
 import { writeLine, type CliIo } from "./io.js";
@@ -25,17 +25,22 @@ export function resolveDataDir(io: CliIo, opts: GlobalOptions): string {
   return path.join(base, "voxvault");
 }
 
-/** A passphrase from --passphrase-file, VOXVAULT_PASSPHRASE_FILE or VOXVAULT_PASSPHRASE (in that order). */
+/**
+ * A passphrase from --passphrase-file or VOXVAULT_PASSPHRASE_FILE: a private file (0600, this
+ * user's, not a symlink). A passphrase in the environment itself is refused: every child process
+ * inherits it, /proc/<pid>/environ shows it, crash reports and process listings copy it.
+ */
 export async function readPassphrase(io: CliIo, opts: GlobalOptions): Promise<string | undefined> {
-  const file = opts.passphraseFile ?? io.env.VOXVAULT_PASSPHRASE_FILE;
-  if (file) {
-    try {
-      return (await fs.readFile(path.resolve(io.cwd, file), "utf8")).replace(/\r?\n$/, "");
-    } catch (e) {
-      throw new VaultError("ROOT_KEY_MISSING", `cannot read passphrase file ${file}`, { cause: e });
-    }
+  if (io.env.VOXVAULT_PASSPHRASE !== undefined) {
+    throw new VaultError(
+      "INSECURE_CONFIG",
+      "VOXVAULT_PASSPHRASE is not read (the environment leaks to child processes and /proc): put the passphrase in a 0600 file and set VOXVAULT_PASSPHRASE_FILE",
+    );
   }
-  return io.env.VOXVAULT_PASSPHRASE;
+  const file = opts.passphraseFile ?? io.env.VOXVAULT_PASSPHRASE_FILE;
+  if (!file) return undefined;
+  const bytes = await readPrivateFile(path.resolve(io.cwd, file), "passphrase file", 4096);
+  return bytes.toString("utf8").replace(/\r?\n$/, "");
 }
 
 export async function withVault<T>(io: CliIo, opts: GlobalOptions, fn: (v: Vault) => Promise<T>): Promise<T> {

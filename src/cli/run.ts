@@ -11,6 +11,7 @@ import { registerServe } from "./commands/serve.js";
 import { registerAccess } from "./commands/access.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
+import { registerHost } from "./commands/host.js";
 import { registerMaintenance } from "./commands/maintenance.js";
 import { registerSubject } from "./commands/subject.js";
 import type { GlobalOptions } from "./context.js";
@@ -26,6 +27,7 @@ const registrars: CommandRegistrar[] = [
   registerInit,
   registerSubject,
   registerKeys,
+  registerHost,
   registerBlob,
   registerIngest,
   registerServe,

@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import path from "node:path";
+import { VaultError } from "../errors.js";
 
 export async function fsyncDir(dir: string): Promise<void> {
   const h = await fs.open(dir, constants.O_RDONLY);
@@ -16,6 +17,8 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Replaces `file` with `data` atomically. When `overwriteOld` is set, the replaced file's blocks
  * are overwritten with random bytes after the rename, through a descriptor opened before it.
  * On journaling, copy-on-write and flash storage this is best effort (docs/threat-model.md).
+ * A symbolic link at `file` is refused, never followed: overwriting "the old file" through a
+ * planted link would destroy whatever it points at.
  */
 export async function writeFileAtomic(
   file: string,
@@ -33,8 +36,15 @@ export async function writeFileAtomic(
     await h.close();
   }
   let old: fs.FileHandle | undefined;
-  if (options.overwriteOld) {
-    old = await fs.open(file, constants.O_RDWR).catch(() => undefined);
+  try {
+    if ((await fs.lstat(file)).isSymbolicLink()) throw symlinkRefused(file);
+    if (options.overwriteOld) old = await fs.open(file, constants.O_RDWR | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== "ENOENT") {
+      await fs.rm(tmp, { force: true });
+      throw code === "ELOOP" ? symlinkRefused(file) : e;
+    }
   }
   try {
     await fs.rename(tmp, file);
@@ -52,6 +62,10 @@ export async function writeFileAtomic(
   } finally {
     await old?.close();
   }
+}
+
+function symlinkRefused(file: string): VaultError {
+  return new VaultError("INSECURE_CONFIG", `refusing to replace ${file}: it is a symbolic link`);
 }
 
 /** Mode bits that must be clear on secret files and private directories. */

@@ -1,6 +1,9 @@
 /**
  * A small LRU of unwrapped keys with a time-to-live. Keys live only here, never on disk; evicted
- * or expired entries are zeroed. The bound keeps memory flat whatever the number of subjects.
+ * or expired entries are zeroed. Expiry is enforced by time, not only on access: a timer wipes
+ * expired entries at least every `ttl / 2` (at most every 30 s), so an idle process does not keep
+ * keys longer than its TTL plus that period. The bound keeps memory flat whatever the number of
+ * subjects.
  */
 import { wipe } from "../crypto/bytes.js";
 
@@ -8,7 +11,11 @@ export interface KeyCacheOptions {
   readonly maxEntries: number;
   readonly ttlMs: number;
   readonly now?: () => number;
+  /** Period of the expiry sweep; default min(ttl / 2, 30 s); 0 disables the timer (tests). */
+  readonly sweepIntervalMs?: number;
 }
+
+const MAX_SWEEP_MS = 30_000;
 
 export class KeyCache {
   readonly #entries = new Map<string, { key: Uint8Array; expires: number }>();
@@ -16,10 +23,30 @@ export class KeyCache {
   readonly #ttl: number;
   readonly #now: () => number;
 
+  #timer: NodeJS.Timeout | undefined;
+
   constructor(options: KeyCacheOptions) {
     this.#max = Math.max(1, options.maxEntries);
     this.#ttl = options.ttlMs;
     this.#now = options.now ?? Date.now;
+    const period = options.sweepIntervalMs ?? Math.min(Math.max(1000, this.#ttl / 2), MAX_SWEEP_MS);
+    if (this.#ttl > 0 && period > 0) {
+      this.#timer = setInterval(() => this.sweepExpired(), period);
+      this.#timer.unref(); // never keeps a process alive
+    }
+  }
+
+  /** Wipes every expired entry; returns how many. */
+  sweepExpired(): number {
+    const now = this.#now();
+    let n = 0;
+    for (const [id, e] of [...this.#entries]) {
+      if (e.expires <= now) {
+        this.delete(id);
+        n++;
+      }
+    }
+    return n;
   }
 
   get size(): number {
@@ -65,5 +92,12 @@ export class KeyCache {
 
   clear(): void {
     for (const id of [...this.#entries.keys()]) this.delete(id);
+  }
+
+  /** Wipes everything and stops the expiry timer. */
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.clear();
   }
 }

@@ -1,21 +1,35 @@
 /**
  * Root-key provider backed by a key file: plain ("local") or sealed under a passphrase with
- * scrypt (RFC 7914). Version changes rewrite the file atomically and overwrite the replaced copy.
+ * scrypt (RFC 7914). Every change rewrites the file atomically and overwrites the replaced copy.
+ *
+ * Changes are made only inside a metadata write transaction (the vault's write lock serialises
+ * every process of every host), and each one re-reads the file first, so two processes of one
+ * host never lose each other's changes.
  */
 import { scrypt as scryptCb } from "node:crypto";
-import { fromBase64, randomBytes, toBase64, utf8Bytes, wipe, encodeFields } from "../crypto/bytes.js";
+import { encodeFields, fromBase64, randomBytes, toBase64, utf8Bytes, wipe } from "../crypto/bytes.js";
+import {
+  checkHostKey,
+  generateHostKey,
+  openSealedToHost,
+  sealToHost,
+  type HostKeyPair,
+} from "../crypto/host-seal.js";
 import { unwrapKey, wrapKey } from "../crypto/keywrap.js";
 import { VaultError } from "../errors.js";
+import { newId } from "../ids.js";
 import {
+  ContentSchema,
   KEY_FILE_FORMAT,
-  VersionsSchema,
   readKeyFile,
   writeKeyFile,
   type KeyFile,
-  type KeyVersionRecord,
+  type KeyFileContent,
+  type LegacyVersionRecord,
   type ScryptParams,
 } from "./key-file.js";
-import type { RootKeyProvider } from "./provider.js";
+import { PuncturableKey } from "./pprf.js";
+import type { GenerationDistribution, LogPosition, RootKeyProvider } from "./provider.js";
 
 export interface FileProviderOptions {
   readonly file: string;
@@ -26,7 +40,15 @@ export interface FileProviderOptions {
   readonly scryptLogN?: number | undefined;
 }
 
+export interface CreateOptions extends FileProviderOptions {
+  /** Generations to create (a new vault: [1]; a host joining an existing vault: []). */
+  readonly generations: readonly number[];
+  /** Root key versions of a format-1 file, kept until its vault is upgraded. */
+  readonly legacy?: readonly LegacyVersionRecord[] | undefined;
+}
+
 const DEFAULT_LOG_N = 17;
+export const MIN_PASSPHRASE_LENGTH = 12;
 
 function scrypt(passphrase: string, params: ScryptParams): Promise<Uint8Array> {
   const N = 2 ** params.logN;
@@ -44,12 +66,35 @@ function scrypt(passphrase: string, params: ScryptParams): Promise<Uint8Array> {
   });
 }
 
-function sealAad(file: { vaultId: string; kdf: ScryptParams }): Uint8Array {
-  return encodeFields([KEY_FILE_FORMAT, file.vaultId, "passphrase", JSON.stringify(file.kdf)]);
+export function sealAad(file: { format: string; vaultId: string; kdf: ScryptParams }): Uint8Array {
+  return encodeFields([file.format, file.vaultId, "passphrase", JSON.stringify(file.kdf)]);
 }
 
-function wrapAad(vaultId: string, version: number, aad: Uint8Array): Uint8Array {
-  return encodeFields(["voxvault/root-wrap/v1", vaultId, String(version), aad]);
+function wrapAad(vaultId: string, g: number, point: number, aad: Uint8Array): Uint8Array {
+  return encodeFields(["voxvault/root-wrap/v2", vaultId, String(g), String(point), aad]);
+}
+
+function distributionAad(vaultId: string, g: number, context: Uint8Array): Uint8Array {
+  return encodeFields(["voxvault/root-generation/v2", vaultId, String(g), context]);
+}
+
+interface Generation {
+  key: PuncturableKey;
+  createdAt: string;
+}
+
+interface State {
+  host: { id: string; pair: HostKeyPair };
+  applied: LogPosition;
+  generations: Map<number, Generation>;
+  legacy: LegacyVersionRecord[] | undefined;
+}
+
+function wipeState(s: State | undefined): void {
+  if (!s) return;
+  wipe(s.host.pair.privateKey);
+  for (const g of s.generations.values()) g.key.wipe();
+  s.generations.clear();
 }
 
 export class FileKeyProvider implements RootKeyProvider {
@@ -57,26 +102,35 @@ export class FileKeyProvider implements RootKeyProvider {
   readonly location: string;
   readonly #file: string;
   readonly #vaultId: string;
-  #keys = new Map<number, Uint8Array>();
-  #records: KeyVersionRecord[] = [];
-  /** For sealed files: the scrypt-derived key and its parameters, kept to re-seal without re-deriving. */
+  #state: State | undefined;
+  /** For sealed files: the scrypt-derived key and its parameters (the salt is per passphrase). */
   #seal: { key: Uint8Array; kdf: ScryptParams } | undefined;
   #closed = false;
+  readonly distribution: GenerationDistribution;
 
   private constructor(file: string, vaultId: string, kind: "local" | "passphrase") {
     this.#file = file;
     this.#vaultId = vaultId;
     this.kind = kind;
     this.location = file;
+    this.distribution = {
+      hostPublicKey: () => Promise.resolve(this.#live().host.pair.publicKey.slice()),
+      rotateHostKey: () => this.#rotateHostKey(),
+      seal: (g, recipient, context) => this.#sealGeneration(g, recipient, context),
+      accept: (g, sealed, context, seq) => this.#acceptGeneration(g, sealed, context, seq),
+    };
   }
 
-  /** Creates a new key file holding root key version 1. Refuses to overwrite an existing file. */
-  static async create(options: FileProviderOptions): Promise<FileKeyProvider> {
+  /** Creates a key file with a fresh host key. Refuses to overwrite an existing file. */
+  static async create(options: CreateOptions): Promise<FileKeyProvider> {
     const kind = options.passphrase === undefined ? "local" : "passphrase";
     const p = new FileKeyProvider(options.file, options.vaultId, kind);
     if (options.passphrase !== undefined) {
-      if (options.passphrase.length < 12) {
-        throw new VaultError("INSECURE_CONFIG", "the passphrase must be at least 12 characters");
+      if (options.passphrase.length < MIN_PASSPHRASE_LENGTH) {
+        throw new VaultError(
+          "INSECURE_CONFIG",
+          `the passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters`,
+        );
       }
       const kdf: ScryptParams = {
         name: "scrypt",
@@ -87,8 +141,15 @@ export class FileKeyProvider implements RootKeyProvider {
       };
       p.#seal = { key: await scrypt(options.passphrase, kdf), kdf };
     }
-    p.#records = [{ version: 1, key: "", createdAt: new Date().toISOString() }];
-    p.#keys.set(1, randomBytes(32));
+    const now = new Date().toISOString();
+    p.#state = {
+      host: { id: newId("hst"), pair: generateHostKey() },
+      applied: { log: "", seq: 0 },
+      generations: new Map(
+        options.generations.map((g) => [g, { key: PuncturableKey.generate(), createdAt: now }]),
+      ),
+      legacy: options.legacy ? [...options.legacy] : undefined,
+    };
     await p.#persist(true);
     return p;
   }
@@ -97,6 +158,9 @@ export class FileKeyProvider implements RootKeyProvider {
     const content = await readKeyFile(options.file);
     if (content.vaultId !== options.vaultId) {
       throw new VaultError("ROOT_KEY_MISMATCH", `root key file ${options.file} belongs to another vault`);
+    }
+    if (content.format !== KEY_FILE_FORMAT) {
+      throw new VaultError("ROOT_KEY_INVALID", `root key file ${options.file} has format ${content.format}`);
     }
     const p = new FileKeyProvider(options.file, options.vaultId, content.kind);
     if (content.kind === "passphrase") {
@@ -111,56 +175,107 @@ export class FileKeyProvider implements RootKeyProvider {
     return p;
   }
 
-  #load(content: KeyFile): void {
-    let records: KeyVersionRecord[];
-    if (content.kind === "local") {
-      records = content.versions;
+  /** The scrypt-derived key of a passphrase, for the legacy reader (same KDF, same file). */
+  static deriveSealKey(passphrase: string, kdf: ScryptParams): Promise<Uint8Array> {
+    return scrypt(passphrase, kdf);
+  }
+
+  get hostId(): string {
+    return this.#live().host.id;
+  }
+
+  /** Root key versions of a format-1 vault still being upgraded (src/vault/key-upgrade.ts). */
+  get legacyVersions(): readonly LegacyVersionRecord[] | undefined {
+    return this.#live().legacy;
+  }
+
+  #live(): State {
+    if (this.#closed || !this.#state) throw new VaultError("VAULT_CLOSED", "key provider closed");
+    return this.#state;
+  }
+
+  #load(file: KeyFile): void {
+    let content: KeyFileContent;
+    if (file.kind === "local") {
+      content = file.content;
     } else {
-      if (!this.#seal || content.kdf.salt !== this.#seal.kdf.salt) {
+      if (!this.#seal || file.kdf.salt !== this.#seal.kdf.salt) {
         throw new VaultError(
           "ROOT_KEY_INVALID",
-          "the key file was re-sealed by another process; reopen the vault",
+          "the key file was re-sealed under another passphrase; reopen the vault",
         );
       }
       let plain: Uint8Array;
       try {
-        plain = unwrapKey(this.#seal.key, fromBase64(content.sealed), sealAad(content));
+        plain = unwrapKey(this.#seal.key, fromBase64(file.sealed), sealAad(file));
       } catch {
         throw new VaultError("ROOT_KEY_INVALID", "wrong passphrase, or the sealed key file was altered");
       }
-      const parsed = VersionsSchema.safeParse(JSON.parse(new TextDecoder().decode(plain)));
-      wipe(plain);
+      let json: unknown;
+      try {
+        json = JSON.parse(new TextDecoder().decode(plain));
+      } catch {
+        json = undefined;
+      } finally {
+        wipe(plain);
+      }
+      const parsed = ContentSchema.safeParse(json);
       if (!parsed.success) throw new VaultError("ROOT_KEY_INVALID", "sealed key file content is malformed");
-      records = parsed.data;
+      content = parsed.data;
     }
-    const keys = new Map<number, Uint8Array>();
-    for (const r of records) {
-      const k = fromBase64(r.key);
-      if (k.length !== 32) throw new VaultError("ROOT_KEY_INVALID", "root key versions must be 32 bytes");
-      keys.set(r.version, k);
+    const pair = {
+      publicKey: fromBase64(content.host.publicKey),
+      privateKey: fromBase64(content.host.privateKey),
+    };
+    checkHostKey(pair);
+    const generations = new Map<number, Generation>();
+    for (const g of content.generations) {
+      if (generations.has(g.generation))
+        throw new VaultError("ROOT_KEY_INVALID", "duplicate root generation");
+      generations.set(g.generation, { key: PuncturableKey.parse(fromBase64(g.key)), createdAt: g.createdAt });
     }
-    for (const k of this.#keys.values()) wipe(k);
-    this.#keys = keys;
-    this.#records = records.map((r) => ({ version: r.version, key: "", createdAt: r.createdAt }));
+    wipeState(this.#state);
+    this.#state = {
+      host: { id: content.host.id, pair },
+      applied: content.applied,
+      generations,
+      legacy: content.legacy,
+    };
   }
 
   async #reload(): Promise<void> {
-    this.#load(await readKeyFile(this.#file));
+    const file = await readKeyFile(this.#file);
+    if (file.format !== KEY_FILE_FORMAT || file.vaultId !== this.#vaultId) {
+      throw new VaultError("ROOT_KEY_INVALID", `root key file ${this.#file} was replaced`);
+    }
+    const hostBefore = this.#state?.host.id;
+    this.#load(file);
+    if (hostBefore !== undefined && hostBefore !== this.#state!.host.id) {
+      throw new VaultError("ROOT_KEY_MISMATCH", `root key file ${this.#file} now belongs to another host`);
+    }
   }
 
   async #persist(create: boolean): Promise<void> {
-    const versions: KeyVersionRecord[] = this.#records.map((r) => ({
-      version: r.version,
-      key: toBase64(this.#keys.get(r.version)!),
-      createdAt: r.createdAt,
-    }));
-    let content: KeyFile;
+    const s = this.#live();
+    const content: KeyFileContent = {
+      host: {
+        id: s.host.id,
+        publicKey: toBase64(s.host.pair.publicKey),
+        privateKey: toBase64(s.host.pair.privateKey),
+      },
+      applied: s.applied,
+      generations: [...s.generations.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([generation, g]) => ({ generation, createdAt: g.createdAt, key: toBase64(g.key.serialize()) })),
+      ...(s.legacy ? { legacy: s.legacy } : {}),
+    };
+    let file: KeyFile;
     if (this.#seal) {
-      const head = { vaultId: this.#vaultId, kdf: this.#seal.kdf };
-      const plain = utf8Bytes(JSON.stringify(versions));
+      const head = { format: KEY_FILE_FORMAT, vaultId: this.#vaultId, kdf: this.#seal.kdf };
+      const plain = utf8Bytes(JSON.stringify(content));
       const sealed = wrapKey(this.#seal.key, plain, sealAad(head));
       wipe(plain);
-      content = {
+      file = {
         format: KEY_FILE_FORMAT,
         vaultId: this.#vaultId,
         kind: "passphrase",
@@ -168,70 +283,162 @@ export class FileKeyProvider implements RootKeyProvider {
         sealed: toBase64(sealed),
       };
     } else {
-      content = { format: KEY_FILE_FORMAT, vaultId: this.#vaultId, kind: "local", versions };
+      file = { format: KEY_FILE_FORMAT, vaultId: this.#vaultId, kind: "local", content };
     }
-    await writeKeyFile(this.#file, content, { create });
+    await writeKeyFile(this.#file, file, { create });
   }
 
-  #check(): void {
-    if (this.#closed) throw new VaultError("VAULT_CLOSED", "key provider closed");
-  }
-
-  async versions(): Promise<readonly number[]> {
-    this.#check();
+  async refresh(): Promise<void> {
+    this.#live();
     await this.#reload();
-    return [...this.#keys.keys()].sort((a, b) => a - b);
   }
 
-  async createVersion(): Promise<number> {
-    this.#check();
+  generations(): Promise<readonly number[]> {
+    return Promise.resolve([...this.#live().generations.keys()].sort((a, b) => a - b));
+  }
+
+  applied(): Promise<LogPosition> {
+    return Promise.resolve({ ...this.#live().applied });
+  }
+
+  async createGeneration(g: number): Promise<void> {
+    if (!Number.isSafeInteger(g) || g <= 0) throw new VaultError("INVALID_ARGUMENT", "bad root generation");
     await this.#reload();
-    const next = Math.max(0, ...this.#keys.keys()) + 1;
-    this.#keys.set(next, randomBytes(32));
-    this.#records.push({ version: next, key: "", createdAt: new Date().toISOString() });
+    const s = this.#live();
+    if (s.generations.has(g)) throw new VaultError("INTERNAL", `root generation ${g} already exists`);
+    s.generations.set(g, { key: PuncturableKey.generate(), createdAt: new Date().toISOString() });
     await this.#persist(false);
-    return next;
   }
 
-  async destroyVersion(version: number): Promise<void> {
-    this.#check();
+  async destroyGeneration(g: number): Promise<void> {
     await this.#reload();
-    const k = this.#keys.get(version);
-    if (!k) return;
-    if (this.#keys.size === 1)
-      throw new VaultError("INVALID_ARGUMENT", "refusing to destroy the only root key version");
-    this.#keys.delete(version);
-    this.#records = this.#records.filter((r) => r.version !== version);
+    const s = this.#live();
+    const gen = s.generations.get(g);
+    if (!gen) return;
+    s.generations.delete(g);
     await this.#persist(false);
-    wipe(k);
+    gen.key.wipe();
   }
 
-  async #key(version: number): Promise<Uint8Array> {
-    this.#check();
-    let k = this.#keys.get(version);
-    if (!k) {
+  async puncture(points: readonly number[], through: LogPosition): Promise<void> {
+    await this.#reload();
+    const s = this.#live();
+    for (const gen of s.generations.values()) for (const x of points) gen.key.puncture(x);
+    s.applied =
+      s.applied.log === through.log
+        ? { log: through.log, seq: Math.max(s.applied.seq, through.seq) }
+        : { ...through };
+    await this.#persist(false);
+  }
+
+  async isPunctured(g: number, point: number): Promise<boolean> {
+    return (await this.#generation(g)).key.isPunctured(point);
+  }
+
+  async puncturedPoints(g: number, limit: number): Promise<number[]> {
+    return (await this.#generation(g)).key.gaps(limit);
+  }
+
+  /** Finishes a format-1 upgrade: the old root key versions leave the file. */
+  async dropLegacy(): Promise<void> {
+    await this.#reload();
+    const s = this.#live();
+    if (!s.legacy) return;
+    for (const r of s.legacy) r.key = "";
+    s.legacy = undefined;
+    await this.#persist(false);
+  }
+
+  async #generation(g: number): Promise<Generation> {
+    let gen = this.#live().generations.get(g);
+    if (!gen) {
       await this.#reload();
-      k = this.#keys.get(version);
+      gen = this.#live().generations.get(g);
     }
-    if (!k)
-      throw new VaultError(
-        "KEY_UNAVAILABLE",
-        `root key version ${version} is not in ${this.location} (destroyed?)`,
-      );
-    return k;
+    if (!gen) {
+      throw new VaultError("KEY_UNAVAILABLE", `root generation ${g} is not in ${this.location} (destroyed?)`);
+    }
+    return gen;
   }
 
-  async wrap(version: number, secret: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    return wrapKey(await this.#key(version), secret, wrapAad(this.#vaultId, version, aad));
+  async #pointKey(g: number, point: number): Promise<Uint8Array> {
+    const gen = await this.#generation(g);
+    if (gen.key.isPunctured(point)) {
+      // another process may have learnt of the puncture first; either way it stays unavailable
+      throw new VaultError("KEY_UNAVAILABLE", `root point ${point} of generation ${g} was destroyed`);
+    }
+    return gen.key.eval(point);
   }
 
-  async unwrap(version: number, wrapped: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    return unwrapKey(await this.#key(version), wrapped, wrapAad(this.#vaultId, version, aad));
+  async wrap(g: number, point: number, secret: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    const k = await this.#pointKey(g, point);
+    try {
+      return wrapKey(k, secret, wrapAad(this.#vaultId, g, point, aad));
+    } finally {
+      wipe(k);
+    }
+  }
+
+  async unwrap(g: number, point: number, wrapped: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    const k = await this.#pointKey(g, point);
+    try {
+      return unwrapKey(k, wrapped, wrapAad(this.#vaultId, g, point, aad));
+    } finally {
+      wipe(k);
+    }
+  }
+
+  async #rotateHostKey(): Promise<Uint8Array> {
+    await this.#reload();
+    const s = this.#live();
+    wipe(s.host.pair.privateKey);
+    s.host.pair = generateHostKey();
+    await this.#persist(false);
+    return s.host.pair.publicKey.slice();
+  }
+
+  async #sealGeneration(g: number, recipient: Uint8Array, context: Uint8Array): Promise<Uint8Array> {
+    const gen = await this.#generation(g);
+    const state = gen.key.serialize();
+    try {
+      return sealToHost(recipient, state, distributionAad(this.#vaultId, g, context));
+    } finally {
+      wipe(state);
+    }
+  }
+
+  async #acceptGeneration(
+    g: number,
+    sealed: Uint8Array,
+    context: Uint8Array,
+    through: LogPosition,
+  ): Promise<void> {
+    await this.#reload();
+    const s = this.#live();
+    const plain = openSealedToHost(s.host.pair, sealed, distributionAad(this.#vaultId, g, context));
+    let key: PuncturableKey;
+    try {
+      key = PuncturableKey.parse(plain);
+    } finally {
+      wipe(plain);
+    }
+    const had = s.generations.get(g);
+    if (had) {
+      key.wipe();
+      return;
+    }
+    s.generations.set(g, { key, createdAt: new Date().toISOString() });
+    // the sealed state reflects punctures through `through`: later ones must be applied to it too
+    s.applied =
+      s.applied.log === through.log
+        ? { log: through.log, seq: Math.min(s.applied.seq, through.seq) }
+        : { log: "", seq: 0 };
+    await this.#persist(false);
   }
 
   close(): Promise<void> {
-    for (const k of this.#keys.values()) wipe(k);
-    this.#keys.clear();
+    wipeState(this.#state);
+    this.#state = undefined;
     if (this.#seal) wipe(this.#seal.key);
     this.#closed = true;
     return Promise.resolve();

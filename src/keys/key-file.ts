@@ -1,27 +1,61 @@
 /**
  * The key file shared by the local and passphrase providers (docs/format.md §9).
  *
- * Plain:  {"format":"voxvault-root-key/1","vaultId":…,"kind":"local","versions":[{"version":1,"key":b64,"createdAt":…}]}
- * Sealed: {"format":"voxvault-root-key/1","vaultId":…,"kind":"passphrase","kdf":{…},"sealed":b64}
- *   where sealed = nonce(12) || AES-256-GCM(scrypt(passphrase), versions JSON) || tag(16),
+ * Plain:  {"format":"voxvault-root-key/2","vaultId":…,"kind":"local","content":CONTENT}
+ * Sealed: {"format":"voxvault-root-key/2","vaultId":…,"kind":"passphrase","kdf":{…},"sealed":b64}
+ *   where sealed = 0x01 ‖ nonce(12) ‖ AES-256-GCM(scrypt(passphrase, salt), CONTENT) ‖ tag(16),
  *   with the format, vault id, kind and KDF parameters as associated data.
+ * CONTENT = {"host":{id, publicKey, privateKey}, "applied":{"log":id,"seq":n},
+ *            "generations":[{"generation":g,"createdAt":…,"key":b64(puncturable key)}]}
+ *
+ * Format 1 (root key versions instead of generations) is still read, so that `openVault` can
+ * upgrade such a vault (src/vault/key-upgrade.ts).
+ *
+ * Reading uses one descriptor opened without following symlinks (no check-then-read race) and
+ * refuses a file or a directory that others can write, or a file others can read.
  */
-import { promises as fs } from "node:fs";
+import { constants, promises as fs } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { VaultError } from "../errors.js";
 import { GROUP_OTHER_BITS, writeFileAtomic } from "../fsutil/atomic.js";
 
-export const KEY_FILE_FORMAT = "voxvault-root-key/1";
+export const KEY_FILE_FORMAT = "voxvault-root-key/2";
+export const LEGACY_KEY_FILE_FORMAT = "voxvault-root-key/1";
+/** Write bits for group and others: a directory with them lets others swap the key file. */
+const GROUP_OTHER_WRITE = 0o022;
+/** Generous bound: a key file grows by ≈ 37 bytes × 32 per puncture. */
+const MAX_KEY_FILE_BYTES = 512 * 1024 * 1024;
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
-export const KeyVersionSchema = z.strictObject({
+
+export const LegacyVersionSchema = z.strictObject({
   version: z.number().int().positive(),
   key: b64,
   createdAt: z.string(),
 });
-export const VersionsSchema = z.array(KeyVersionSchema).max(1000);
-export type KeyVersionRecord = z.infer<typeof KeyVersionSchema>;
+export type LegacyVersionRecord = z.infer<typeof LegacyVersionSchema>;
+
+export const GenerationSchema = z.strictObject({
+  generation: z.number().int().positive(),
+  createdAt: z.string(),
+  key: b64,
+});
+export type GenerationRecord = z.infer<typeof GenerationSchema>;
+
+export const ContentSchema = z.strictObject({
+  host: z.strictObject({
+    id: z.string().regex(/^hst_[0-9a-hjkmnp-tv-z]{26}$/),
+    publicKey: b64,
+    privateKey: b64,
+  }),
+  /** How far this host applied the vault's puncture log (a restore starts a new log id). */
+  applied: z.strictObject({ log: z.string().max(64), seq: z.number().int().nonnegative() }),
+  generations: z.array(GenerationSchema).max(1000),
+  /** Root key versions of a format-1 vault while it is being upgraded. */
+  legacy: z.array(LegacyVersionSchema).max(1000).optional(),
+});
+export type KeyFileContent = z.infer<typeof ContentSchema>;
 
 export const ScryptParamsSchema = z.strictObject({
   name: z.literal("scrypt"),
@@ -37,7 +71,7 @@ export const KeyFileSchema = z.discriminatedUnion("kind", [
     format: z.literal(KEY_FILE_FORMAT),
     vaultId: z.string().min(1),
     kind: z.literal("local"),
-    versions: VersionsSchema,
+    content: ContentSchema,
   }),
   z.strictObject({
     format: z.literal(KEY_FILE_FORMAT),
@@ -49,6 +83,23 @@ export const KeyFileSchema = z.discriminatedUnion("kind", [
 ]);
 export type KeyFile = z.infer<typeof KeyFileSchema>;
 
+const LegacyKeyFileSchema = z.discriminatedUnion("kind", [
+  z.strictObject({
+    format: z.literal(LEGACY_KEY_FILE_FORMAT),
+    vaultId: z.string().min(1),
+    kind: z.literal("local"),
+    versions: z.array(LegacyVersionSchema).max(1000),
+  }),
+  z.strictObject({
+    format: z.literal(LEGACY_KEY_FILE_FORMAT),
+    vaultId: z.string().min(1),
+    kind: z.literal("passphrase"),
+    kdf: ScryptParamsSchema,
+    sealed: b64,
+  }),
+]);
+export type LegacyKeyFile = z.infer<typeof LegacyKeyFileSchema>;
+
 /** Default location: outside the data directory, so a copy of the data directory holds no root key. */
 export function defaultKeyFile(vaultId: string, env: NodeJS.ProcessEnv = process.env): string {
   const home = env.HOME ?? env.USERPROFILE ?? "/";
@@ -59,35 +110,73 @@ export function defaultKeyFile(vaultId: string, env: NodeJS.ProcessEnv = process
   return path.join(base, "voxvault", "keys", `${vaultId}.key.json`);
 }
 
-/** Reads and validates a key file; refuses one that group or others can read or write. */
-export async function readKeyFile(file: string): Promise<KeyFile> {
-  let raw: string;
+const mode = (m: number) => (m & 0o777).toString(8);
+
+/** Refuses a key directory that group or others can write (they could replace the key file). */
+export async function checkKeyDir(dir: string): Promise<void> {
+  let st;
   try {
-    const st = await fs.stat(file);
+    st = await fs.stat(dir);
+  } catch (e) {
+    throw new VaultError("ROOT_KEY_MISSING", `key directory ${dir} is not accessible`, { cause: e });
+  }
+  if ((st.mode & GROUP_OTHER_WRITE) !== 0) {
+    throw new VaultError(
+      "INSECURE_CONFIG",
+      `key directory ${dir} is writable by group or others (mode ${mode(st.mode)}); chmod 700 it`,
+    );
+  }
+  if (typeof process.getuid === "function" && st.uid !== process.getuid() && st.uid !== 0) {
+    throw new VaultError("INSECURE_CONFIG", `key directory ${dir} is owned by another user`);
+  }
+}
+
+/**
+ * Reads a private file (key file, passphrase file) through one descriptor: no symlink at the
+ * path, a regular file, owned by this user, no access for group or others.
+ */
+export async function readPrivateFile(file: string, what: string, maxBytes: number): Promise<Buffer> {
+  let h: fs.FileHandle;
+  try {
+    h = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ENOENT") throw new VaultError("ROOT_KEY_MISSING", `${what} not found: ${file}`);
+    if (code === "ELOOP") throw new VaultError("INSECURE_CONFIG", `${what} ${file} is a symbolic link`);
+    throw new VaultError("ROOT_KEY_MISSING", `cannot read ${what} ${file}`, { cause: e });
+  }
+  try {
+    const st = await h.stat();
+    if (!st.isFile()) throw new VaultError("INSECURE_CONFIG", `${what} ${file} is not a regular file`);
     if ((st.mode & GROUP_OTHER_BITS) !== 0) {
       throw new VaultError(
         "INSECURE_CONFIG",
-        `root key file ${file} is accessible to group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`,
+        `${what} ${file} is accessible to group or others (mode ${mode(st.mode)}); chmod 600 it`,
       );
     }
     if (typeof process.getuid === "function" && st.uid !== process.getuid()) {
-      throw new VaultError("INSECURE_CONFIG", `root key file ${file} is owned by another user`);
+      throw new VaultError("INSECURE_CONFIG", `${what} ${file} is owned by another user`);
     }
-    raw = await fs.readFile(file, "utf8");
-  } catch (e) {
-    if (e instanceof VaultError) throw e;
-    if ((e as { code?: string }).code === "ENOENT") {
-      throw new VaultError("ROOT_KEY_MISSING", `root key file not found: ${file}`);
-    }
-    throw new VaultError("ROOT_KEY_MISSING", `cannot read root key file ${file}`, { cause: e });
+    if (st.size > maxBytes) throw new VaultError("ROOT_KEY_INVALID", `${what} ${file} is too large`);
+    return await h.readFile();
+  } finally {
+    await h.close();
   }
+}
+
+/** Reads and validates a key file of either format. */
+export async function readKeyFile(file: string): Promise<KeyFile | LegacyKeyFile> {
+  await checkKeyDir(path.dirname(file));
+  const raw = (await readPrivateFile(file, "root key file", MAX_KEY_FILE_BYTES)).toString("utf8");
   let json: unknown;
   try {
     json = JSON.parse(raw);
   } catch {
     throw new VaultError("ROOT_KEY_INVALID", `root key file ${file} is not valid JSON`);
   }
-  const parsed = KeyFileSchema.safeParse(json);
+  const format = (json as { format?: unknown } | null)?.format;
+  const parsed =
+    format === LEGACY_KEY_FILE_FORMAT ? LegacyKeyFileSchema.safeParse(json) : KeyFileSchema.safeParse(json);
   if (!parsed.success) throw new VaultError("ROOT_KEY_INVALID", `root key file ${file} is malformed`);
   return parsed.data;
 }
@@ -98,14 +187,16 @@ export async function writeKeyFile(
   options: { create: boolean },
 ): Promise<void> {
   const data = new TextEncoder().encode(JSON.stringify(content) + "\n");
+  const dir = path.dirname(file);
   if (options.create) {
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     try {
-      await fs.access(file);
+      await fs.lstat(file);
       throw new VaultError("VAULT_EXISTS", `a root key file already exists at ${file}`);
     } catch (e) {
       if (e instanceof VaultError) throw e;
     }
   }
+  await checkKeyDir(dir);
   await writeFileAtomic(file, data, { mode: 0o600, overwriteOld: !options.create });
 }

@@ -1,22 +1,60 @@
 /**
- * Root-key providers. The root key wraps exactly one thing: the top node of the key tree
- * (docs/architecture.md §Keys). Its versions are the vault's erasable anchor: destroying a version
- * is what makes old copies of the metadata undecryptable after a shred.
+ * Root-key providers: the vault's erasable root of trust (docs/architecture.md §Keys).
  *
- * Implementations: local key file, passphrase-sealed key file. PKCS#11 and cloud KMS fit the same
- * shape (a version = a key object / KMS key version; destroy = C_DestroyObject / schedule deletion).
+ * A provider holds root *generations*. Each generation is a puncturable PRF over 32-bit points
+ * (src/keys/pprf.ts): every subject slot, every retention epoch and the vault secrets have a
+ * point, and what the metadata store keeps for them is wrapped under that point's key. Erasure
+ * punctures the point in every generation, so every copy of the metadata — backups included —
+ * loses exactly what was erased and nothing else. A new generation (root rotation) is fresh
+ * randomness: nothing held before it opens anything wrapped under it.
+ *
+ * The provider never hands out root material: it wraps and unwraps. Several hosts of one vault
+ * each hold a provider; punctures are deterministic, so each host applies the puncture log of
+ * the metadata store itself, and new generations reach other hosts sealed to their host keys
+ * (`distribution`). An HSM or KMS provider (docs/architecture.md §Other providers) implements
+ * the same calls with the generation's state sealed under a token key.
  */
 export interface RootKeyProvider {
   readonly kind: string;
   /** Where the key lives, for messages; never contains key material. */
   readonly location: string;
-  /** Versions present, ascending. */
-  versions(): Promise<readonly number[]>;
-  /** Creates a version greater than any existing; durable when the promise resolves. */
-  createVersion(): Promise<number>;
-  /** Destroys a version beyond recovery by this provider; durable when the promise resolves. */
-  destroyVersion(version: number): Promise<void>;
-  wrap(version: number, secret: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
-  unwrap(version: number, wrapped: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
+  /** This host's id in the vault's host list. */
+  readonly hostId: string;
+  /** Re-reads durable state written by other processes of this host. */
+  refresh(): Promise<void>;
+  /** Generations present, ascending. */
+  generations(): Promise<readonly number[]>;
+  /** How far the vault's puncture log was applied to every generation held. */
+  applied(): Promise<LogPosition>;
+  /** Creates generation `g` from fresh randomness; durable when the promise resolves. */
+  createGeneration(g: number): Promise<void>;
+  /** Destroys a generation beyond recovery by this provider; durable when the promise resolves. */
+  destroyGeneration(g: number): Promise<void>;
+  /** Punctures every generation held at each point and records `through`; durable on return. */
+  puncture(points: readonly number[], through: LogPosition): Promise<void>;
+  isPunctured(g: number, point: number): Promise<boolean>;
+  /** Every point punctured in generation g (the gaps of its domain), ascending; at most `limit`. */
+  puncturedPoints(g: number, limit: number): Promise<number[]>;
+  wrap(g: number, point: number, secret: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
+  /** KEY_UNAVAILABLE when the generation is missing or the point punctured. */
+  unwrap(g: number, point: number, wrapped: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
+  /** Present where generations can move between hosts (key files); absent for a shared HSM. */
+  readonly distribution?: GenerationDistribution | undefined;
   close(): Promise<void>;
+}
+
+export interface GenerationDistribution {
+  hostPublicKey(): Promise<Uint8Array>;
+  /** A new host key pair for this host (after a compromise); returns the new public key. */
+  rotateHostKey(): Promise<Uint8Array>;
+  /** The generation's current (punctured) state, sealed to another host's public key. */
+  seal(g: number, recipient: Uint8Array, context: Uint8Array): Promise<Uint8Array>;
+  /** Adds a generation sealed to this host; `through` is the puncture log position it reflects. */
+  accept(g: number, sealed: Uint8Array, context: Uint8Array, through: LogPosition): Promise<void>;
+}
+
+/** A position in the vault's puncture log: the log's id (new after a restore) and a sequence number. */
+export interface LogPosition {
+  readonly log: string;
+  readonly seq: number;
 }

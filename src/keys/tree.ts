@@ -1,52 +1,34 @@
 /**
- * The key tree (docs/architecture.md §Keys).
+ * The vault's key hierarchy (docs/architecture.md §Keys).
  *
- *   root key version (provider) ─wraps→ level 0 node ─wraps→ level 1 nodes … level 6 nodes
- *   level 6 node ─wraps→ subject keys (every version) of the 16 subjects in its slot group
- *   level 0 node ─wraps→ vault secrets (reference-hash key, signing seeds, …)
+ *   root generation g (provider: a puncturable PRF)
+ *     ├─ point = subject slot s ─wraps→ subject keys of s (every version)
+ *     ├─ point = VAULT_SECRETS ─wraps→ long-lived vault secrets (signing seeds, …)
+ *     └─ point = epoch / bucket ─wraps→ one erasable secret each (retention epochs, reference keys)
  *
- * Each subject owns a slot (0 … 2^28-1); its path is the 7 nodes whose prefixes are the slot's
- * leading hex digits. Shredding a subject deletes its keys, gives every node on its path a fresh
- * key, rewraps the siblings (at most 16 per level), wraps the new level-0 key under a new root
- * version and destroys the old one. A copy of the metadata taken before the shred then holds the
- * subject's keys only under path keys that exist nowhere any more: the key-tree construction for
- * secure deletion (Boneh & Lipton, CRYPTO '96; Reardon et al., "Secure Data Deletion from
- * Persistent Media", CCS 2013). The cost is O(16 · 7) rewraps, independent of data volume and of
- * the number of subjects.
+ * Erasing something deletes its rows and punctures its point in every generation (after commit,
+ * through the puncture log that every host applies). A copy of the metadata taken before then —
+ * a backup, a stolen dump — still holds the wrapped rows, but nothing can unwrap them any more,
+ * while every other row of the same copy still opens: the puncturable-PRF construction for
+ * secure deletion with backups (cf. Boneh & Lipton, "A Revocable Backup System", USENIX
+ * Security 1996; Reardon et al., CCS 2013). Cost of an erasure: one row delete and ≤ 32 PRF
+ * nodes per generation, independent of data volume and of the number of subjects.
+ *
+ * Every use of a subject key re-reads its row (a shred in another process takes effect at once,
+ * whatever this process cached); the cache spares only the unwrap.
  */
-import { encodeFields, randomBytes, wipe } from "../crypto/bytes.js";
-import { unwrapKey, wrapKey } from "../crypto/keywrap.js";
+import { encodeFields, wipe } from "../crypto/bytes.js";
 import { VaultError } from "../errors.js";
 import type { MetaDb } from "../store/meta/index.js";
 import type { KeyCache } from "./cache.js";
+import { slotPoint, VAULT_SECRETS_POINT } from "./points.js";
 import type { RootKeyProvider } from "./provider.js";
+import { randomBytes } from "../crypto/bytes.js";
 
-export const TREE_LEVELS = 7;
-const FANOUT = 16;
-export const MAX_SLOTS = FANOUT ** TREE_LEVELS;
-const LEAF_PARENT = TREE_LEVELS - 1;
+export { MAX_SLOTS } from "./points.js";
 
-interface NodeRow {
-  level: number;
-  prefix: number;
-  generation: number;
-  parent_generation: number;
-  wrapped_key: Buffer;
-}
-
-export interface RekeyReport {
-  readonly nodesRekeyed: number;
-  readonly childrenRewrapped: number;
-}
-
-export function pathPrefixes(slot: number): number[] {
-  if (!Number.isSafeInteger(slot) || slot < 0 || slot >= MAX_SLOTS) {
-    throw new VaultError("VAULT_CORRUPT", `subject slot ${slot} is out of range`);
-  }
-  const out: number[] = [];
-  for (let l = 0; l < TREE_LEVELS; l++) out.push(Math.floor(slot / FANOUT ** (TREE_LEVELS - l)));
-  return out;
-}
+/** Where a secret is wrapped: a fixed point, or one that depends on the new version. */
+export type SecretPoint = number | ((version: number) => number);
 
 export class KeyTree {
   readonly #vaultId: string;
@@ -59,204 +41,137 @@ export class KeyTree {
     this.#cache = cache;
   }
 
-  // --- bindings (associated data of every wrap) ---------------------------------------------
-  #nodeAad(level: number, prefix: number, generation: number): Uint8Array {
-    return encodeFields([
-      "voxvault/key-node/v1",
-      this.#vaultId,
-      String(level),
-      String(prefix),
-      String(generation),
-    ]);
-  }
+  // --- bindings (associated data of every wrap; the provider adds generation and point) ------
   #subjectAad(subjectId: string, version: number): Uint8Array {
-    return encodeFields(["voxvault/subject-key/v1", this.#vaultId, subjectId, String(version)]);
+    return encodeFields(["voxvault/subject-key/v2", this.#vaultId, subjectId, String(version)]);
   }
   #secretAad(name: string, version: number): Uint8Array {
-    return encodeFields(["voxvault/vault-secret/v1", this.#vaultId, name, String(version)]);
+    return encodeFields(["voxvault/vault-secret/v2", this.#vaultId, name, String(version)]);
   }
 
-  // --- creation -------------------------------------------------------------------------------
+  // --- generations ----------------------------------------------------------------------------
 
-  /** Creates the level-0 node under the given root version (vault init). */
-  async init(trx: MetaDb, rootVersion: number): Promise<void> {
-    const key = randomBytes(32);
-    const wrapped = await this.#provider.wrap(rootVersion, key, this.#nodeAad(0, 0, 1));
-    await trx
-      .insertInto("key_nodes")
-      .values({
-        level: 0,
-        prefix: 0,
-        generation: 1,
-        parent_generation: rootVersion,
-        wrapped_key: Buffer.from(wrapped),
-      })
-      .execute();
-    this.#cache.set(`n:0:0:1`, key);
-    wipe(key);
-  }
-
-  /** The root version that wraps the level-0 node. */
-  async rootVersionInUse(db: MetaDb): Promise<number> {
-    const top = await db
-      .selectFrom("key_nodes")
-      .select("parent_generation")
-      .where("level", "=", 0)
+  /** The generation new keys are wrapped under. */
+  async activeGeneration(db: MetaDb): Promise<number> {
+    const row = await db
+      .selectFrom("root_generations")
+      .select("generation")
+      .where("status", "=", "active")
       .executeTakeFirst();
-    if (!top) throw new VaultError("VAULT_CORRUPT", "the key tree has no top node");
-    return top.parent_generation;
+    if (!row) throw new VaultError("VAULT_CORRUPT", "the vault has no active root generation");
+    return row.generation;
   }
 
-  async #pathRows(db: MetaDb, slot: number): Promise<(NodeRow | undefined)[]> {
-    const prefixes = pathPrefixes(slot);
-    const rows = await db
-      .selectFrom("key_nodes")
-      .selectAll()
-      .where((eb) => eb.or(prefixes.map((p, l) => eb.and([eb("level", "=", l), eb("prefix", "=", p)]))))
+  /** Records generation 1 as active (vault init; the provider already holds it). */
+  async init(trx: MetaDb, at: string): Promise<void> {
+    await trx
+      .insertInto("root_generations")
+      .values({ generation: 1, status: "active", created_at: at, retired_at: null, destroyed_at: null })
       .execute();
-    const byLevel: (NodeRow | undefined)[] = new Array<NodeRow | undefined>(TREE_LEVELS).fill(undefined);
-    for (const r of rows) byLevel[r.level] = r;
-    return byLevel;
-  }
-
-  /** Unwraps keys down the path (top first) as far as rows exist; uses and fills the cache. */
-  async #pathKeys(rows: readonly (NodeRow | undefined)[], upTo: number): Promise<Uint8Array[]> {
-    const keys: Uint8Array[] = [];
-    for (let l = 0; l <= upTo; l++) {
-      const row = rows[l];
-      if (!row) throw new VaultError("VAULT_CORRUPT", `key tree node at level ${l} is missing`);
-      const id = `n:${l}:${row.prefix}:${row.generation}`;
-      let key = this.#cache.get(id);
-      if (!key) {
-        const aad = this.#nodeAad(l, row.prefix, row.generation);
-        if (l === 0) {
-          key = await this.#provider.unwrap(row.parent_generation, row.wrapped_key, aad);
-        } else {
-          const parent = rows[l - 1]!;
-          if (row.parent_generation !== parent.generation) {
-            throw new VaultError(
-              "VAULT_CORRUPT",
-              `key tree node ${l}/${row.prefix} is wrapped by a stale parent`,
-            );
-          }
-          key = unwrapKey(keys[l - 1]!, row.wrapped_key, aad);
-        }
-        this.#cache.set(id, key);
-      }
-      keys.push(key);
-    }
-    return keys;
-  }
-
-  /** Creates any missing nodes on a slot's path (write transaction). */
-  async ensurePath(trx: MetaDb, slot: number): Promise<void> {
-    const rows = await this.#pathRows(trx, slot);
-    const prefixes = pathPrefixes(slot);
-    // Nodes are created top-down and never deleted, so the missing ones are a suffix of the path.
-    const firstMissing = rows.findIndex((r) => !r);
-    if (firstMissing === -1) return;
-    if (firstMissing === 0) throw new VaultError("VAULT_CORRUPT", "the key tree has no top node");
-    const keys = await this.#pathKeys(rows, firstMissing - 1);
-    for (let l = firstMissing; l < TREE_LEVELS; l++) {
-      const parent = rows[l - 1]!;
-      const key = randomBytes(32);
-      const row: NodeRow = {
-        level: l,
-        prefix: prefixes[l]!,
-        generation: 1,
-        parent_generation: parent.generation,
-        wrapped_key: Buffer.from(wrapKey(keys[l - 1]!, key, this.#nodeAad(l, prefixes[l]!, 1))),
-      };
-      await trx.insertInto("key_nodes").values(row).execute();
-      rows[l] = row;
-      this.#cache.set(`n:${l}:${row.prefix}:1`, key);
-      keys.push(key);
-    }
-    wipe(...keys);
   }
 
   // --- subject keys ---------------------------------------------------------------------------
 
+  /** A fresh subject key at `version`, wrapped under the active generation. Caller wipes it. */
   async createSubjectKey(trx: MetaDb, subjectId: string, slot: number, version: number): Promise<Uint8Array> {
-    await this.ensurePath(trx, slot);
-    const rows = await this.#pathRows(trx, slot);
-    const keys = await this.#pathKeys(rows, LEAF_PARENT);
+    const generation = await this.activeGeneration(trx);
     const key = randomBytes(32);
+    const wrapped = await this.#provider.wrap(
+      generation,
+      slotPoint(slot),
+      key,
+      this.#subjectAad(subjectId, version),
+    );
     await trx
       .insertInto("subject_keys")
       .values({
         subject_id: subjectId,
         version,
-        parent_generation: rows[LEAF_PARENT]!.generation,
-        wrapped_key: Buffer.from(wrapKey(keys[LEAF_PARENT]!, key, this.#subjectAad(subjectId, version))),
+        parent_generation: 0,
+        root_generation: generation,
+        wrapped_key: Buffer.from(wrapped),
         created_at: new Date().toISOString(),
       })
       .execute();
-    wipe(...keys);
-    this.#cache.set(`s:${subjectId}:${version}`, key);
+    this.#cache.set(`s:${subjectId}:${version}:${generation}`, key);
     return key;
   }
 
   /** The subject's key at a version; KEY_UNAVAILABLE once destroyed. Caller wipes the result. */
   async subjectKey(db: MetaDb, subjectId: string, slot: number, version: number): Promise<Uint8Array> {
-    const cached = this.#cache.get(`s:${subjectId}:${version}`);
-    if (cached) return cached;
     const row = await db
       .selectFrom("subject_keys")
-      .selectAll()
+      .select(["wrapped_key", "root_generation"])
       .where("subject_id", "=", subjectId)
       .where("version", "=", version)
       .executeTakeFirst();
-    if (!row)
+    if (!row) {
+      this.#cache.deletePrefix(`s:${subjectId}:${version}:`);
       throw new VaultError("KEY_UNAVAILABLE", `subject key version ${version} does not exist (destroyed?)`);
-    const rows = await this.#pathRows(db, slot);
-    const keys = await this.#pathKeys(rows, LEAF_PARENT);
-    if (row.parent_generation !== rows[LEAF_PARENT]!.generation) {
-      wipe(...keys);
-      throw new VaultError("VAULT_CORRUPT", "subject key is wrapped by a stale key tree node");
     }
-    const key = unwrapKey(keys[LEAF_PARENT]!, row.wrapped_key, this.#subjectAad(subjectId, version));
-    wipe(...keys);
-    this.#cache.set(`s:${subjectId}:${version}`, key);
+    const generation = this.#generationOf(row.root_generation);
+    const id = `s:${subjectId}:${version}:${generation}`;
+    const cached = this.#cache.get(id);
+    if (cached) return cached;
+    const key = await this.#provider.unwrap(
+      generation,
+      slotPoint(slot),
+      row.wrapped_key,
+      this.#subjectAad(subjectId, version),
+    );
+    this.#cache.set(id, key);
     return key;
-  }
-
-  /**
-   * The unwrapped keys of every node on a slot's path, top first. Internal (not exported from the
-   * package): used by tests that play an attacker holding the current database and root key.
-   */
-  async pathKeys(db: MetaDb, slot: number): Promise<Uint8Array[]> {
-    return this.#pathKeys(await this.#pathRows(db, slot), LEAF_PARENT);
   }
 
   forgetSubject(subjectId: string): void {
     this.#cache.deletePrefix(`s:${subjectId}:`);
   }
 
+  #generationOf(g: number | null): number {
+    if (g === null) {
+      throw new VaultError(
+        "VAULT_CORRUPT",
+        "a key is still under the format-1 key tree (the upgrade did not run)",
+      );
+    }
+    return g;
+  }
+
   // --- vault secrets --------------------------------------------------------------------------
 
-  async createSecret(trx: MetaDb, name: string, value: Uint8Array): Promise<number> {
-    const top = await this.#pathRows(trx, 0);
-    const [topKey] = await this.#pathKeys(top, 0);
+  /**
+   * Adds a version of a vault secret (older versions become retired), wrapped at `point` (or at
+   * the point a function of the new version names, for secrets erased one version at a time).
+   */
+  async createSecret(
+    trx: MetaDb,
+    name: string,
+    value: Uint8Array,
+    at: SecretPoint = VAULT_SECRETS_POINT,
+  ): Promise<number> {
+    const generation = await this.activeGeneration(trx);
     const last = await trx
       .selectFrom("vault_secrets")
       .select((eb) => eb.fn.max("version").as("v"))
       .where("name", "=", name)
       .executeTakeFirst();
     const version = (last?.v ?? 0) + 1;
+    const point = typeof at === "number" ? at : at(version);
+    const wrapped = await this.#provider.wrap(generation, point, value, this.#secretAad(name, version));
     await trx.updateTable("vault_secrets").set({ status: "retired" }).where("name", "=", name).execute();
     await trx
       .insertInto("vault_secrets")
       .values({
         name,
         version,
-        parent_generation: top[0]!.generation,
-        wrapped_key: Buffer.from(wrapKey(topKey!, value, this.#secretAad(name, version))),
+        parent_generation: 0,
+        root_generation: generation,
+        point,
+        wrapped_key: Buffer.from(wrapped),
         created_at: new Date().toISOString(),
         status: "active",
       })
       .execute();
-    wipe(topKey);
     return version;
   }
 
@@ -269,163 +184,49 @@ export class KeyTree {
       .where("status", "=", "active")
       .executeTakeFirst();
     if (!row) throw new VaultError("VAULT_CORRUPT", `vault secret ${name} is missing`);
-    const id = `v:${name}:${row.version}`;
+    return { version: row.version, value: await this.#openSecret(row) };
+  }
+
+  /** A given version of a vault secret, active or retired. Caller wipes the result. */
+  async secretVersion(db: MetaDb, name: string, version: number): Promise<Uint8Array> {
+    const row = await db
+      .selectFrom("vault_secrets")
+      .selectAll()
+      .where("name", "=", name)
+      .where("version", "=", version)
+      .executeTakeFirst();
+    if (!row)
+      throw new VaultError("KEY_UNAVAILABLE", `vault secret ${name} version ${version} does not exist`);
+    return this.#openSecret(row);
+  }
+
+  async #openSecret(row: {
+    name: string;
+    version: number;
+    root_generation: number | null;
+    point: number | null;
+    wrapped_key: Uint8Array;
+  }): Promise<Uint8Array> {
+    const generation = this.#generationOf(row.root_generation);
+    const id = `v:${row.name}:${row.version}:${generation}`;
     const cached = this.#cache.get(id);
-    if (cached) return { version: row.version, value: cached };
-    const top = await this.#pathRows(db, 0);
-    const [topKey] = await this.#pathKeys(top, 0);
-    if (row.parent_generation !== top[0]!.generation) {
-      wipe(topKey);
-      throw new VaultError("VAULT_CORRUPT", `vault secret ${name} is wrapped by a stale top node`);
-    }
-    const value = unwrapKey(topKey!, row.wrapped_key, this.#secretAad(name, row.version));
-    wipe(topKey);
-    this.#cache.set(id, value);
-    return { version: row.version, value };
-  }
-
-  // --- rekeying -------------------------------------------------------------------------------
-
-  /**
-   * Gives every node on the slot's path a fresh key and wraps the new top under `newRootVersion`.
-   * The caller has already deleted the keys that must become unrecoverable, in the same
-   * transaction, and destroys the previous root version after commit.
-   */
-  async rekeyPath(
-    trx: MetaDb,
-    slot: number,
-    newRootVersion: number,
-    depth = TREE_LEVELS,
-  ): Promise<RekeyReport> {
-    const prefixes = pathPrefixes(slot);
-    const rows = await this.#pathRows(trx, slot);
-    const firstMissing = rows.findIndex((r) => !r);
-    // The path may stop early (lazy nodes); `depth` = 1 rekeys the top node alone.
-    const last = Math.min(depth - 1, firstMissing === -1 ? LEAF_PARENT : firstMissing - 1);
-    const oldKeys = await this.#pathKeys(rows, last);
-    const newKeys = oldKeys.map(() => randomBytes(32));
-    const newGen = rows.slice(0, last + 1).map((r) => r!.generation + 1);
-    let rewrapped = 0;
-
-    for (let l = last; l >= 0; l--) {
-      const node = rows[l]!;
-      const rewrap = (wrapped: Buffer, aad: Uint8Array): Buffer => {
-        const k = unwrapKey(oldKeys[l]!, wrapped, aad);
-        const out = Buffer.from(wrapKey(newKeys[l]!, k, aad));
-        wipe(k);
-        rewrapped++;
-        return out;
-      };
-      if (l === LEAF_PARENT) {
-        const children = await trx
-          .selectFrom("subject_keys")
-          .innerJoin("subjects", "subjects.id", "subject_keys.subject_id")
-          .select([
-            "subject_keys.subject_id",
-            "subject_keys.version",
-            "subject_keys.parent_generation",
-            "subject_keys.wrapped_key",
-          ])
-          .where("subjects.slot", ">=", node.prefix * FANOUT)
-          .where("subjects.slot", "<", (node.prefix + 1) * FANOUT)
-          .execute();
-        for (const c of children) {
-          this.#checkParent(c.parent_generation, node);
-          await trx
-            .updateTable("subject_keys")
-            .set({
-              wrapped_key: rewrap(c.wrapped_key, this.#subjectAad(c.subject_id, c.version)),
-              parent_generation: newGen[l]!,
-            })
-            .where("subject_id", "=", c.subject_id)
-            .where("version", "=", c.version)
-            .execute();
-        }
-      } else {
-        const children = await trx
-          .selectFrom("key_nodes")
-          .selectAll()
-          .where("level", "=", l + 1)
-          .where("prefix", ">=", node.prefix * FANOUT)
-          .where("prefix", "<", (node.prefix + 1) * FANOUT)
-          .execute();
-        for (const c of children) {
-          this.#checkParent(c.parent_generation, node);
-          let wrapped: Buffer;
-          let generation = c.generation;
-          if (l + 1 <= last && c.prefix === prefixes[l + 1]) {
-            generation = newGen[l + 1]!;
-            wrapped = Buffer.from(
-              wrapKey(newKeys[l]!, newKeys[l + 1]!, this.#nodeAad(l + 1, c.prefix, generation)),
-            );
-            rewrapped++;
-          } else {
-            wrapped = rewrap(c.wrapped_key, this.#nodeAad(l + 1, c.prefix, c.generation));
-          }
-          await trx
-            .updateTable("key_nodes")
-            .set({ wrapped_key: wrapped, generation, parent_generation: newGen[l]! })
-            .where("level", "=", l + 1)
-            .where("prefix", "=", c.prefix)
-            .execute();
-        }
-      }
-      if (l === 0) {
-        const secrets = await trx.selectFrom("vault_secrets").selectAll().execute();
-        for (const s of secrets) {
-          this.#checkParent(s.parent_generation, node);
-          await trx
-            .updateTable("vault_secrets")
-            .set({
-              wrapped_key: rewrap(s.wrapped_key, this.#secretAad(s.name, s.version)),
-              parent_generation: newGen[0]!,
-            })
-            .where("name", "=", s.name)
-            .where("version", "=", s.version)
-            .execute();
-        }
-      }
-    }
-    const topWrapped = await this.#provider.wrap(
-      newRootVersion,
-      newKeys[0]!,
-      this.#nodeAad(0, 0, newGen[0]!),
+    if (cached) return cached;
+    const value = await this.#provider.unwrap(
+      generation,
+      row.point ?? VAULT_SECRETS_POINT,
+      row.wrapped_key,
+      this.#secretAad(row.name, row.version),
     );
-    await trx
-      .updateTable("key_nodes")
-      .set({
-        wrapped_key: Buffer.from(topWrapped),
-        generation: newGen[0]!,
-        parent_generation: newRootVersion,
-      })
-      .where("level", "=", 0)
-      .where("prefix", "=", 0)
-      .execute();
-    for (let l = 0; l <= last; l++) {
-      this.#cache.delete(`n:${l}:${prefixes[l]}:${rows[l]!.generation}`);
-      this.#cache.set(`n:${l}:${prefixes[l]}:${newGen[l]}`, newKeys[l]!);
-    }
-    wipe(...oldKeys, ...newKeys);
-    return { nodesRekeyed: last + 1, childrenRewrapped: rewrapped };
-  }
-
-  /**
-   * Fresh key for the top node alone (children rewrapped), wrapped under `newRootVersion`. Used
-   * after deleting vault secrets that must become unrecoverable (expired retention epochs).
-   */
-  rekeyTop(trx: MetaDb, newRootVersion: number): Promise<RekeyReport> {
-    return this.rekeyPath(trx, 0, newRootVersion, 1);
-  }
-
-  /** Deletes every version of a vault secret (the caller then rekeys the top node). */
-  async deleteSecret(trx: MetaDb, name: string): Promise<number> {
-    const r = await trx.deleteFrom("vault_secrets").where("name", "=", name).executeTakeFirst();
-    this.#cache.deletePrefix(`v:${name}:`);
-    return Number(r.numDeletedRows);
+    this.#cache.set(id, value);
+    return value;
   }
 
   /** A vault secret, created (random, 32 bytes) if it does not exist yet. Write transaction only. */
-  async secretOrCreate(trx: MetaDb, name: string): Promise<{ version: number; value: Uint8Array }> {
+  async secretOrCreate(
+    trx: MetaDb,
+    name: string,
+    point: SecretPoint = VAULT_SECRETS_POINT,
+  ): Promise<{ version: number; value: Uint8Array }> {
     const exists = await trx
       .selectFrom("vault_secrets")
       .select("version")
@@ -434,56 +235,107 @@ export class KeyTree {
       .executeTakeFirst();
     if (!exists) {
       const value = randomBytes(32);
-      const version = await this.createSecret(trx, name, value);
+      const version = await this.createSecret(trx, name, value, point);
       return { version, value };
     }
     return this.secret(trx, name);
   }
 
-  /** Root rotation: the level-0 key stays, its wrapping moves to `newRootVersion`. */
-  async rewrapTop(trx: MetaDb, newRootVersion: number): Promise<number> {
-    const top = await trx.selectFrom("key_nodes").selectAll().where("level", "=", 0).executeTakeFirst();
-    if (!top) throw new VaultError("VAULT_CORRUPT", "the key tree has no top node");
-    const aad = this.#nodeAad(0, 0, top.generation);
-    const key = await this.#provider.unwrap(top.parent_generation, top.wrapped_key, aad);
-    const wrapped = await this.#provider.wrap(newRootVersion, key, aad);
-    wipe(key);
-    await trx
-      .updateTable("key_nodes")
-      .set({ wrapped_key: Buffer.from(wrapped), parent_generation: newRootVersion })
-      .where("level", "=", 0)
+  /** Every version of a vault secret still stored (active and retired), oldest first. Caller wipes. */
+  async secretVersions(db: MetaDb, name: string): Promise<{ version: number; value: Uint8Array }[]> {
+    const rows = await db
+      .selectFrom("vault_secrets")
+      .selectAll()
+      .where("name", "=", name)
+      .orderBy("version")
       .execute();
-    return top.parent_generation;
+    const out: { version: number; value: Uint8Array }[] = [];
+    for (const r of rows) out.push({ version: r.version, value: await this.#openSecret(r) });
+    return out;
   }
 
-  #checkParent(childParentGeneration: number, parent: NodeRow): void {
-    if (childParentGeneration !== parent.generation) {
-      throw new VaultError(
-        "VAULT_CORRUPT",
-        `a child of key node ${parent.level}/${parent.prefix} has a stale wrapping`,
-      );
+  /**
+   * Deletes versions of a vault secret (all when `versions` is omitted). Returns the points that
+   * held only these rows: the caller records their punctures in the same transaction.
+   */
+  async deleteSecret(trx: MetaDb, name: string, versions?: readonly number[]): Promise<number[]> {
+    if (versions?.length === 0) return [];
+    let q = trx.selectFrom("vault_secrets").select(["point", "version"]).where("name", "=", name);
+    let d = trx.deleteFrom("vault_secrets").where("name", "=", name);
+    if (versions) {
+      q = q.where("version", "in", versions);
+      d = d.where("version", "in", versions);
     }
+    const rows = await q.execute();
+    await d.execute();
+    for (const r of rows) this.#cache.deletePrefix(`v:${name}:${r.version}:`);
+    const points = new Set<number>();
+    for (const r of rows)
+      if (r.point !== null && r.point !== VAULT_SECRETS_POINT) points.add(r.point);
+    return [...points];
   }
 
-  /** Unwraps the top node with the provider, proving the root key belongs to this vault. */
+  /** Moves every vault secret not yet under `generation` there (root rotation). Same values. */
+  async rewrapSecrets(trx: MetaDb, generation: number): Promise<number> {
+    const rows = await trx
+      .selectFrom("vault_secrets")
+      .selectAll()
+      .where((eb) => eb.or([eb("root_generation", "is", null), eb("root_generation", "!=", generation)]))
+      .execute();
+    for (const r of rows) {
+      const value = await this.#openSecret(r);
+      const point = r.point ?? VAULT_SECRETS_POINT;
+      const wrapped = await this.#provider.wrap(generation, point, value, this.#secretAad(r.name, r.version));
+      wipe(value);
+      await trx
+        .updateTable("vault_secrets")
+        .set({ wrapped_key: Buffer.from(wrapped), root_generation: generation, point })
+        .where("name", "=", r.name)
+        .where("version", "=", r.version)
+        .execute();
+    }
+    return rows.length;
+  }
+
+  // --- erasure --------------------------------------------------------------------------------
+
+  /** Records punctures in the log (same transaction as the deletion); hosts apply them after commit. */
+  async recordPunctures(trx: MetaDb, points: readonly number[], reason: string, at: string): Promise<void> {
+    for (const point of points) await trx.insertInto("key_punctures").values({ point, reason, at }).execute();
+  }
+
+  /** Unwraps one vault secret of the active generation, proving the root key belongs to this vault. */
   async verifyRoot(db: MetaDb): Promise<void> {
-    const rows = await this.#pathRows(db, 0);
-    const top = rows[0];
-    if (!top) throw new VaultError("VAULT_CORRUPT", "the key tree has no top node");
+    const generation = await this.activeGeneration(db);
+    const row = await db
+      .selectFrom("vault_secrets")
+      .selectAll()
+      .where("root_generation", "=", generation)
+      .where("point", "=", VAULT_SECRETS_POINT)
+      .orderBy("name")
+      .executeTakeFirst();
+    if (!row)
+      throw new VaultError("VAULT_CORRUPT", "the vault has no secrets under its active root generation");
     try {
-      const key = await this.#provider.unwrap(
-        top.parent_generation,
-        top.wrapped_key,
-        this.#nodeAad(0, 0, top.generation),
+      wipe(
+        await this.#provider.unwrap(
+          generation,
+          VAULT_SECRETS_POINT,
+          row.wrapped_key,
+          this.#secretAad(row.name, row.version),
+        ),
       );
-      wipe(key);
     } catch (e) {
       if (e instanceof VaultError && e.code === "KEY_UNAVAILABLE") {
-        throw new VaultError("ROOT_KEY_MISMATCH", "the root key does not open this vault's key tree", {
+        throw new VaultError("ROOT_KEY_MISMATCH", "the root key does not open this vault's keys", {
           cause: e,
         });
       }
       throw e;
     }
+  }
+
+  close(): void {
+    this.#cache.close();
   }
 }

@@ -11,9 +11,9 @@ import { wipe } from "../crypto/bytes.js";
 import { writeFileAtomic } from "../fsutil/atomic.js";
 import { selfSignedCertificate } from "./x509.js";
 import type { Vault } from "../vault/vault.js";
+import { TLS_CERT_FILE as CERT_FILE, TLS_SECRET } from "../vault/secret-names.js";
 
-export const TLS_SECRET = "tls-private-key";
-const CERT_FILE = path.join("tls", "cert.pem");
+export { TLS_SECRET } from "../vault/secret-names.js";
 
 export interface ServerTls {
   readonly cert: string;
@@ -54,12 +54,19 @@ export async function ensureServerTls(
   } catch {
     certPem = undefined;
   }
-  if (certPem) {
+  const hasKey = await meta.db
+    .selectFrom("vault_secrets")
+    .select("version")
+    .where("name", "=", TLS_SECRET)
+    .where("status", "=", "active")
+    .executeTakeFirst();
+  if (certPem && hasKey) {
     const { value } = await tree.secret(meta.db, TLS_SECRET);
     const pem = keyPem(value);
     wipe(value);
     return { cert: certPem, key: pem, fingerprint: fingerprint(certPem) };
   }
+  // none yet, or a root rotation replaced the key: a new key and certificate
   const made = await generate(hostnames);
   await meta.write(async (trx) => {
     await tree.createSecret(trx, TLS_SECRET, made.keyDer);

@@ -21,6 +21,7 @@ import type { BlobsTable } from "../store/meta/schema.js";
 import type { VaultDeps } from "./deps.js";
 import { epochExpired, epochFor, epochSecretName, retentionKek } from "./retention-keys.js";
 import { latestKeyVersion, loadSubject, requireActive } from "./subjects.js";
+import { epochPoint } from "../keys/points.js";
 
 const KIND_RE = /^[a-z][a-z0-9._-]{0,63}$/;
 
@@ -218,7 +219,8 @@ export async function sealBlob(deps: Deps, input: PutBlobInput): Promise<SealedB
     if (epochExpired(epoch, deps.now()))
       throw new VaultError("INVALID_ARGUMENT", "retention expiry is in the past");
     const name = epochSecretName(epoch);
-    wipe((await deps.meta.write((trx) => deps.tree.secretOrCreate(trx, name))).value);
+    const point = epochPoint(epoch);
+    wipe((await deps.meta.write((trx) => deps.tree.secretOrCreate(trx, name, point))).value);
   }
   const dek = randomBytes(32);
   const subjectKey = await deps.tree.subjectKey(deps.meta.db, subject.id, subject.slot, version);

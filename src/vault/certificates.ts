@@ -3,6 +3,10 @@
  *
  *   signed message = "voxvault/deletion-certificate/v1\n" || JCS(certificate without "signature")
  *   signature      = Ed25519(vault certificate key, signed message)   (RFC 8032, RFC 8785)
+ *
+ * Type v2 (root generations) replaced v1 (root versions); both verify. The certificate key can
+ * be rotated: certificates stay verifiable under the key that signed them, which the vault keeps
+ * publishing as retired.
  */
 import { z } from "zod";
 import { fromBase64, toBase64, toHex, utf8Bytes } from "../crypto/bytes.js";
@@ -12,24 +16,17 @@ import { sha256 } from "../crypto/kdf.js";
 import { VaultError } from "../errors.js";
 
 export const CERT_SECRET = "deletion-certificate-signing";
-export const CERT_TYPE = "voxvault.deletion-certificate/v1";
+export const CERT_TYPE = "voxvault.deletion-certificate/v2";
+export const LEGACY_CERT_TYPE = "voxvault.deletion-certificate/v1";
 const SIGNING_PREFIX = "voxvault/deletion-certificate/v1\n";
 
-export const DeletionCertificateSchema = z.strictObject({
-  type: z.literal(CERT_TYPE),
+const common = {
   certificateId: z.string(),
   vaultId: z.string(),
   subjectId: z.string(),
   tenant: z.string(),
   requestedAt: z.string(),
   shreddedAt: z.string(),
-  destroyed: z.strictObject({
-    subjectKeyVersions: z.array(z.number().int()),
-    keyTreeNodesRekeyed: z.number().int(),
-    keysRewrapped: z.number().int(),
-    retiredRootKeyVersion: z.number().int(),
-    externalReference: z.boolean(),
-  }),
   counts: z.strictObject({ blobs: z.number().int(), bytes: z.number().int() }),
   auditEventId: z.string(),
   signature: z.strictObject({
@@ -38,15 +35,46 @@ export const DeletionCertificateSchema = z.strictObject({
     publicKey: z.string(),
     value: z.string(),
   }),
-});
+};
+
+export const DeletionCertificateSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal(CERT_TYPE),
+    ...common,
+    destroyed: z.strictObject({
+      subjectKeyVersions: z.array(z.number().int()),
+      /** Generations whose key at the subject's slot is punctured. */
+      rootGenerationsPunctured: z.array(z.number().int()),
+      externalReference: z.boolean(),
+      recordsErased: z.strictObject({
+        recordings: z.number().int(),
+        derivations: z.number().int(),
+        consents: z.number().int(),
+        uploads: z.number().int(),
+        referenceIndexRehashed: z.number().int(),
+      }),
+    }),
+  }),
+  z.strictObject({
+    type: z.literal(LEGACY_CERT_TYPE),
+    ...common,
+    destroyed: z.strictObject({
+      subjectKeyVersions: z.array(z.number().int()),
+      keyTreeNodesRekeyed: z.number().int(),
+      keysRewrapped: z.number().int(),
+      retiredRootKeyVersion: z.number().int(),
+      externalReference: z.boolean(),
+    }),
+  }),
+]);
 export type DeletionCertificate = z.infer<typeof DeletionCertificateSchema>;
-export type UnsignedCertificate = Omit<DeletionCertificate, "signature">;
+export type UnsignedCertificate = Omit<Extract<DeletionCertificate, { type: typeof CERT_TYPE }>, "signature">;
 
 export function certificateKeyId(publicKey: Uint8Array): string {
   return toHex(sha256(publicKey).subarray(0, 8));
 }
 
-function message(body: UnsignedCertificate): Uint8Array {
+function message(body: Omit<DeletionCertificate, "signature">): Uint8Array {
   return utf8Bytes(SIGNING_PREFIX + canonicalJson(body));
 }
 
@@ -67,10 +95,15 @@ export function signCertificate(
 }
 
 /**
- * Verifies a certificate against the vault's published certificate key. The key inside the
- * certificate is only a hint: trusting it would let anyone mint certificates.
+ * Verifies a certificate against the vault's published certificate keys (current and retired).
+ * The key inside the certificate is only a hint to pick one: trusting it would let anyone mint
+ * certificates.
  */
-export function verifyCertificate(input: unknown, trustedPublicKey: Uint8Array): DeletionCertificate {
+export function verifyCertificate(
+  input: unknown,
+  trusted: Uint8Array | readonly Uint8Array[],
+): DeletionCertificate {
+  const keys = trusted instanceof Uint8Array ? [trusted] : trusted;
   const parsed = DeletionCertificateSchema.safeParse(input);
   if (!parsed.success) throw new VaultError("INVALID_ARGUMENT", "not a voxvault deletion certificate");
   const cert = parsed.data;
@@ -81,10 +114,8 @@ export function verifyCertificate(input: unknown, trustedPublicKey: Uint8Array):
   } catch {
     throw new VaultError("INVALID_ARGUMENT", "certificate signature is not base64");
   }
-  if (
-    signature.keyId !== certificateKeyId(trustedPublicKey) ||
-    !ed25519Verify(ed25519PublicKey(trustedPublicKey), message(body), sig)
-  ) {
+  const key = keys.find((k) => certificateKeyId(k) === signature.keyId);
+  if (!key || !ed25519Verify(ed25519PublicKey(key), message(body), sig)) {
     throw new VaultError(
       "INVALID_ARGUMENT",
       "certificate signature does not verify under this vault's certificate key",

@@ -1,4 +1,12 @@
-export { initVault, openVault, type InitOptions, type OpenOptions } from "./lifecycle.js";
+export {
+  initVault,
+  openVault,
+  joinVault,
+  type InitOptions,
+  type OpenOptions,
+  type JoinOptions,
+  type JoinResult,
+} from "./lifecycle.js";
 export { Vault } from "./vault.js";
 export type { VaultConfig } from "./config.js";
 export type { SubjectInfo, ListSubjectsOptions } from "./subjects.js";
@@ -8,3 +16,5 @@ export type { DeletionCertificate } from "./certificates.js";
 export { verifyCertificate } from "./certificates.js";
 export type { KeyStatus, SubjectRotation } from "./keys.js";
 export type { SweepReport } from "./sweep.js";
+export type { HostInfo } from "./hosts.js";
+export type { RootRotation, RotationProgress } from "./rotation.js";

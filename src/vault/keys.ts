@@ -1,32 +1,59 @@
 /**
- * Key rotation. Nothing here re-encrypts a blob: root rotation rewraps the top of the key tree,
- * subject rotation rewraps each blob's data key (and the sealed external reference) under a new
- * subject-key version. Old versions stay until every wrap under them moved, so an interrupted
- * rotation resumes where it stopped.
+ * Key rotation and status. Nothing here re-encrypts a blob: subject rotation rewraps each blob's
+ * data key (and the sealed external reference) under a new subject-key version; root rotation
+ * (src/vault/rotation.ts) moves everything to a new root generation. Old versions stay until
+ * every wrap under them moved, so an interrupted rotation resumes where it stopped.
  */
 import { sql } from "kysely";
 import { recordEvent } from "../audit/record.js";
 import { randomBytes, wipe } from "../crypto/bytes.js";
 import { TEMPLATE_SECRET } from "../ingest/template-keys.js";
 import { unwrapKey, wrapKey } from "../crypto/keywrap.js";
+import { VaultError } from "../errors.js";
 import type { VaultDeps } from "./deps.js";
 import { dekAad, dekWrappingKey } from "./blobs.js";
 import { epochExpired } from "./retention-keys.js";
-import { reconcileRootVersions, withRootChange } from "./root-change.js";
+import { indexEntry } from "./refs.js";
+import {
+  appliedSeqIn,
+  latestPunctureSeq,
+  punctureLogId,
+  syncNeeded,
+  syncRoot,
+  type SyncReport,
+} from "./root-sync.js";
 import { loadSubject, openRef, refKeyVersion, sealRef } from "./subjects.js";
 
 export interface KeyStatus {
   readonly provider: {
     readonly kind: string;
     readonly location: string;
-    readonly versions: readonly number[];
+    readonly hostId: string;
+    readonly generations: readonly number[];
+    readonly appliedSeq: number;
   };
-  readonly rootVersionInUse: number;
-  readonly keyTreeNodes: number;
+  readonly activeGeneration: number;
+  readonly generations: readonly {
+    readonly generation: number;
+    readonly status: string;
+    readonly createdAt: string;
+  }[];
+  readonly rotation: RotationState | null;
+  readonly punctureSeq: number;
   readonly subjectKeys: number;
   readonly subjects: { readonly active: number; readonly shredPending: number; readonly shredded: number };
   readonly secrets: readonly { readonly name: string; readonly version: number }[];
 }
+
+export interface RotationState {
+  readonly fromGeneration: number;
+  readonly toGeneration: number;
+  readonly startedAt: string;
+  /** The steps outside the start transaction (TLS certificate file, log signing key) are done. */
+  readonly outsideDone?: boolean;
+}
+
+export const ROTATION_META = "root_rotation";
 
 export interface SubjectRotation {
   readonly subjectId: string;
@@ -37,7 +64,21 @@ export interface SubjectRotation {
 
 type Deps = Pick<VaultDeps, "vaultId" | "meta" | "tree" | "provider" | "actor" | "now">;
 
+export async function rotationState(db: VaultDeps["meta"]["db"]): Promise<RotationState | null> {
+  const row = await db
+    .selectFrom("vault_meta")
+    .select("value")
+    .where("key", "=", ROTATION_META)
+    .executeTakeFirst();
+  return row ? (JSON.parse(row.value) as RotationState) : null;
+}
+
 export function createKeyService(deps: Deps) {
+  /**
+   * A new subject-key version under the active generation; every blob's data key and the sealed
+   * reference move to it, the reference index entry is recomputed, and older versions go once no
+   * blob needs them (expired retention-bound blobs wait for `retention sweep`).
+   */
   async function rotateSubject(subjectId: string): Promise<SubjectRotation | undefined> {
     return deps.meta.write(async (trx) => {
       const subject = await loadSubject(trx, subjectId);
@@ -104,13 +145,17 @@ export function createKeyService(deps: Deps) {
             await oldKey(refKeyVersion(subject.ref_enc)),
             subject.ref_enc,
           );
+          const entry = await indexEntry(trx, deps.tree, subject.tenant, ref);
           await trx
             .updateTable("subjects")
-            .set({ ref_enc: sealRef(deps.vaultId, subject.id, toVersion, newKey, ref) })
+            .set({
+              ref_enc: sealRef(deps.vaultId, subject.id, toVersion, newKey, ref),
+              ref_hash: entry.hash,
+              ref_bucket: entry.bucket,
+            })
             .where("id", "=", subject.id)
             .execute();
         }
-        // Old versions go once no blob still needs them (expired retention-bound blobs may).
         const stillNeeded = (
           await trx
             .selectFrom("blobs")
@@ -141,22 +186,30 @@ export function createKeyService(deps: Deps) {
     });
   }
 
-  return {
-    /** New root key version; the tree's top is rewrapped under it and the old version destroyed. */
-    async rotateRoot(): Promise<{ fromVersion: number; toVersion: number }> {
-      const { retiredRootVersion, newRootVersion } = await withRootChange(deps, async (trx, root) => {
-        const newV = await root.newRootVersion();
-        await deps.tree.rewrapTop(trx, newV);
-        await recordEvent(trx, deps.actor, {
-          type: "keys.root_rotated",
-          fromVersion: root.oldRootVersion,
-          toVersion: newV,
-        });
-      });
-      return { fromVersion: retiredRootVersion, toVersion: newRootVersion };
-    },
+  /** Subjects (not shredded) that still hold a key version outside `generation`, in id order. */
+  async function subjectsOutside(generation: number, after: string, limit: number): Promise<string[]> {
+    const rows = await deps.meta.db
+      .selectFrom("subject_keys")
+      .innerJoin("subjects", "subjects.id", "subject_keys.subject_id")
+      .select("subjects.id")
+      .distinct()
+      .where("subjects.status", "!=", "shredded")
+      .where((eb) =>
+        eb.or([
+          eb("subject_keys.root_generation", "is", null),
+          eb("subject_keys.root_generation", "!=", generation),
+        ]),
+      )
+      .where("subjects.id", ">", after)
+      .orderBy("subjects.id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
 
+  return {
     rotateSubject,
+    subjectsOutside,
 
     /**
      * Renews template protection (ISO/IEC 24745 renewability): a new template-master version, so
@@ -173,9 +226,9 @@ export function createKeyService(deps: Deps) {
       });
     },
 
-    /** Rotates every subject that is not shredded, one transaction each. */
-    async rotateAllSubjects(onProgress?: (done: number) => void): Promise<SubjectRotation[]> {
-      const out: SubjectRotation[] = [];
+    /** Rotates every subject that is not shredded, one transaction each (bounded memory). */
+    async rotateAllSubjects(onProgress?: (done: number) => void): Promise<number> {
+      let done = 0;
       let after = "";
       for (;;) {
         const page = await deps.meta.db
@@ -188,22 +241,61 @@ export function createKeyService(deps: Deps) {
           .execute();
         if (page.length === 0) break;
         for (const s of page) {
-          const r = await rotateSubject(s.id);
-          if (r) out.push(r);
-          onProgress?.(out.length);
+          if (await rotateSubject(s.id)) done++;
+          onProgress?.(done);
         }
         after = page[page.length - 1]!.id;
       }
-      return out;
+      return done;
     },
 
-    async reconcile(): Promise<number[]> {
-      return deps.meta.write((trx) => reconcileRootVersions(deps, trx));
+    /** Brings this host's root provider in step with the vault (root-sync.ts). */
+    async sync(): Promise<SyncReport> {
+      return deps.meta.write((trx) => syncRoot(deps, trx));
+    },
+
+    /** A sync if there is anything to do (cheap when there is not): the timer's call. */
+    async syncIfNeeded(): Promise<SyncReport | undefined> {
+      if (!(await syncNeeded(deps))) return undefined;
+      return deps.meta.write((trx) => syncRoot(deps, trx));
+    },
+
+    /**
+     * Destroys a retired generation everywhere: after this, backups made before the rotation that
+     * retired it no longer open (that is the point once their retention has passed).
+     */
+    async destroyGeneration(generation: number): Promise<void> {
+      await deps.meta.write(async (trx) => {
+        const row = await trx
+          .selectFrom("root_generations")
+          .selectAll()
+          .where("generation", "=", generation)
+          .executeTakeFirst();
+        if (!row) throw new VaultError("INVALID_ARGUMENT", `no root generation ${generation}`);
+        if (row.status === "destroyed") return;
+        if (row.status !== "retired") {
+          throw new VaultError(
+            "INVALID_ARGUMENT",
+            `root generation ${generation} is ${row.status}; only a retired generation can be destroyed`,
+          );
+        }
+        await trx
+          .updateTable("root_generations")
+          .set({ status: "destroyed", destroyed_at: deps.now().toISOString() })
+          .where("generation", "=", generation)
+          .execute();
+        await recordEvent(trx, deps.actor, {
+          type: "keys.root_generation_destroyed",
+          generation,
+          reason: "operator",
+        });
+      });
+      await deps.meta.write((trx) => syncRoot(deps, trx));
     },
 
     async status(): Promise<KeyStatus> {
       const db = deps.meta.db;
-      const count = async (table: "key_nodes" | "subject_keys") =>
+      const count = async (table: "subject_keys") =>
         (
           await db
             .selectFrom(table)
@@ -220,16 +312,30 @@ export function createKeyService(deps: Deps) {
         .selectFrom("vault_secrets")
         .select(["name", "version"])
         .where("status", "=", "active")
+        .where("name", "not like", "subject-ref-key/%")
         .orderBy("name")
+        .execute();
+      const generations = await db
+        .selectFrom("root_generations")
+        .select(["generation", "status", "created_at"])
+        .orderBy("generation")
         .execute();
       return {
         provider: {
           kind: deps.provider.kind,
           location: deps.provider.location,
-          versions: await deps.provider.versions(),
+          hostId: deps.provider.hostId,
+          generations: await deps.provider.generations(),
+          appliedSeq: await appliedSeqIn(deps.provider, await punctureLogId(db)),
         },
-        rootVersionInUse: await deps.tree.rootVersionInUse(db),
-        keyTreeNodes: await count("key_nodes"),
+        activeGeneration: await deps.tree.activeGeneration(db),
+        generations: generations.map((g) => ({
+          generation: g.generation,
+          status: g.status,
+          createdAt: g.created_at,
+        })),
+        rotation: await rotationState(db),
+        punctureSeq: await latestPunctureSeq(db),
         subjectKeys: await count("subject_keys"),
         subjects: { active: n("active"), shredPending: n("shred_pending"), shredded: n("shredded") },
         secrets,

@@ -42,11 +42,13 @@ import {
 } from "./config.js";
 import { parseDuration } from "./duration.js";
 import { CERT_PUBLIC_KEY_META } from "./shred.js";
-import { checkTenant, REF_SECRET } from "./subjects.js";
+import { checkTenant } from "./subjects.js";
 import { Vault } from "./vault.js";
 import { resolveAbstraction, type AbstractionConfig, type EmbedderConfig } from "../ingest/config.js";
 import type { EmbedderPort } from "../ingest/embedder-port.js";
-import { reconcileRootVersions } from "./root-change.js";
+import { PUNCTURE_LOG_META, syncRoot } from "./root-sync.js";
+import { checkHostName, registerPendingHost } from "./hosts.js";
+import { hostKeyFingerprint } from "../crypto/host-seal.js";
 
 export interface InitOptions extends PipelineOptions {
   readonly dataDir: string;
@@ -65,6 +67,8 @@ export interface InitOptions extends PipelineOptions {
   readonly keyCache?: { readonly maxEntries: number; readonly ttlSeconds: number } | undefined;
   readonly actor?: Actor | undefined;
   readonly env?: NodeJS.ProcessEnv | undefined;
+  /** This host's name in the vault's host list; default the machine's host name. */
+  readonly hostName?: string | undefined;
 }
 
 /** Options both initVault and openVault accept for the abstraction pipeline. */
@@ -85,6 +89,14 @@ export interface OpenOptions extends PipelineOptions {
   readonly actor?: Actor | undefined;
   readonly env?: NodeJS.ProcessEnv | undefined;
   readonly now?: (() => Date) | undefined;
+}
+
+export function defaultHostName(): string {
+  return os
+    .hostname()
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "")
+    .slice(0, 63);
 }
 
 export function defaultActor(): Actor {
@@ -210,6 +222,7 @@ export async function initVault(options: InitOptions): Promise<Vault> {
       vaultId,
       passphrase: options.passphrase,
       scryptLogN: options.scryptLogN,
+      generations: [1],
     });
     driver = connectMetadata(metaConfig);
     await createSchema(driver, metaConfig);
@@ -229,28 +242,45 @@ export async function initVault(options: InitOptions): Promise<Vault> {
       keyFile,
       secretTtlMs: config.keyCache.ttlSeconds * 1000,
     });
+    const hostPublicKey = await provider.distribution.hostPublicKey();
     await meta.write(async (trx) => {
       const certSeed = randomBytes(32);
-      const refKey = randomBytes(32);
       await trx
         .insertInto("vault_meta")
         .values([
           { key: "vault_id", value: vaultId },
           { key: "created_at", value: config.createdAt },
           { key: "next_slot", value: "0" },
+          { key: PUNCTURE_LOG_META, value: toBase64(randomBytes(12)) },
           { key: CERT_PUBLIC_KEY_META, value: toBase64(ed25519RawPublicKey(ed25519PrivateKey(certSeed))) },
         ])
         .execute();
-      await tree.init(trx, 1);
-      await tree.createSecret(trx, REF_SECRET, refKey);
+      await tree.init(trx, config.createdAt);
       await tree.createSecret(trx, CERT_SECRET, certSeed);
-      wipe(certSeed, refKey);
+      wipe(certSeed);
+      await trx
+        .insertInto("key_hosts")
+        .values({
+          id: provider!.hostId,
+          name: checkHostName(options.hostName ?? (defaultHostName() || "host")),
+          public_key: Buffer.from(hostPublicKey),
+          status: "approved",
+          created_at: config.createdAt,
+          approved_at: config.createdAt,
+          revoked_at: null,
+          applied_seq: 0,
+          generations: "[1]",
+          last_seen: config.createdAt,
+        })
+        .execute();
       await recordEvent(trx, actor, {
         type: "vault.initialized",
         vaultId,
         keyProvider: provider!.kind,
         metadata: metaConfig.driver,
         schemaVersion: SCHEMA_VERSION,
+        hostId: provider!.hostId,
+        hostFingerprint: hostKeyFingerprint(hostPublicKey),
       });
     });
     const store = await FsBlobStore.open({ root: path.join(dataDir, LAYOUT.blobs) });
@@ -289,6 +319,24 @@ export async function initVault(options: InitOptions): Promise<Vault> {
     }
     throw e;
   }
+}
+
+/**
+ * Brings this host's root in step with the vault (accepting generations sealed to it, applying
+ * punctures) and proves the root opens the vault's keys. A busy vault is retried: a host that
+ * cannot sync cannot know whether its root is current.
+ */
+async function openRoot(deps: Parameters<typeof syncRoot>[0]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await deps.meta.write((trx) => syncRoot(deps, trx));
+      break;
+    } catch (e) {
+      if (!(e instanceof VaultError && e.code === "VAULT_BUSY") || attempt >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    }
+  }
+  await deps.tree.verifyRoot(deps.meta.db);
 }
 
 export async function openVault(options: OpenOptions): Promise<Vault> {
@@ -339,7 +387,6 @@ export async function openVault(options: OpenOptions): Promise<Vault> {
       ttlMs: config.keyCache.ttlSeconds * 1000,
     });
     const tree = new KeyTree(config.vaultId, provider, cache);
-    await tree.verifyRoot(driver.db);
     const actor = options.actor ?? defaultActor();
     const meta = attachLog(driver, {
       vaultId: config.vaultId,
@@ -350,12 +397,7 @@ export async function openVault(options: OpenOptions): Promise<Vault> {
       secretTtlMs: config.keyCache.ttlSeconds * 1000,
     });
     await openLog(meta); // refuses a database older than the log's last signed checkpoint
-    const deps = { meta, tree, provider, actor };
-    try {
-      await meta.write((trx) => reconcileRootVersions(deps, trx));
-    } catch (e) {
-      if (!(e instanceof VaultError && e.code === "VAULT_BUSY")) throw e; // another writer will reconcile
-    }
+    await openRoot({ meta, tree, provider, actor, now: options.now ?? (() => new Date()) });
     const store = await FsBlobStore.open({ root: path.join(dataDir, LAYOUT.blobs) });
     return new Vault({
       vaultId: config.vaultId,
@@ -374,5 +416,66 @@ export async function openVault(options: OpenOptions): Promise<Vault> {
     await driver?.close().catch(() => undefined);
     await provider.close();
     throw driver ? driver.translateError(e) : e;
+  }
+}
+
+export interface JoinOptions {
+  readonly dataDir: string;
+  /** This host's key file (must not exist yet); default as for openVault. */
+  readonly keyFile?: string | undefined;
+  /** Seal this host's key file under a passphrase. */
+  readonly passphrase?: string | undefined;
+  readonly scryptLogN?: number | undefined;
+  readonly postgresUrl?: string | undefined;
+  readonly hostName?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv | undefined;
+}
+
+export interface JoinResult {
+  readonly hostId: string;
+  readonly name: string;
+  readonly fingerprint: string;
+  readonly keyFile: string;
+}
+
+/**
+ * Makes this machine a pending host of an existing vault (docs/architecture.md §Several hosts): a
+ * new key file with a fresh host key and no root generation, and a pending row in the vault's
+ * host list. An approved host checks the fingerprint and runs `host approve`; this host's next
+ * open then receives the root generations sealed to it. Nothing is copied between hosts.
+ */
+export async function joinVault(options: JoinOptions): Promise<JoinResult> {
+  const env = options.env ?? process.env;
+  const dataDir = path.resolve(options.dataDir);
+  await checkDataDir(dataDir);
+  const config = await readVaultConfig(dataDir);
+  const keyFile = path.resolve(
+    options.keyFile ?? config.keyProvider.file ?? defaultKeyFile(config.vaultId, env),
+  );
+  await checkKeyOutside(dataDir, keyFile);
+  const name = checkHostName(options.hostName ?? (defaultHostName() || "host"));
+  const metaConfig = metadataConfig(config, dataDir, options.postgresUrl ?? env.VOXVAULT_PG_URL);
+  const driver = connectMetadata(metaConfig);
+  let provider: FileKeyProvider | undefined;
+  try {
+    if ((await readSchemaVersion(driver)) === undefined)
+      throw new VaultError("VAULT_CORRUPT", "the metadata store has no voxvault schema");
+    await migrate(driver);
+    provider = await FileKeyProvider.create({
+      file: keyFile,
+      vaultId: config.vaultId,
+      passphrase: options.passphrase,
+      scryptLogN: options.scryptLogN,
+      generations: [],
+    });
+    const publicKey = await provider.distribution.hostPublicKey();
+    await registerPendingHost(driver, { id: provider.hostId, name, publicKey, at: new Date().toISOString() });
+    return { hostId: provider.hostId, name, fingerprint: hostKeyFingerprint(publicKey), keyFile };
+  } catch (e) {
+    if (provider) await fs.rm(keyFile, { force: true });
+    throw driver.translateError(e);
+  } finally {
+    await provider?.close();
+    await driver.close();
   }
 }

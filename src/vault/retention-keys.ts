@@ -1,9 +1,10 @@
 /**
  * Retention epochs: reconstructable material kept for a limited time (raw audio, frame features)
  * has its data key wrapped under a key derived from the subject key AND a per-day vault secret.
- * When the day has passed, `retention sweep` deletes that secret and rekeys the top of the key tree
- * under a new root version (the shred mechanism, applied to one secret), so expired material is
- * undecryptable from any copy, not merely deleted. Expiry is rounded up to the end of its UTC day.
+ * Each day's secret is wrapped at its own root point (src/keys/points.ts). When the day has
+ * passed, `retention sweep` deletes the secret and punctures its point (the shred mechanism,
+ * applied to one secret), so expired material is undecryptable from any copy, backups included,
+ * not merely deleted. Expiry is rounded up to the end of its UTC day.
  */
 import { concatBytes, utf8Bytes } from "../crypto/bytes.js";
 import { hkdfSha256 } from "../crypto/kdf.js";

@@ -1,19 +1,20 @@
 /**
  * `retention sweep`: erases reconstructable material whose retention ended. Each expired epoch's
- * secret is deleted and the top of the key tree rekeyed under a new root version in one
- * transaction (docs/architecture.md §Retention), so the material is undecryptable from any copy;
- * the rows and objects are then removed.
+ * secret is deleted and its root point's puncture recorded in one transaction (docs/architecture.md
+ * §Retention); after commit the host applies the puncture, so the material is undecryptable from
+ * any copy; the rows and objects are then removed.
  */
 import { recordEvent } from "../audit/record.js";
 import type { VaultDeps } from "./deps.js";
 import { EPOCH_SECRET_PREFIX, epochExpired, epochSecretName } from "./retention-keys.js";
-import { withRootChange } from "./root-change.js";
+import { syncRoot } from "./root-sync.js";
 
 export interface RetentionReport {
   readonly epochsDestroyed: readonly string[];
   readonly blobsRemoved: number;
   readonly derivationsRemoved: number;
-  readonly retiredRootVersion: number | null;
+  /** Root points punctured (one per epoch). */
+  readonly puncturedPoints: number;
 }
 
 type Deps = Pick<VaultDeps, "meta" | "store" | "tree" | "provider" | "actor" | "now">;
@@ -34,12 +35,15 @@ export function createRetentionService(deps: Deps) {
         .map((r) => r.name.slice(EPOCH_SECRET_PREFIX.length))
         .filter((e) => epochExpired(e, now));
       if (expired.length === 0)
-        return { epochsDestroyed: [], blobsRemoved: 0, derivationsRemoved: 0, retiredRootVersion: null };
+        return { epochsDestroyed: [], blobsRemoved: 0, derivationsRemoved: 0, puncturedPoints: 0 };
       const removed: string[] = [];
       let derivationsRemoved = 0;
-      const { retiredRootVersion } = await withRootChange(deps, async (trx, root) => {
-        for (const e of expired) await deps.tree.deleteSecret(trx, epochSecretName(e));
-        await deps.tree.rekeyTop(trx, await root.newRootVersion());
+      let punctured = 0;
+      await deps.meta.write(async (trx) => {
+        const points: number[] = [];
+        for (const e of expired) points.push(...(await deps.tree.deleteSecret(trx, epochSecretName(e))));
+        await deps.tree.recordPunctures(trx, points, "retention.expired", now.toISOString());
+        punctured = points.length;
         const blobs = await trx
           .selectFrom("blobs")
           .select(["id", "subject_id", "size"])
@@ -77,18 +81,16 @@ export function createRetentionService(deps: Deps) {
             epochs: expired,
           });
         }
-        await recordEvent(trx, deps.actor, {
-          type: "keys.retention_epochs_destroyed",
-          epochs: expired,
-          retiredRootVersion: root.oldRootVersion,
-        });
+        await recordEvent(trx, deps.actor, { type: "keys.retention_epochs_destroyed", epochs: expired });
       });
+      // as after a shred: apply the punctures to this host's root now (any sync would)
+      await deps.meta.write((trx) => syncRoot(deps, trx)).catch(() => undefined);
       for (const id of removed) await deps.store.delete(id);
       return {
         epochsDestroyed: expired,
         blobsRemoved: removed.length,
         derivationsRemoved,
-        retiredRootVersion,
+        puncturedPoints: punctured,
       };
     },
   };

@@ -1,9 +1,10 @@
 /**
  * Crypto-shredding (docs/architecture.md §Shredding). One write transaction deletes every version
- * of the subject's key and its sealed external reference, rekeys the subject's key-tree path
- * under a new root version and records the event and the certificate; after commit the old root
- * version is destroyed. Cost: O(1) in the subject's data (counters are kept on the subject row);
- * ciphertext objects are removed later by `sweep`, and are undecryptable from the commit on.
+ * of the subject's key and its sealed external reference, records the puncture of the subject's
+ * slot in the root's puncture log, and records the event and the certificate; after commit this
+ * host's provider applies the puncture (every other host within one sync period). Cost: O(1) in
+ * the subject's data (counters are kept on the subject row); ciphertext objects are removed
+ * later by `sweep`, and are undecryptable from the commit on.
  */
 import { recordEvent } from "../audit/record.js";
 import { fromBase64, wipe } from "../crypto/bytes.js";
@@ -20,7 +21,9 @@ import {
 } from "./certificates.js";
 import type { VaultDeps } from "./deps.js";
 import { parseDuration } from "./duration.js";
-import { withRootChange } from "./root-change.js";
+import { eraseSubjectRecords } from "./erasure.js";
+import { syncRoot } from "./root-sync.js";
+import { slotPoint } from "../keys/points.js";
 import { loadSubject, toSubjectInfo, type SubjectInfo } from "./subjects.js";
 
 export type ShredOutcome =
@@ -29,7 +32,31 @@ export type ShredOutcome =
 
 type Deps = Pick<VaultDeps, "vaultId" | "config" | "meta" | "tree" | "provider" | "actor" | "now">;
 
+/** Generations whose key at a point is still live somewhere (so a puncture matters there). */
+async function liveGenerations(db: MetaDb): Promise<number[]> {
+  return (
+    await db
+      .selectFrom("root_generations")
+      .select("generation")
+      .where("status", "!=", "destroyed")
+      .orderBy("generation")
+      .execute()
+  ).map((r) => r.generation);
+}
+
 export const CERT_PUBLIC_KEY_META = "deletion_certificate_public_key";
+/** JSON array of base64 public keys that signed certificates before a rotation. */
+export const CERT_RETIRED_KEYS_META = "deletion_certificate_retired_keys";
+
+export async function retiredCertificateKeys(db: MetaDb): Promise<Uint8Array[]> {
+  const row = await db
+    .selectFrom("vault_meta")
+    .select("value")
+    .where("key", "=", CERT_RETIRED_KEYS_META)
+    .executeTakeFirst();
+  if (!row) return [];
+  return (JSON.parse(row.value) as string[]).map((k) => fromBase64(k));
+}
 
 export function createShredService(deps: Deps) {
   async function publicKey(db: MetaDb): Promise<Uint8Array> {
@@ -56,8 +83,7 @@ export function createShredService(deps: Deps) {
   }
 
   async function execute(subjectId: string): Promise<DeletionCertificate> {
-    const { result, retiredRootVersion } = await withRootChange(deps, async (trx, root) => {
-      const oldRoot = root.oldRootVersion;
+    const certificate = await deps.meta.write(async (trx) => {
       const row = await loadSubject(trx, subjectId);
       if (row.status === "shredded")
         throw new VaultError("SUBJECT_SHREDDED", `subject ${row.id} was already shredded`);
@@ -71,14 +97,22 @@ export function createShredService(deps: Deps) {
           .execute()
       ).map((r) => r.version);
       await trx.deleteFrom("subject_keys").where("subject_id", "=", row.id).execute();
-      const report = await deps.tree.rekeyPath(trx, row.slot, await root.newRootVersion());
       const shreddedAt = deps.now().toISOString();
+      const erased = await eraseSubjectRecords(deps, trx, row, shreddedAt);
+      await deps.tree.recordPunctures(
+        trx,
+        [slotPoint(row.slot), ...erased.points],
+        "subject.shredded",
+        shreddedAt,
+      );
+      const generations = await liveGenerations(trx);
       await trx
         .updateTable("subjects")
         .set({
           status: "shredded",
           ref_hash: null,
           ref_enc: null,
+          ref_bucket: null,
           shredded_at: shreddedAt,
           shred_after: null,
         })
@@ -92,10 +126,10 @@ export function createShredService(deps: Deps) {
         blobs: row.blob_count,
         bytes: row.blob_bytes,
         subjectKeyVersions: versions,
-        retiredRootVersion: oldRoot,
+        rootGenerations: generations,
       });
       const { value: seed } = await deps.tree.secret(trx, CERT_SECRET);
-      const certificate = signCertificate(
+      const cert = signCertificate(
         {
           type: CERT_TYPE,
           certificateId,
@@ -106,10 +140,9 @@ export function createShredService(deps: Deps) {
           shreddedAt,
           destroyed: {
             subjectKeyVersions: versions,
-            keyTreeNodesRekeyed: report.nodesRekeyed,
-            keysRewrapped: report.childrenRewrapped,
-            retiredRootKeyVersion: oldRoot,
+            rootGenerationsPunctured: generations,
             externalReference: row.ref_enc !== null,
+            recordsErased: erased.records,
           },
           counts: { blobs: row.blob_count, bytes: row.blob_bytes },
           auditEventId: event.id,
@@ -124,16 +157,16 @@ export function createShredService(deps: Deps) {
           id: certificateId,
           subject_id: row.id,
           issued_at: shreddedAt,
-          body: JSON.stringify(certificate),
+          body: JSON.stringify(cert),
         })
         .execute();
-      return certificate;
+      return cert;
     });
     deps.tree.forgetSubject(subjectId);
-    if (result.destroyed.retiredRootKeyVersion !== retiredRootVersion) {
-      throw new VaultError("INTERNAL", "root version bookkeeping diverged");
-    }
-    return result;
+    // The puncture is in the committed log; apply it to this host's root now. If this fails or the
+    // process dies first, the next sync (at open, on the timer, on any host) applies it.
+    await deps.meta.write((trx) => syncRoot(deps, trx)).catch(() => undefined);
+    return certificate;
   }
 
   return {
@@ -215,8 +248,17 @@ export function createShredService(deps: Deps) {
       return publicKey(deps.meta.db);
     },
 
+    /** Keys that signed certificates before a rotation; certificates they signed stay valid. */
+    async retiredCertificatePublicKeys(): Promise<Uint8Array[]> {
+      return retiredCertificateKeys(deps.meta.db);
+    },
+
     async verify(certificate: unknown): Promise<DeletionCertificate> {
-      const cert = verifyCertificate(certificate, await publicKey(deps.meta.db));
+      const db = deps.meta.db;
+      const cert = verifyCertificate(certificate, [
+        await publicKey(db),
+        ...(await retiredCertificateKeys(db)),
+      ]);
       if (cert.vaultId !== deps.vaultId)
         throw new VaultError("INVALID_ARGUMENT", "certificate was issued by another vault");
       return cert;

@@ -1,21 +1,21 @@
 /**
- * Subjects (contractors). A subject has a random id, a slot in the key tree, a versioned subject
- * key, and an external reference (e.g. the platform's user id or e-mail) that is stored only as
- * a keyed hash (for lookup) and as ciphertext under the subject's own key (so shredding the
- * subject also destroys the reference).
+ * Subjects (contractors). A subject has a random id, a slot (its point in the root, src/keys/
+ * points.ts), a versioned subject key, and an external reference (e.g. the platform's user id or
+ * e-mail) that is stored only as an index entry whose key a shred erases and as padded ciphertext
+ * under the subject's own key (src/vault/refs.ts).
  */
 import { recordEvent } from "../audit/record.js";
-import { encodeFields, u32be, utf8Bytes, wipe } from "../crypto/bytes.js";
-import { hmacSha256 } from "../crypto/kdf.js";
-import { unwrapKey, wrapKey } from "../crypto/keywrap.js";
+import { wipe } from "../crypto/bytes.js";
 import { VaultError } from "../errors.js";
 import { newId, parseId } from "../ids.js";
 import { MAX_SLOTS } from "../keys/tree.js";
 import type { MetaDb } from "../store/meta/index.js";
 import type { SubjectStatus, SubjectsTable } from "../store/meta/schema.js";
 import type { VaultDeps } from "./deps.js";
+import { indexEntry, lookupHashes, openRef, refKeyVersion, sealRef } from "./refs.js";
 
-export const REF_SECRET = "subject-ref-hmac";
+export { openRef, refKeyVersion, sealRef } from "./refs.js";
+
 const MAX_REF_LENGTH = 512;
 const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -105,38 +105,16 @@ export async function latestKeyVersion(db: MetaDb, subjectId: string): Promise<n
   return r.v;
 }
 
-function refAad(vaultId: string, subjectId: string, version: number): Uint8Array {
-  return encodeFields(["voxvault/subject-ref/v1", vaultId, subjectId, String(version)]);
-}
-
-export function sealRef(
-  vaultId: string,
-  subjectId: string,
-  version: number,
-  key: Uint8Array,
-  ref: string,
-): Buffer {
-  return Buffer.concat([u32be(version), wrapKey(key, utf8Bytes(ref), refAad(vaultId, subjectId, version))]);
-}
-
-export function refKeyVersion(sealed: Uint8Array): number {
-  return new DataView(sealed.buffer, sealed.byteOffset, 4).getUint32(0);
-}
-
-export function openRef(vaultId: string, subjectId: string, key: Uint8Array, sealed: Uint8Array): string {
-  const version = refKeyVersion(sealed);
-  const plain = unwrapKey(key, sealed.subarray(4), refAad(vaultId, subjectId, version));
-  const s = new TextDecoder().decode(plain);
-  wipe(plain);
-  return s;
-}
-
 export function createSubjectService(deps: Deps) {
-  async function refHash(db: MetaDb, tenant: string, ref: string): Promise<Buffer> {
-    const { value } = await deps.tree.secret(db, REF_SECRET);
-    const h = hmacSha256(value, encodeFields(["voxvault/subject-ref-hash/v1", tenant, ref]));
-    wipe(value);
-    return Buffer.from(h);
+  async function findRow(db: MetaDb, tenant: string, ref: string): Promise<SubjectsTable | undefined> {
+    const hashes = await lookupHashes(db, deps.tree, tenant, ref);
+    if (hashes.length === 0) return undefined;
+    return db
+      .selectFrom("subjects")
+      .selectAll()
+      .where("tenant", "=", tenant)
+      .where("ref_hash", "in", hashes)
+      .executeTakeFirst();
   }
 
   return {
@@ -144,13 +122,7 @@ export function createSubjectService(deps: Deps) {
       const ref = normaliseRef(input.ref);
       const tenant = checkTenant(input.tenant ?? deps.config.defaultTenant);
       return deps.meta.write(async (trx) => {
-        const hash = await refHash(trx, tenant, ref);
-        const existing = await trx
-          .selectFrom("subjects")
-          .select("id")
-          .where("tenant", "=", tenant)
-          .where("ref_hash", "=", hash)
-          .executeTakeFirst();
+        const existing = await findRow(trx, tenant, ref);
         if (existing)
           throw new VaultError("SUBJECT_EXISTS", `a subject with that reference exists: ${existing.id}`);
         const slotRow = await trx
@@ -171,8 +143,9 @@ export function createSubjectService(deps: Deps) {
           id,
           tenant,
           slot,
-          ref_hash: hash,
+          ref_hash: null,
           ref_enc: null,
+          ref_bucket: null,
           status: "active",
           created_at: createdAt,
           shred_after: null,
@@ -184,7 +157,12 @@ export function createSubjectService(deps: Deps) {
         const key = await deps.tree.createSubjectKey(trx, id, slot, 1);
         const sealed = sealRef(deps.vaultId, id, 1, key, ref);
         wipe(key);
-        await trx.updateTable("subjects").set({ ref_enc: sealed }).where("id", "=", id).execute();
+        const entry = await indexEntry(trx, deps.tree, tenant, ref);
+        await trx
+          .updateTable("subjects")
+          .set({ ref_enc: sealed, ref_hash: entry.hash, ref_bucket: entry.bucket })
+          .where("id", "=", id)
+          .execute();
         await recordEvent(trx, deps.actor, { type: "subject.created", subjectId: id, tenant });
         return toSubjectInfo(row);
       });
@@ -223,13 +201,7 @@ export function createSubjectService(deps: Deps) {
       const r = normaliseRef(ref);
       const t = checkTenant(tenant ?? deps.config.defaultTenant);
       return deps.meta.write(async (trx) => {
-        const hash = await refHash(trx, t, r);
-        const row = await trx
-          .selectFrom("subjects")
-          .selectAll()
-          .where("tenant", "=", t)
-          .where("ref_hash", "=", hash)
-          .executeTakeFirst();
+        const row = await findRow(trx, t, r);
         if (!row) return undefined;
         await recordEvent(trx, deps.actor, { type: "subject.looked_up", subjectId: row.id });
         return toSubjectInfo(row);

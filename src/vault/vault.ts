@@ -21,6 +21,8 @@ import { createConsentService, type ConsentService } from "../access/consent.js"
 import { createTokenService, type TokenService } from "../access/tokens.js";
 import { createUploadService, type UploadService } from "../ingest/uploads.js";
 import { DEFAULT_DECODE_LIMITS } from "../audio/pcm/limits.js";
+import { createHostService, type HostService } from "./hosts.js";
+import { createRotationService, type RootRotation, type RotationProgress } from "./rotation.js";
 
 export interface VaultInit extends VaultDeps {
   readonly dataDir: string;
@@ -34,7 +36,11 @@ interface SharedState {
   embedder: Promise<EmbedderPort | undefined> | undefined;
   tokenUse: Map<string, number>;
   closed: boolean;
+  syncTimer: NodeJS.Timeout | undefined;
 }
+
+/** How often an open vault applies punctures and generations other hosts recorded. */
+export const ROOT_SYNC_INTERVAL_MS = 10_000;
 
 export class Vault {
   readonly id: string;
@@ -43,7 +49,12 @@ export class Vault {
   readonly subjects: SubjectService;
   readonly blobs: BlobService;
   readonly shredding: ShredService;
-  readonly keys: KeyService;
+  readonly keys: KeyService & {
+    /** Root rotation with post-compromise security (src/vault/rotation.ts); resumes an interrupted one. */
+    rotateRoot(onProgress?: (p: RotationProgress) => void): Promise<RootRotation>;
+  };
+  /** Hosts of the vault and their root material (src/vault/hosts.ts). */
+  readonly hosts: HostService;
   readonly maintenance: SweepService;
   readonly retention: RetentionService;
   readonly abstraction: ResolvedAbstraction;
@@ -66,16 +77,30 @@ export class Vault {
 
   constructor(init: VaultInit, shared?: SharedState) {
     this.#init = init;
-    this.#shared = shared ?? { embedder: undefined, tokenUse: new Map(), closed: false };
+    this.#shared = shared ?? {
+      embedder: undefined,
+      tokenUse: new Map(),
+      closed: false,
+      syncTimer: undefined,
+    };
     this.id = init.vaultId;
     this.config = init.config;
     this.dataDir = init.dataDir;
     this.subjects = createSubjectService(init);
     this.blobs = createBlobService(init);
     this.shredding = createShredService(init);
-    this.keys = createKeyService(init);
+    const keys = createKeyService(init);
     this.maintenance = createSweepService(init, this.shredding);
     this.retention = createRetentionService(init);
+    this.log = createLogService(init);
+    const rotation = createRotationService({
+      ...init,
+      keys,
+      rotateLogKey: () => this.log.rotateKey(),
+      sweepRetention: () => this.retention.sweep(),
+    });
+    this.keys = { ...keys, rotateRoot: (onProgress) => rotation.rotateRoot(onProgress) };
+    this.hosts = createHostService(init);
     this.abstraction = resolveAbstraction(init.config.abstraction);
     const factory = init.embedderFactory;
     const abstraction = this.abstraction;
@@ -108,7 +133,16 @@ export class Vault {
       breakglass: createBreakglassService({ ...init, access: accessConfig }),
     };
     this.audit = { list: (q) => listEvents(init.meta.db, q) };
-    this.log = createLogService(init);
+    if (!shared) this.#startRootSync();
+  }
+
+  /** Applies other hosts' punctures and generations while the vault is open (unref'd: never keeps a process alive). */
+  #startRootSync(): void {
+    const timer = setInterval(() => {
+      this.keys.syncIfNeeded().catch(() => undefined); // a busy or unreachable store: next tick
+    }, ROOT_SYNC_INTERVAL_MS);
+    timer.unref();
+    this.#shared.syncTimer = timer;
   }
 
   get metadataDialect(): "sqlite" | "postgres" {
@@ -133,6 +167,8 @@ export class Vault {
   async close(): Promise<void> {
     if (this.#shared.closed) return;
     this.#shared.closed = true;
+    if (this.#shared.syncTimer) clearInterval(this.#shared.syncTimer);
+    this.#init.tree.close();
     await this.#init.meta.close();
     await this.#init.provider.close();
   }

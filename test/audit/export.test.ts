@@ -100,8 +100,8 @@ describe.each(BACKENDS)("audit export ($name)", (backend) => {
         ["subject.created", 3001, 1],
         ["blob.written", 6003, 1],
         ["blob.read", 6003, 2],
-        ["keys.root_version_destroyed", 3004, 4],
         ["subject.shredded", 3001, 6],
+        ["keys.punctures_applied", 3004, 3],
       ].filter(([t]) => events.some((e) => e.event.type === t)),
     );
     const read = out.find((o) => o.metadata.event_code === "blob.read")!;

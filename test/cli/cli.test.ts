@@ -94,6 +94,7 @@ describe.each(BACKENDS)("voxvault CLI ($name)", (backend) => {
       "blob.read",
       "subject.reference_revealed",
       "subject.shredded",
+      "keys.punctures_applied", // this host applied the slot's puncture right after the commit
     ]);
   });
 
@@ -104,12 +105,22 @@ describe.each(BACKENDS)("voxvault CLI ($name)", (backend) => {
     const b = JSON.parse(
       (await run("blob", "put", "--subject", s.id, "--kind", "raw", file, "--json")).stdout,
     ) as { id: string };
-    const rot = await run("keys", "rotate", "--root", "--subjects", "--json");
+    const rot = await run("keys", "rotate", "--root", "--json");
     expect(rot.code, rot.stderr).toBe(0);
     expect(JSON.parse(rot.stdout)).toMatchObject({
-      root: { fromVersion: 1, toVersion: 2 },
-      subjects: { count: 1, blobsRewrapped: 1 },
+      root: { fromGeneration: 1, toGeneration: 2, subjectsRotated: 1, resumed: false },
     });
+    const status = JSON.parse((await run("keys", "status", "--json")).stdout) as {
+      activeGeneration: number;
+      generations: { generation: number; status: string }[];
+      certificateKey: { retired: unknown[] };
+    };
+    expect(status.activeGeneration).toBe(2);
+    expect(status.generations.map((g) => [g.generation, g.status])).toEqual([
+      [1, "retired"],
+      [2, "active"],
+    ]);
+    expect(status.certificateKey.retired).toHaveLength(1);
     const get = await run("blob", "get", b.id);
     expect(get.stdout).toBe("hello voice");
     const blobs = JSON.parse((await run("blob", "list", "--subject", s.id, "--json")).stdout) as {

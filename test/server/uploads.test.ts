@@ -9,15 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Derivation, Recording } from "../../src/server/routes/schemas.js";
 import { convert, HAVE_AUDIO_TOOLS, wavBytes } from "../support/audio.js";
 import { BACKENDS } from "../support/backends.js";
-import {
-  call,
-  codeOf,
-  makeWorld,
-  speechBytes,
-  speechFile,
-  type Reply,
-  type World,
-} from "./helpers.js";
+import { call, codeOf, makeWorld, speechBytes, speechFile, type Reply, type World } from "./helpers.js";
 
 interface Upload {
   id: string;

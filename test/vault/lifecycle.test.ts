@@ -12,6 +12,7 @@ import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
+import { PuncturableKey } from "../../src/keys/pprf.js";
 import { defaultKeyFile } from "../../src/keys/key-file.js";
 import { BACKENDS, codeOf, sandbox, type Sandbox } from "../support/backends.js";
 
@@ -79,9 +80,11 @@ describe.each(BACKENDS)("vault lifecycle ($name)", (backend) => {
     writeFileSync(keyFile, "{not json", { mode: 0o600 });
     expect(await codeOf(sb.open())).toBe("ROOT_KEY_INVALID");
 
-    // Same vault id, different key material: the tree does not open.
-    const forged = JSON.parse(saved.toString()) as { versions: { key: string }[] };
-    forged.versions[0]!.key = Buffer.alloc(32, 7).toString("base64");
+    // Same vault id and host, different root material: the vault's keys do not open.
+    const forged = JSON.parse(saved.toString()) as { content: { generations: { key: string }[] } };
+    forged.content.generations[0]!.key = Buffer.from(PuncturableKey.generate().serialize()).toString(
+      "base64",
+    );
     writeFileSync(keyFile, JSON.stringify(forged), { mode: 0o600 });
     expect(await codeOf(sb.open())).toBe("ROOT_KEY_MISMATCH");
 

@@ -23,7 +23,9 @@ async function checkInvariants(sb: Sandbox): Promise<{ subjects: number; shredde
   const v = await sb.open(); // reconciles root versions
   try {
     const status = await v.keys.status();
-    expect(status.provider.versions).toEqual([status.rootVersionInUse]);
+    // every recorded puncture applied to this host's root, the active generation held
+    expect(status.provider.appliedSeq).toBe(status.punctureSeq);
+    expect(status.provider.generations).toContain(status.activeGeneration);
     const events = await v.audit.list({ limit: 100_000 });
     const created = new Set(
       events

@@ -58,14 +58,16 @@ describe.each(BACKENDS)("retention-bound blobs ($name)", (backend) => {
     const later = new Date(Date.now() + 3 * DAY);
     v = await sb.open({ now: () => later });
     expect(await codeOf(v.blobs.read(kept.id))).toBe("RETENTION_EXPIRED");
-    const before = (await v.keys.status()).rootVersionInUse;
+    const before = await v.keys.status();
     const report = await v.retention.sweep();
     expect(report.epochsDestroyed).toEqual([kept.retentionEpoch]);
     expect(report.blobsRemoved).toBe(1);
-    expect(report.retiredRootVersion).toBe(before);
+    expect(report.puncturedPoints).toBe(1);
     const status = await v.keys.status();
-    expect(status.rootVersionInUse).toBe(before + 1);
-    expect(status.provider.versions).toEqual([before + 1]);
+    // the epoch's root point is punctured in the log and on this host; the root generation stays
+    expect(status.punctureSeq).toBe(before.punctureSeq + 1);
+    expect(status.provider.appliedSeq).toBe(status.punctureSeq);
+    expect(status.activeGeneration).toBe(before.activeGeneration);
     expect(status.secrets.some((x) => x.name.startsWith("retention-epoch/"))).toBe(false);
     expect(await codeOf(v.blobs.read(kept.id))).toBe("BLOB_NOT_FOUND");
     expect((await collectBytes((await v.blobs.read(forever.id)).stream)).toString()).toBe("{}");

@@ -1,62 +1,65 @@
 import { randomBytes } from "node:crypto";
-import { cpSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodeFields } from "../../src/crypto/bytes.js";
-import { unwrapKey } from "../../src/crypto/keywrap.js";
-import { KeyCache } from "../../src/keys/cache.js";
 import { FileKeyProvider } from "../../src/keys/file-provider.js";
-import { KeyTree } from "../../src/keys/tree.js";
-import { connectMetadata } from "../../src/store/meta/index.js";
 import { defaultKeyFile } from "../../src/keys/key-file.js";
 import type { Vault } from "../../src/vault/vault.js";
 import { verifyCertificate } from "../../src/vault/certificates.js";
 import { BACKENDS, codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
 
-/** Rows of the tables that hold wrapped keys, copied out of the metadata store. */
-async function slotOf(sb: Sandbox, subjectId: string): Promise<number> {
-  const driver = connectMetadata(
-    sb.backend.name === "sqlite"
-      ? { driver: "sqlite", file: path.join(sb.dataDir, "meta.sqlite") }
-      : { driver: "postgres", url: sb.backend.pgUrl!, schema: sb.schema },
-  );
-  try {
-    const r = await driver.db
-      .selectFrom("subjects")
-      .select("slot")
-      .where("id", "=", subjectId)
-      .executeTakeFirstOrThrow();
-    return r.slot;
-  } finally {
-    await driver.close();
-  }
+interface KeyRow {
+  subject_id: string;
+  version: number;
+  root_generation: number;
+  wrapped_key: Buffer;
+}
+interface SecretRow {
+  name: string;
+  version: number;
+  root_generation: number;
+  point: number;
+  wrapped_key: Buffer;
 }
 
-async function keyRows(sb: Sandbox) {
+/** The wrapped keys a copy of the metadata holds (what a backup or a dump gives an attacker). */
+async function keyRows(
+  sb: Sandbox,
+): Promise<{ subjectKeys: KeyRow[]; secrets: SecretRow[]; slots: Map<string, number> }> {
+  let subjectKeys: KeyRow[];
+  let secrets: SecretRow[];
+  let subjects: { id: string; slot: number }[];
   if (sb.backend.name === "sqlite") {
     const { default: Db } = await import("better-sqlite3");
     const db = new Db(path.join(sb.dataDir, "meta.sqlite"), { readonly: true });
-    const out = {
-      nodes: db.prepare("SELECT * FROM key_nodes").all() as { wrapped_key: Buffer }[],
-      subjectKeys: db.prepare("SELECT * FROM subject_keys").all() as {
-        subject_id: string;
-        wrapped_key: Buffer;
-      }[],
-    };
+    subjectKeys = db.prepare("SELECT * FROM subject_keys").all() as KeyRow[];
+    secrets = db.prepare("SELECT * FROM vault_secrets").all() as SecretRow[];
+    subjects = db.prepare("SELECT id, slot FROM subjects").all() as { id: string; slot: number }[];
     db.close();
-    return out;
+  } else {
+    const c = new pg.Client({ connectionString: sb.backend.pgUrl });
+    await c.connect();
+    subjectKeys = (await c.query(`SELECT * FROM ${sb.schema}.subject_keys`)).rows as KeyRow[];
+    secrets = (
+      await c.query(
+        `SELECT name, version, root_generation, point::int AS point, wrapped_key FROM ${sb.schema}.vault_secrets`,
+      )
+    ).rows as SecretRow[];
+    subjects = (await c.query(`SELECT id, slot::int AS slot FROM ${sb.schema}.subjects`)).rows as {
+      id: string;
+      slot: number;
+    }[];
+    await c.end();
   }
-  const c = new pg.Client({ connectionString: sb.backend.pgUrl });
-  await c.connect();
-  const nodes = (await c.query(`SELECT * FROM ${sb.schema}.key_nodes`)).rows as { wrapped_key: Buffer }[];
-  const subjectKeys = (await c.query(`SELECT * FROM ${sb.schema}.subject_keys`)).rows as {
-    subject_id: string;
-    wrapped_key: Buffer;
-  }[];
-  await c.end();
-  return { nodes, subjectKeys };
+  return { subjectKeys, secrets, slots: new Map(subjects.map((r) => [r.id, r.slot])) };
 }
+
+const subjectAad = (vaultId: string, subjectId: string, version: number) =>
+  encodeFields(["voxvault/subject-key/v2", vaultId, subjectId, String(version)]);
+const secretAad = (vaultId: string, name: string, version: number) =>
+  encodeFields(["voxvault/vault-secret/v2", vaultId, name, String(version)]);
 
 describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
   let sb: Sandbox;
@@ -76,7 +79,7 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
     const vb = await v.blobs.put({ subjectId: victim.id, kind: "raw", data: [randomBytes(10_000)] });
     const otherData = randomBytes(10_000);
     const ob = await v.blobs.put({ subjectId: other.id, kind: "raw", data: [otherData] });
-    const before = (await v.keys.status()).rootVersionInUse;
+    const before = await v.keys.status();
 
     const out = await v.shredding.request(victim.id);
     expect(out.status).toBe("shredded");
@@ -88,9 +91,9 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
       counts: { blobs: 1, bytes: vb.size },
       destroyed: {
         subjectKeyVersions: [1],
-        retiredRootKeyVersion: before,
+        rootGenerationsPunctured: [1],
         externalReference: true,
-        keyTreeNodesRekeyed: 7,
+        recordsErased: { recordings: 0, derivations: 0, consents: 0, uploads: 0 },
       },
     });
     // verifies under the vault's key, and only under it
@@ -112,8 +115,10 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
 
     expect((await collectBytes((await v.blobs.read(ob.id)).stream)).equals(otherData)).toBe(true);
     const status = await v.keys.status();
-    expect(status.provider.versions).toEqual([status.rootVersionInUse]);
-    expect(status.rootVersionInUse).toBe(before + 1);
+    // the slot and the old reference-index key are punctured, in the log and on this host at once
+    expect(status.punctureSeq).toBe(before.punctureSeq + 2);
+    expect(status.provider.appliedSeq).toBe(status.punctureSeq);
+    expect(status.activeGeneration).toBe(before.activeGeneration);
     expect(status.subjects.shredded).toBe(1);
     const ev = (await v.audit.list({ subjectId: victim.id })).map((e) => e.event.type);
     expect(ev).toContain("subject.shredded");
@@ -123,50 +128,76 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
     expect(await codeOf(v.blobs.read(vb.id))).toBe("BLOB_NOT_FOUND");
   });
 
-  it("a copy of the data directory taken before the shred yields nothing of the subject afterwards", async () => {
+  it("a copy of the metadata taken before the shred still opens every other subject, and nothing of the shredded one", async () => {
     const victim = await v.subjects.add({ ref: "victim" });
     const survivor = await v.subjects.add({ ref: "survivor" });
-    // neighbours in the same slot group and elsewhere in the tree
+    // neighbours: same 16-slot group, and subjects sharing the victim's reference bucket
     for (let i = 0; i < 20; i++) await v.subjects.add({ ref: `n${i}` });
-    const secret = randomBytes(5000);
-    await v.blobs.put({ subjectId: victim.id, kind: "raw", data: [secret] });
+    await v.blobs.put({ subjectId: victim.id, kind: "raw", data: [randomBytes(5000)] });
     await v.blobs.put({ subjectId: survivor.id, kind: "raw", data: [randomBytes(100)] });
-    const oldRows = await keyRows(sb);
+    const old = await keyRows(sb); // the backup / the stolen dump
     const vaultId = v.id;
-    const survivorSlot0 = await slotOf(sb, survivor.id);
-    const backupDir = path.join(sb.root, "backup");
-    if (backend.name === "sqlite") {
-      await v.close();
-      cpSync(sb.dataDir, backupDir, { recursive: true });
-      v = await sb.open();
-    }
+    const keyFile = defaultKeyFile(vaultId, sb.env);
+    const oldKeyFile = readFileSync(keyFile); // a copy of the key file made before the shred
 
     await v.shredding.request(victim.id);
-    const newRows = await keyRows(sb);
+    const now = await keyRows(sb);
+    expect(now.subjectKeys.some((r) => r.subject_id === victim.id)).toBe(false);
 
-    // 1. Strongest offline attacker: the old wrapped subject key, plus every node key of the
-    //    current tree (as if the root key and the current database were both stolen).
-    const victimOld = oldRows.subjectKeys.filter((r) => r.subject_id === victim.id);
-    expect(victimOld).toHaveLength(1);
-    expect(newRows.subjectKeys.some((r) => r.subject_id === victim.id)).toBe(false);
-    const aad = (subjectId: string) => encodeFields(["voxvault/subject-key/v1", vaultId, subjectId, "1"]);
-    const stolen = await currentNodeKeys(sb);
-    // Positive control: with these keys the attacker does open the survivor's current key...
-    const survivorRow = newRows.subjectKeys.find((r) => r.subject_id === survivor.id)!;
-    const survivorSlot = stolen.find((p) => p.slot === survivorSlot0)!;
-    expect(unwrapKey(survivorSlot.keys[6]!, survivorRow.wrapped_key, aad(survivor.id))).toHaveLength(32);
-    // ...but no key of the current tree opens the victim's old wrapped key.
-    for (const { keys } of stolen) {
-      for (const k of keys) expect(() => unwrapKey(k, victimOld[0]!.wrapped_key, aad(victim.id))).toThrow();
+    // The attacker holds the old copy and the CURRENT key file (every generation it has).
+    const provider = await FileKeyProvider.open({ file: keyFile, vaultId });
+    try {
+      for (const row of old.subjectKeys) {
+        const slot = old.slots.get(row.subject_id)!;
+        const attempt = provider.unwrap(
+          row.root_generation,
+          slot,
+          row.wrapped_key,
+          subjectAad(vaultId, row.subject_id, row.version),
+        );
+        if (row.subject_id === victim.id) expect(await codeOf(attempt)).toBe("KEY_UNAVAILABLE");
+        else expect(await attempt).toHaveLength(32); // the backup keeps every other subject
+      }
+      for (const g of await provider.generations())
+        expect(await provider.isPunctured(g, old.slots.get(victim.id)!)).toBe(true);
+      // The victim's reference-index key in the old copy is gone too: guessing "victim" against the
+      // old ref_hash needs it. Every other secret of the old copy still opens.
+      const gone = old.secrets.filter(
+        (r) => !now.secrets.some((n) => n.name === r.name && n.version === r.version),
+      );
+      expect(gone.length).toBe(1);
+      expect(gone[0]!.name).toMatch(/^subject-ref-key\//);
+      for (const r of old.secrets) {
+        const attempt = provider.unwrap(
+          r.root_generation,
+          r.point,
+          r.wrapped_key,
+          secretAad(vaultId, r.name, r.version),
+        );
+        if (r === gone[0]) expect(await codeOf(attempt)).toBe("KEY_UNAVAILABLE");
+        else expect(await attempt).toBeInstanceOf(Uint8Array);
+      }
+    } finally {
+      await provider.close();
     }
-    // 2. The old copy no longer opens with the current key file: the root version it needs is gone.
-    if (backend.name === "sqlite") {
-      await v.close();
-      rmSync(sb.dataDir, { recursive: true });
-      cpSync(backupDir, sb.dataDir, { recursive: true });
-      expect(await codeOf(sb.open())).toBe("ROOT_KEY_MISMATCH");
-      rmSync(sb.dataDir, { recursive: true });
-      v = await sb.init(); // fresh vault for afterEach
+    // Only a key file copied BEFORE the shred, together with the old copy, still opens the victim:
+    // that pair is a full compromise at that time (docs/threat-model.md A4).
+    const copyFile = path.join(sb.root, "old-copy", "key.json");
+    mkdirSync(path.dirname(copyFile), { recursive: true, mode: 0o700 });
+    writeFileSync(copyFile, oldKeyFile, { mode: 0o600 });
+    const before = await FileKeyProvider.open({ file: copyFile, vaultId });
+    try {
+      const row = old.subjectKeys.find((r) => r.subject_id === victim.id)!;
+      expect(
+        await before.unwrap(
+          row.root_generation,
+          old.slots.get(victim.id)!,
+          row.wrapped_key,
+          subjectAad(vaultId, victim.id, 1),
+        ),
+      ).toHaveLength(32);
+    } finally {
+      await before.close();
     }
   });
 
@@ -215,9 +246,11 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
     const out = await v.shredding.request(s.id);
     if (out.status !== "shredded") throw new Error("expected immediate shred");
     expect(out.certificate.counts.blobs).toBe(200);
-    // Only the path was rekeyed: 7 nodes, and no per-blob work in the transaction.
-    expect(out.certificate.destroyed.keyTreeNodesRekeyed).toBe(7);
-    expect(out.certificate.destroyed.keysRewrapped).toBeLessThanOrEqual(7 * 16 + 2);
+    // One slot punctured, no per-blob work in the transaction.
+    const d = out.certificate.destroyed;
+    if (!("rootGenerationsPunctured" in d)) throw new Error("expected a v2 certificate");
+    expect(d.rootGenerationsPunctured).toEqual([1]);
+    expect(d.subjectKeyVersions).toEqual([1]);
   });
 
   it("the audit table is append-only in the database itself", async () => {
@@ -246,27 +279,3 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
     expect((await v.audit.list()).length).toBe(2);
   });
 });
-
-/** Every node key of the current tree, unwrapped with the current root key file (attacker's view). */
-async function currentNodeKeys(sb: Sandbox): Promise<{ slot: number; keys: Uint8Array[] }[]> {
-  const cfg = JSON.parse(readFileSync(path.join(sb.dataDir, "vault.json"), "utf8")) as { vaultId: string };
-  const provider = await FileKeyProvider.open({
-    file: defaultKeyFile(cfg.vaultId, sb.env),
-    vaultId: cfg.vaultId,
-  });
-  const tree = new KeyTree(cfg.vaultId, provider, new KeyCache({ maxEntries: 1, ttlMs: 0 }));
-  const driver = connectMetadata(
-    sb.backend.name === "sqlite"
-      ? { driver: "sqlite", file: path.join(sb.dataDir, "meta.sqlite") }
-      : { driver: "postgres", url: sb.backend.pgUrl!, schema: sb.schema },
-  );
-  try {
-    const slots = (await driver.db.selectFrom("subjects").select("slot").execute()).map((r) => r.slot);
-    const out: { slot: number; keys: Uint8Array[] }[] = [];
-    for (const slot of slots) out.push({ slot, keys: await tree.pathKeys(driver.db, slot) });
-    return out;
-  } finally {
-    await driver.close();
-    await provider.close();
-  }
-}

@@ -133,7 +133,7 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
         const r = await v.retention.sweep();
         output(io, g, r, () => [
           r.epochsDestroyed.length
-            ? `erased ${r.blobsRemoved} blobs of ${r.epochsDestroyed.length} expired retention days (${r.epochsDestroyed.join(", ")}); root key version ${r.retiredRootVersion} destroyed`
+            ? `erased ${r.blobsRemoved} blobs of ${r.epochsDestroyed.length} expired retention days (${r.epochsDestroyed.join(", ")}); their keys' root points punctured`
             : "nothing has expired",
         ]);
       });

@@ -20,7 +20,7 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
     .description("create a vault: data directory, root key (outside it), metadata store")
     .option(
       "--seal",
-      "seal the root key file under a passphrase (from --passphrase-file or VOXVAULT_PASSPHRASE[_FILE])",
+      "seal the root key file under a passphrase (from --passphrase-file or VOXVAULT_PASSPHRASE_FILE, a 0600 file)",
     )
     .option(
       "--postgres <url>",

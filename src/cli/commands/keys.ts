@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { toBase64 } from "../../crypto/bytes.js";
+import { VaultError } from "../../errors.js";
 import { certificateKeyId } from "../../vault/certificates.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
 import { writeLine, type CliIo } from "../io.js";
@@ -9,38 +10,49 @@ export function registerKeys(program: Command, io: CliIo, globals: () => GlobalO
 
   keys
     .command("rotate")
-    .description("rotate the root key (default) and/or every subject key; nothing is re-encrypted")
-    .option("--root", "new root key version (the default when no other scope is given)")
-    .option("--subjects", "new key version for every subject; data keys are rewrapped")
+    .description(
+      "rotate the root (default), every subject key, or template protection; nothing is re-encrypted",
+    )
+    .option(
+      "--root",
+      "new root generation, subject keys, reference, certificate, TLS and log keys (resumes an interrupted rotation)",
+    )
+    .option("--subjects", "new key version for every subject only; data keys are rewrapped")
     .option("--templates", "renew template protection: templates made before are no longer compared")
     .action(async (o: { root?: boolean; subjects?: boolean; templates?: boolean }) => {
       const g = globals();
       const doRoot = o.root === true || (o.subjects !== true && o.templates !== true);
+      const progress = (line: string) => {
+        if (io.isTty && !g.json) io.stderr.write(`\r${line}`);
+      };
       await withVault(io, g, async (v) => {
-        const root = doRoot ? await v.keys.rotateRoot() : undefined;
-        const subjects = o.subjects
-          ? await v.keys.rotateAllSubjects((n) => {
-              if (io.isTty && !g.json && n % 100 === 0) io.stderr.write(`\rsubjects rotated: ${n}`);
-            })
+        const root = doRoot
+          ? await v.keys.rotateRoot((p) => { progress(
+                `root rotation: ${p.phase}, ${p.subjectsDone} subjects done, ${p.subjectsLeft} left   `,
+              ); },
+            )
           : undefined;
-        if (io.isTty && subjects && !g.json) io.stderr.write("\n");
+        const subjects =
+          o.subjects && !doRoot
+            ? await v.keys.rotateAllSubjects((n) => {
+                if (n % 100 === 0) progress(`subjects rotated: ${n}`);
+              })
+            : undefined;
+        if (io.isTty && !g.json && (root || subjects !== undefined)) io.stderr.write("\n");
         const templates = o.templates ? await v.keys.rotateTemplateKey() : undefined;
-        const rewrapped = subjects?.reduce((a, r) => a + r.blobsRewrapped, 0) ?? 0;
         output(
           io,
           g,
-          {
-            root,
-            subjects: subjects ? { count: subjects.length, blobsRewrapped: rewrapped } : undefined,
-            templates,
-          },
+          { root, subjects: subjects === undefined ? undefined : { count: subjects }, templates },
           () => [
             ...(root
-              ? [`root key rotated: version ${root.fromVersion} destroyed, version ${root.toVersion} in use`]
+              ? [
+                  `root rotated${root.resumed ? " (resumed)" : ""}: generation ${root.toGeneration} active, ${root.fromGeneration} retired; ` +
+                    `${root.subjectsRotated} subjects moved to new keys; replaced: ${root.secretsRotated.join(", ") || "(done earlier)"}`,
+                  "restart `voxvault serve` to use the new TLS certificate; other hosts receive the new generation at their next sync",
+                ]
               : []),
-            ...(subjects
-              ? [`subject keys rotated: ${subjects.length} subjects, ${rewrapped} data keys rewrapped`]
-              : []),
+            ...(subjects !== undefined ? [`subject keys rotated: ${subjects} subjects`] : []),
             ...(templates
               ? [
                   `template key renewed: version ${templates.version}; earlier templates are no longer compared`,
@@ -52,6 +64,40 @@ export function registerKeys(program: Command, io: CliIo, globals: () => GlobalO
     });
 
   keys
+    .command("sync")
+    .description("apply other hosts' punctures and receive generations sealed to this host")
+    .action(async () => {
+      const g = globals();
+      await withVault(io, g, async (v) => {
+        const r = await v.keys.sync();
+        output(io, g, r, () => [
+          `host ${r.hostId}: puncture log applied through ${r.appliedSeq} (${r.puncturesApplied} new); ` +
+            `generations received: ${r.generationsReceived.join(", ") || "none"}; destroyed: ${r.generationsDestroyed.join(", ") || "none"}`,
+        ]);
+      });
+    });
+
+  keys
+    .command("destroy-generation <generation>")
+    .description(
+      "destroy a retired root generation on every host: backups made before its rotation stop opening",
+    )
+    .option("--yes", "confirm")
+    .action(async (gen: string, o: { yes?: boolean }) => {
+      const g = globals();
+      if (!o.yes) throw new VaultError("USAGE", "destroying a root generation cannot be undone: add --yes");
+      const n = Number(gen);
+      if (!Number.isSafeInteger(n) || n <= 0)
+        throw new VaultError("USAGE", "generation must be a positive integer");
+      await withVault(io, g, async (v) => {
+        await v.keys.destroyGeneration(n);
+        output(io, g, { destroyed: n }, () => [
+          `root generation ${n} destroyed; hosts drop it at their next sync`,
+        ]);
+      });
+    });
+
+  keys
     .command("status")
     .description("root key provider, versions in use, key tree size")
     .action(async () => {
@@ -59,18 +105,30 @@ export function registerKeys(program: Command, io: CliIo, globals: () => GlobalO
       await withVault(io, g, async (v) => {
         const s = await v.keys.status();
         const pub = await v.shredding.certificatePublicKey();
-        const certKey = { keyId: certificateKeyId(pub), publicKey: toBase64(pub) };
+        const retired = (await v.shredding.retiredCertificatePublicKeys()).map((k) => ({
+          keyId: certificateKeyId(k),
+          publicKey: toBase64(k),
+        }));
+        const certKey = { keyId: certificateKeyId(pub), publicKey: toBase64(pub), retired };
         if (g.json) {
           writeLine(io.stdout, JSON.stringify({ ...s, certificateKey: certKey }));
           return;
         }
         output(io, g, null, () => [
-          `root key: ${s.provider.kind} at ${s.provider.location}`,
-          `  versions present: ${s.provider.versions.join(", ")}; in use: ${s.rootVersionInUse}`,
-          `key tree: ${s.keyTreeNodes} nodes; ${s.subjectKeys} subject keys`,
+          `root key: ${s.provider.kind} at ${s.provider.location} (host ${s.provider.hostId})`,
+          `  generations held: ${s.provider.generations.join(", ")}; active: ${s.activeGeneration}; ` +
+            `puncture log applied ${s.provider.appliedSeq} of ${s.punctureSeq}`,
+          `  generations: ${s.generations.map((x) => `${x.generation} ${x.status}`).join(", ")}`,
+          ...(s.rotation
+            ? [
+                `  rotation under way: ${s.rotation.fromGeneration} -> ${s.rotation.toGeneration} (voxvault keys rotate --root resumes it)`,
+              ]
+            : []),
+          `subject keys: ${s.subjectKeys}`,
           `subjects: ${s.subjects.active} active, ${s.subjects.shredPending} pending shred, ${s.subjects.shredded} shredded`,
           `vault secrets: ${s.secrets.map((x) => `${x.name} v${x.version}`).join(", ")}`,
           `deletion certificate key: Ed25519 ${certKey.keyId} ${certKey.publicKey}`,
+          ...retired.map((k) => `  retired (still verifies older certificates): ${k.keyId} ${k.publicKey}`),
         ]);
       });
     });

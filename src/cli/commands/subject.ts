@@ -118,7 +118,7 @@ export function registerSubject(program: Command, io: CliIo, globals: () => Glob
           writeLine(
             io.stderr,
             `shredded ${c.subjectId}: ${c.counts.blobs} blobs (${formatBytes(c.counts.bytes)}) can no longer be decrypted; ` +
-              `root key version ${c.destroyed.retiredRootKeyVersion} destroyed. Deletion certificate follows.`,
+              `its keys are deleted and its root point punctured. Deletion certificate follows.`,
           );
           writeLine(io.stdout, JSON.stringify(c, null, 2));
         } else {

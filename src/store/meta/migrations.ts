@@ -6,6 +6,7 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely
 import { m0002TransparencyLog } from "./m0002-transparency-log.js";
 import { m0003Recordings } from "./m0003-recordings.js";
 import { m0004Access } from "./m0004-access.js";
+import { m0005RootGenerations } from "./m0005-root-generations.js";
 import type { Dialect } from "./types.js";
 
 type Up = (db: Kysely<unknown>, dialect: Dialect) => Promise<void>;
@@ -134,6 +135,7 @@ const ups: readonly (readonly [string, Up])[] = [
   ["0002_transparency_log", m0002TransparencyLog],
   ["0003_recordings", m0003Recordings],
   ["0004_access", m0004Access],
+  ["0005_root_generations", m0005RootGenerations],
 ];
 
 /** The schema version this build writes and understands: one step per migration. */

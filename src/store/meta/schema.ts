@@ -19,14 +19,21 @@ export interface KeyNodesTable {
   wrapped_key: Bytes;
 }
 
-/** Vault-wide secrets (reference-hash key, signing seeds, template master keys), wrapped by the top node. */
+/**
+ * Vault-wide secrets (reference keys, signing seeds, template master keys, retention epochs),
+ * each wrapped under the root's key at `point` of `root_generation` (NULL: a format-1 row under
+ * the top node, until the upgrade moves it).
+ */
 export interface VaultSecretsTable {
   name: string;
   version: number;
+  /** Format 1 only (the top node's generation); unused for rows with a root generation. */
   parent_generation: number;
   wrapped_key: Bytes;
   created_at: string;
   status: "active" | "retired";
+  root_generation: number | null;
+  point: number | null;
 }
 
 export type SubjectStatus = "active" | "shred_pending" | "shredded";
@@ -37,6 +44,8 @@ export interface SubjectsTable {
   slot: number;
   ref_hash: Bytes | null;
   ref_enc: Bytes | null;
+  /** Reference-lookup bucket (src/vault/refs.ts); NULL for format-1 rows and shredded subjects. */
+  ref_bucket: number | null;
   status: SubjectStatus;
   created_at: string;
   shred_after: string | null;
@@ -48,8 +57,53 @@ export interface SubjectsTable {
 export interface SubjectKeysTable {
   subject_id: string;
   version: number;
+  /** Format 1 only (the level-6 node's generation); unused for rows with a root generation. */
   parent_generation: number;
   wrapped_key: Bytes;
+  created_at: string;
+  /** Root generation whose key at the subject's slot wraps this key; NULL: a format-1 row. */
+  root_generation: number | null;
+}
+
+export type RootGenerationStatus = "active" | "retiring" | "retired" | "destroyed";
+
+export interface RootGenerationsTable {
+  generation: number;
+  status: RootGenerationStatus;
+  created_at: string;
+  retired_at: string | null;
+  destroyed_at: string | null;
+}
+
+/** The puncture log: every host applies it to its own root provider (docs/architecture.md). */
+export interface KeyPuncturesTable {
+  seq: Generated<number>;
+  point: number;
+  reason: string;
+  at: string;
+}
+
+export type KeyHostStatus = "pending" | "approved" | "revoked";
+
+export interface KeyHostsTable {
+  id: string;
+  name: string;
+  public_key: Bytes;
+  status: KeyHostStatus;
+  created_at: string;
+  approved_at: string | null;
+  revoked_at: string | null;
+  applied_seq: number;
+  /** JSON array of the generations the host reported holding. */
+  generations: string;
+  last_seen: string | null;
+}
+
+export interface KeyDistributionsTable {
+  host_id: string;
+  generation: number;
+  sealed: Bytes;
+  through_seq: number;
   created_at: string;
 }
 
@@ -171,6 +225,10 @@ export interface Database extends AccessTables {
   vault_meta: VaultMetaTable;
   key_nodes: KeyNodesTable;
   vault_secrets: VaultSecretsTable;
+  root_generations: RootGenerationsTable;
+  key_punctures: KeyPuncturesTable;
+  key_hosts: KeyHostsTable;
+  key_distributions: KeyDistributionsTable;
   subjects: SubjectsTable;
   subject_keys: SubjectKeysTable;
   blobs: BlobsTable;

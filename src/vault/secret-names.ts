@@ -1,0 +1,6 @@
+/** Names of vault secrets that more than one layer needs (the server makes them, rotation replaces them). */
+import path from "node:path";
+
+/** The embedded default's TLS private key (PKCS#8 DER); its certificate is TLS_CERT_FILE in the data directory. */
+export const TLS_SECRET = "tls-private-key";
+export const TLS_CERT_FILE = path.join("tls", "cert.pem");
