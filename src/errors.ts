@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   ROOT_KEY_MISMATCH: "The root key does not belong to this vault.",
   ROOT_KEY_INVALID: "The root key file is malformed or its passphrase is wrong.",
   KEY_UNAVAILABLE: "A key needed for this operation was destroyed or cannot be unwrapped.",
+  RESTORE_REQUIRED:
+    "The metadata is older than this host's root or audit log (a restored backup): run `voxvault restore`.",
+  RESTORE_REFUSED:
+    "The copy cannot be restored as it is (not older than the vault, or the root it needs is destroyed).",
 
   // --- subjects ----------------------------------------------------------------------------
   SUBJECT_NOT_FOUND: "No such subject (or it was shredded).",

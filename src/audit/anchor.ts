@@ -101,6 +101,22 @@ export class Anchors {
     return out;
   }
 
+  /**
+   * Restore only (src/vault/restore.ts): moves every anchor file aside (kept, renamed with the
+   * time) so that a restored, older database may grow a new branch of the log. Returns the
+   * anchors that were in force.
+   */
+  async setAside(at: Date): Promise<ReadAnchor[]> {
+    const before = await this.read();
+    const stamp = at.toISOString().replace(/[:.]/g, "-");
+    for (const f of this.files) {
+      await fs.rename(f, `${f}.before-restore-${stamp}`).catch((e: unknown) => {
+        if ((e as { code?: string }).code !== "ENOENT") throw e;
+      });
+    }
+    return before;
+  }
+
   /** Moves every anchor forward to `record` (never back). */
   async advance(record: AnchorRecord): Promise<void> {
     const body = new TextEncoder().encode(

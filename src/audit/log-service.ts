@@ -178,12 +178,17 @@ export function createLogService(deps: Deps) {
      * checkpoints verify. The rotation is an event, and the checkpoint that covers it is signed
      * by both keys, so a verifier that trusts the old key can learn the new one from it.
      */
-    async rotateKey(): Promise<{ from: LogKeyInfo; to: LogKeyInfo }> {
+    async rotateKey(
+      options: { cosignWithOld?: boolean } = {},
+    ): Promise<{ from: LogKeyInfo; to: LogKeyInfo }> {
+      // After a restore the old key must not sign anything on the new branch (it signed the lost
+      // one): no cosignature then, and a verifier learns the new key from the operator.
+      const cosign = options.cosignWithOld ?? true;
       return deps.meta.write(async (trx) => {
         const session = sessionFor(trx);
         const state = await session.state();
         const oldRow = await activeLogKeyRow(trx);
-        const oldSigner = await logSigner(trx, deps.tree, oldRow);
+        const oldSigner = cosign ? await logSigner(trx, deps.tree, oldRow) : undefined;
         const at = deps.now().toISOString();
         await trx
           .updateTable("tlog_keys")
@@ -193,7 +198,7 @@ export function createLogService(deps: Deps) {
         const to = await createLogKey(trx, deps.tree, state.origin, at);
         await trx.deleteFrom("vault_secrets").where("name", "=", oldRow.secret).execute();
         await recordEvent(trx, deps.actor, { type: "log.key_rotated", fromKey: oldRow.key, toKey: to.key });
-        session.requestCheckpoint([oldSigner]);
+        session.requestCheckpoint(oldSigner ? [oldSigner] : []);
         const from: LogKeyInfo = {
           key: oldRow.key,
           vkey: oldRow.vkey,

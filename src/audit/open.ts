@@ -77,7 +77,8 @@ export async function openLog(meta: DialectDriver): Promise<void> {
       throw new VaultError(
         "LOG_INCONSISTENT",
         `the metadata holds ${state.size} log leaves but checkpoint ${a.size} was signed (${a.file}): ` +
-          "the database is older than the log (restored or truncated); refusing to open it and fork the log",
+          "the database is older than the log (restored or truncated); refusing to open it and fork the log " +
+          "(a restored backup: voxvault restore records the loss and starts a new branch)",
         { details: { size: state.size, anchored: a.size } },
       );
     }

@@ -12,6 +12,7 @@ import { registerAccess } from "./commands/access.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerHost } from "./commands/host.js";
+import { registerRestore } from "./commands/restore.js";
 import { registerMaintenance } from "./commands/maintenance.js";
 import { registerSubject } from "./commands/subject.js";
 import type { GlobalOptions } from "./context.js";
@@ -28,6 +29,7 @@ const registrars: CommandRegistrar[] = [
   registerSubject,
   registerKeys,
   registerHost,
+  registerRestore,
   registerBlob,
   registerIngest,
   registerServe,

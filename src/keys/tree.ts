@@ -70,6 +70,14 @@ export class KeyTree {
       .execute();
   }
 
+  /**
+   * Whether a point is punctured in the active generation. Allocation skips punctured points: after
+   * a restore, the lost timeline may have used (and erased) slots the copy still counts as free.
+   */
+  async isPunctured(db: MetaDb, point: number): Promise<boolean> {
+    return this.#provider.isPunctured(await this.activeGeneration(db), point);
+  }
+
   // --- subject keys ---------------------------------------------------------------------------
 
   /** A fresh subject key at `version`, wrapped under the active generation. Caller wipes it. */
@@ -155,7 +163,9 @@ export class KeyTree {
       .select((eb) => eb.fn.max("version").as("v"))
       .where("name", "=", name)
       .executeTakeFirst();
-    const version = (last?.v ?? 0) + 1;
+    let version = (last?.v ?? 0) + 1;
+    // After a restore, versions the lost timeline used may already be punctured: skip them.
+    while (typeof at !== "number" && (await this.#provider.isPunctured(generation, at(version)))) version++;
     const point = typeof at === "number" ? at : at(version);
     const wrapped = await this.#provider.wrap(generation, point, value, this.#secretAad(name, version));
     await trx.updateTable("vault_secrets").set({ status: "retired" }).where("name", "=", name).execute();
@@ -270,8 +280,7 @@ export class KeyTree {
     await d.execute();
     for (const r of rows) this.#cache.deletePrefix(`v:${name}:${r.version}:`);
     const points = new Set<number>();
-    for (const r of rows)
-      if (r.point !== null && r.point !== VAULT_SECRETS_POINT) points.add(r.point);
+    for (const r of rows) if (r.point !== null && r.point !== VAULT_SECRETS_POINT) points.add(r.point);
     return [...points];
   }
 

@@ -10,6 +10,9 @@ import { sql } from "kysely";
 import { keyDirAnchor } from "../audit/anchor.js";
 import type { Actor } from "../audit/events.js";
 import { attachLog, openLog } from "../audit/open.js";
+import { readLogState } from "../audit/log-state.js";
+import { logContextOf } from "../audit/session.js";
+import { finishRestore, prepareRestore, rootAheadOfCopy, type RestoreReport } from "./restore.js";
 import { recordEvent } from "../audit/record.js";
 import { randomBytes, toBase64, wipe } from "../crypto/bytes.js";
 import { ed25519PrivateKey, ed25519RawPublicKey } from "../crypto/ed25519.js";
@@ -340,6 +343,28 @@ async function openRoot(deps: Parameters<typeof syncRoot>[0]): Promise<void> {
 }
 
 export async function openVault(options: OpenOptions): Promise<Vault> {
+  return (await openInternal(options, false)).vault;
+}
+
+/**
+ * Restores a backup of the metadata that is older than this host's root and audit log
+ * (src/vault/restore.ts): what was erased since the copy stays erased, everything else opens,
+ * and the audit log grows a new, explicitly recorded branch. Returns the open vault and a report.
+ */
+export async function restoreVault(options: OpenOptions): Promise<{ vault: Vault; report: RestoreReport }> {
+  const { vault, restore } = await openInternal(options, true);
+  try {
+    return { vault, report: await restore!() };
+  } catch (e) {
+    await vault.close();
+    throw e;
+  }
+}
+
+async function openInternal(
+  options: OpenOptions,
+  restoring: boolean,
+): Promise<{ vault: Vault; restore: (() => Promise<RestoreReport>) | undefined }> {
   const env = options.env ?? process.env;
   const dataDir = path.resolve(options.dataDir);
   await checkDataDir(dataDir);
@@ -396,10 +421,39 @@ export async function openVault(options: OpenOptions): Promise<Vault> {
       now: options.now,
       secretTtlMs: config.keyCache.ttlSeconds * 1000,
     });
-    await openLog(meta); // refuses a database older than the log's last signed checkpoint
-    await openRoot({ meta, tree, provider, actor, now: options.now ?? (() => new Date()) });
+    const now = options.now ?? (() => new Date());
+    const rootDeps = { meta, tree, provider, actor, now };
+    let lost: { size: number; root: Uint8Array } | undefined;
+    let prepared: Awaited<ReturnType<typeof prepareRestore>> | undefined;
+    if (restoring) {
+      const anchors = logContextOf(meta).anchors;
+      const ahead = await rootAheadOfCopy(rootDeps, driver.db);
+      const state = await readLogState(driver.db);
+      const inForce = (await anchors.read()).filter((a) => a.size > (state?.size ?? 0));
+      if (!ahead && inForce.length === 0) {
+        throw new VaultError(
+          "RESTORE_REFUSED",
+          "this metadata is not older than the root or the audit log: open it normally",
+        );
+      }
+      lost = (await anchors.setAside(now())).reduce<{ size: number; root: Uint8Array } | undefined>(
+        (m, a) => (m && m.size >= a.size ? m : { size: a.size, root: a.root }),
+        undefined,
+      );
+      await openLog(meta);
+      prepared = await meta.write((trx) => prepareRestore(rootDeps, trx));
+    } else {
+      await openLog(meta); // refuses a database older than the log's last signed checkpoint
+      if (await rootAheadOfCopy(rootDeps, driver.db)) {
+        throw new VaultError(
+          "RESTORE_REQUIRED",
+          "the metadata is older than this host's root (a restored backup?): run voxvault restore, which keeps erased subjects erased",
+        );
+      }
+    }
+    await openRoot(rootDeps);
     const store = await FsBlobStore.open({ root: path.join(dataDir, LAYOUT.blobs) });
-    return new Vault({
+    const vault = new Vault({
       vaultId: config.vaultId,
       config,
       dataDir,
@@ -412,6 +466,11 @@ export async function openVault(options: OpenOptions): Promise<Vault> {
       decoder: options.decoder,
       embedderFactory: options.embedderFactory,
     });
+    const p = prepared;
+    return {
+      vault,
+      restore: p ? () => finishRestore(vault, rootDeps, p, lost) : undefined,
+    };
   } catch (e) {
     await driver?.close().catch(() => undefined);
     await provider.close();

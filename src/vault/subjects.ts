@@ -130,7 +130,8 @@ export function createSubjectService(deps: Deps) {
           .select("value")
           .where("key", "=", "next_slot")
           .executeTakeFirst();
-        const slot = Number(slotRow?.value ?? "0");
+        let slot = Number(slotRow?.value ?? "0");
+        while (slot < MAX_SLOTS && (await deps.tree.isPunctured(trx, slot))) slot++;
         if (slot >= MAX_SLOTS) throw new VaultError("INVALID_ARGUMENT", "the vault's key tree is full");
         await trx
           .updateTable("vault_meta")

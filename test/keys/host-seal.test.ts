@@ -44,7 +44,9 @@ describe("sealing to a host key", () => {
   it("refuses a key pair whose halves do not match, and low-order public keys", () => {
     const a = generateHostKey();
     const b = generateHostKey();
-    expect(() => { checkHostKey({ publicKey: b.publicKey, privateKey: a.privateKey }); }).toThrow(/do not match/);
+    expect(() => {
+      checkHostKey({ publicKey: b.publicKey, privateKey: a.privateKey });
+    }).toThrow(/do not match/);
     // the all-zero point gives an all-zero shared secret (RFC 7748 §6.1)
     expect(() => sealToHost(new Uint8Array(32), utf8Bytes("x"), ctx)).toThrow();
   });

@@ -38,7 +38,8 @@ interface Rows {
 async function rows(sb: Sandbox): Promise<Rows> {
   const q = {
     subjectKeys: "SELECT subject_id, version, root_generation, wrapped_key FROM subject_keys",
-    secrets: "SELECT name, version, root_generation, CAST(point AS INTEGER) AS point, wrapped_key FROM vault_secrets",
+    secrets:
+      "SELECT name, version, root_generation, CAST(point AS INTEGER) AS point, wrapped_key FROM vault_secrets",
     blobs: "SELECT id, subject_id, kind, key_version, wrapped_dek, retention_epoch FROM blobs",
     subjects: "SELECT id, CAST(slot AS INTEGER) AS slot, ref_hash FROM subjects",
     distributions: "SELECT host_id, generation, sealed FROM key_distributions",

@@ -27,10 +27,11 @@ export function registerKeys(program: Command, io: CliIo, globals: () => GlobalO
       };
       await withVault(io, g, async (v) => {
         const root = doRoot
-          ? await v.keys.rotateRoot((p) => { progress(
+          ? await v.keys.rotateRoot((p) => {
+              progress(
                 `root rotation: ${p.phase}, ${p.subjectsDone} subjects done, ${p.subjectsLeft} left   `,
-              ); },
-            )
+              );
+            })
           : undefined;
         const subjects =
           o.subjects && !doRoot
