@@ -45,6 +45,8 @@ export interface CreateOptions extends FileProviderOptions {
   readonly generations: readonly number[];
   /** Root key versions of a format-1 file, kept until its vault is upgraded. */
   readonly legacy?: readonly LegacyVersionRecord[] | undefined;
+  /** Upgrade only: replace the format-1 file at `file`, sealed with its KDF parameters. */
+  readonly replacing?: { readonly kdf?: ScryptParams | undefined } | undefined;
 }
 
 const DEFAULT_LOG_N = 17;
@@ -132,7 +134,7 @@ export class FileKeyProvider implements RootKeyProvider {
           `the passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters`,
         );
       }
-      const kdf: ScryptParams = {
+      const kdf: ScryptParams = options.replacing?.kdf ?? {
         name: "scrypt",
         logN: options.scryptLogN ?? DEFAULT_LOG_N,
         r: 8,
@@ -150,7 +152,7 @@ export class FileKeyProvider implements RootKeyProvider {
       ),
       legacy: options.legacy ? [...options.legacy] : undefined,
     };
-    await p.#persist(true);
+    await p.#persist(options.replacing === undefined);
     return p;
   }
 

@@ -131,6 +131,47 @@ export class KeyTree {
     return key;
   }
 
+  /** Upgrade of a format-1 vault: an existing subject key moves under the active generation. */
+  async adoptSubjectKey(
+    trx: MetaDb,
+    subjectId: string,
+    slot: number,
+    version: number,
+    key: Uint8Array,
+  ): Promise<void> {
+    const generation = await this.activeGeneration(trx);
+    const wrapped = await this.#provider.wrap(
+      generation,
+      slotPoint(slot),
+      key,
+      this.#subjectAad(subjectId, version),
+    );
+    await trx
+      .updateTable("subject_keys")
+      .set({ wrapped_key: Buffer.from(wrapped), root_generation: generation, parent_generation: 0 })
+      .where("subject_id", "=", subjectId)
+      .where("version", "=", version)
+      .execute();
+  }
+
+  /** Upgrade of a format-1 vault: an existing secret row moves under the active generation at `point`. */
+  async adoptSecret(
+    trx: MetaDb,
+    name: string,
+    version: number,
+    value: Uint8Array,
+    point: number,
+  ): Promise<void> {
+    const generation = await this.activeGeneration(trx);
+    const wrapped = await this.#provider.wrap(generation, point, value, this.#secretAad(name, version));
+    await trx
+      .updateTable("vault_secrets")
+      .set({ wrapped_key: Buffer.from(wrapped), root_generation: generation, point, parent_generation: 0 })
+      .where("name", "=", name)
+      .where("version", "=", version)
+      .execute();
+  }
+
   forgetSubject(subjectId: string): void {
     this.#cache.deletePrefix(`s:${subjectId}:`);
   }

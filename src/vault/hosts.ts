@@ -5,6 +5,7 @@
  * out of band approves it, sealing every live generation to its public key; the new host picks
  * them up at its next sync. No key file is ever copied between hosts.
  */
+import os from "node:os";
 import { recordEvent } from "../audit/record.js";
 import { hostKeyFingerprint } from "../crypto/host-seal.js";
 import { VaultError } from "../errors.js";
@@ -37,6 +38,17 @@ export interface HostInfo {
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** The machine's host name, made a valid host name ("host" if nothing is left). */
+export function defaultHostName(): string {
+  return (
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9._-]/g, "-")
+      .replace(/^[^A-Za-z0-9]+/, "")
+      .slice(0, 63) || "host"
+  );
+}
 
 export function checkHostName(name: string): string {
   if (!NAME_RE.test(name))

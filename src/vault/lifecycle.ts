@@ -21,7 +21,8 @@ import { GROUP_OTHER_BITS } from "../fsutil/atomic.js";
 import { newId } from "../ids.js";
 import { KeyCache } from "../keys/cache.js";
 import { FileKeyProvider } from "../keys/file-provider.js";
-import { defaultKeyFile } from "../keys/key-file.js";
+import { defaultKeyFile, LEGACY_KEY_FILE_FORMAT, readKeyFile } from "../keys/key-file.js";
+import { checkStillLegacy, hasLegacyKeys, readLegacyVersions, upgradeLegacyKeys } from "./key-upgrade.js";
 import { KeyTree } from "../keys/tree.js";
 import { FsBlobStore } from "../store/blob/fs/store.js";
 import {
@@ -50,7 +51,7 @@ import { Vault } from "./vault.js";
 import { resolveAbstraction, type AbstractionConfig, type EmbedderConfig } from "../ingest/config.js";
 import type { EmbedderPort } from "../ingest/embedder-port.js";
 import { PUNCTURE_LOG_META, syncRoot } from "./root-sync.js";
-import { checkHostName, registerPendingHost } from "./hosts.js";
+import { checkHostName, defaultHostName, registerPendingHost } from "./hosts.js";
 import { hostKeyFingerprint } from "../crypto/host-seal.js";
 
 export interface InitOptions extends PipelineOptions {
@@ -92,14 +93,6 @@ export interface OpenOptions extends PipelineOptions {
   readonly actor?: Actor | undefined;
   readonly env?: NodeJS.ProcessEnv | undefined;
   readonly now?: (() => Date) | undefined;
-}
-
-export function defaultHostName(): string {
-  return os
-    .hostname()
-    .replace(/[^A-Za-z0-9._-]/g, "-")
-    .replace(/^[^A-Za-z0-9]+/, "")
-    .slice(0, 63);
 }
 
 export function defaultActor(): Actor {
@@ -265,7 +258,7 @@ export async function initVault(options: InitOptions): Promise<Vault> {
         .insertInto("key_hosts")
         .values({
           id: provider!.hostId,
-          name: checkHostName(options.hostName ?? (defaultHostName() || "host")),
+          name: checkHostName(options.hostName ?? defaultHostName()),
           public_key: Buffer.from(hostPublicKey),
           status: "approved",
           created_at: config.createdAt,
@@ -322,6 +315,42 @@ export async function initVault(options: InitOptions): Promise<Vault> {
     }
     throw e;
   }
+}
+
+/**
+ * Opens this host's key file. A format-1 file (before root generations) is rewritten first as a
+ * format-2 file holding a fresh generation 1 and the old root versions, for the upgrade that
+ * follows at open (src/vault/key-upgrade.ts) — unless the vault was already upgraded elsewhere.
+ */
+async function openProvider(
+  keyFile: string,
+  config: VaultConfig,
+  passphrase: string | undefined,
+  metaConfig: MetadataConfig,
+): Promise<FileKeyProvider> {
+  const file = await readKeyFile(keyFile);
+  if (file.format !== LEGACY_KEY_FILE_FORMAT) {
+    return FileKeyProvider.open({ file: keyFile, vaultId: config.vaultId, passphrase });
+  }
+  if (file.vaultId !== config.vaultId) {
+    throw new VaultError("ROOT_KEY_MISMATCH", `root key file ${keyFile} belongs to another vault`);
+  }
+  const versions = await readLegacyVersions(file, passphrase);
+  const driver = connectMetadata(metaConfig);
+  try {
+    await migrate(driver);
+    await checkStillLegacy(driver);
+  } finally {
+    await driver.close();
+  }
+  return FileKeyProvider.create({
+    file: keyFile,
+    vaultId: config.vaultId,
+    passphrase,
+    generations: [1],
+    legacy: versions,
+    replacing: { kdf: file.kind === "passphrase" ? file.kdf : undefined },
+  });
 }
 
 /**
@@ -387,11 +416,7 @@ async function openInternal(
       throw new VaultError("VAULT_CORRUPT", `${configPath(dataDir)} exists but ${LAYOUT.sqlite} is missing`);
     }
   }
-  const provider = await FileKeyProvider.open({
-    file: keyFile,
-    vaultId: config.vaultId,
-    passphrase: options.passphrase,
-  });
+  const provider = await openProvider(keyFile, config, options.passphrase, metaConfig);
   let driver: DialectDriver | undefined;
   try {
     driver = connectMetadata(metaConfig);
@@ -423,6 +448,12 @@ async function openInternal(
     });
     const now = options.now ?? (() => new Date());
     const rootDeps = { meta, tree, provider, actor, now };
+    if (await hasLegacyKeys(driver.db)) {
+      await meta.write((trx) =>
+        upgradeLegacyKeys({ ...rootDeps, vaultId: config.vaultId }, trx, defaultHostName()),
+      );
+    }
+    if (provider.legacyVersions) await provider.dropLegacy(); // committed (now or by an earlier, interrupted open)
     let lost: { size: number; root: Uint8Array } | undefined;
     let prepared: Awaited<ReturnType<typeof prepareRestore>> | undefined;
     if (restoring) {
@@ -512,7 +543,7 @@ export async function joinVault(options: JoinOptions): Promise<JoinResult> {
     options.keyFile ?? config.keyProvider.file ?? defaultKeyFile(config.vaultId, env),
   );
   await checkKeyOutside(dataDir, keyFile);
-  const name = checkHostName(options.hostName ?? (defaultHostName() || "host"));
+  const name = checkHostName(options.hostName ?? defaultHostName());
   const metaConfig = metadataConfig(config, dataDir, options.postgresUrl ?? env.VOXVAULT_PG_URL);
   const driver = connectMetadata(metaConfig);
   let provider: FileKeyProvider | undefined;
