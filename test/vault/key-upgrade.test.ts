@@ -95,7 +95,10 @@ describe("upgrade of a format-1 vault", () => {
 
   it("opens, upgrades once and keeps everything that was not shredded", async () => {
     const fx = copyFixture();
-    cleanup.push(() => Promise.resolve(rmSync(fx.root, { recursive: true, force: true })));
+    cleanup.push(() => {
+      rmSync(fx.root, { recursive: true, force: true });
+      return Promise.resolve();
+    });
     const open = () =>
       openVault({ dataDir: fx.dataDir, env: fx.env, decoder: { workerUrl: DECODER_WORKER } });
     const v = await open();
@@ -115,7 +118,10 @@ describe("upgrade of a format-1 vault", () => {
 
   it("upgrades a passphrase-sealed format-1 key file, keeping its passphrase", async () => {
     const fx = copyFixture();
-    cleanup.push(() => Promise.resolve(rmSync(fx.root, { recursive: true, force: true })));
+    cleanup.push(() => {
+      rmSync(fx.root, { recursive: true, force: true });
+      return Promise.resolve();
+    });
     // seal the fixture's key file as format 1 did (docs/format.md §9, format 1)
     const plain = JSON.parse(readFileSync(fx.keyFile, "utf8")) as { versions: unknown[]; vaultId: string };
     const passphrase = "correct horse battery staple";
