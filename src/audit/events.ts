@@ -42,6 +42,12 @@ export type AuditEvent =
       readonly rootGenerations?: readonly number[];
     }
   | {
+      readonly type: "subject.records_erased";
+      readonly subjectId: string;
+      readonly recordings: number;
+      readonly derivations: number;
+    }
+  | {
       readonly type: "blob.written";
       readonly subjectId: string;
       readonly blobId: string;
@@ -122,6 +128,7 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   "subject.shred_scheduled",
   "subject.shred_cancelled",
   "subject.shredded",
+  "subject.records_erased",
   "blob.written",
   "blob.read",
   "blobs.removed",

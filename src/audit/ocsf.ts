@@ -41,6 +41,7 @@ const MAP: Readonly<Record<string, Mapping>> = {
   "subject.shred_scheduled": { cls: "Account Change", activity: 5, activityName: "Disable" },
   "subject.shred_cancelled": { cls: "Account Change", activity: 2, activityName: "Enable" },
   "subject.shredded": { cls: "Account Change", activity: 6, activityName: "Delete" },
+  "subject.records_erased": { cls: "API Activity", activity: 4, activityName: "Delete" },
   "subject.reference_revealed": { cls: "API Activity", activity: 2, activityName: "Read" },
   "subject.looked_up": { cls: "API Activity", activity: 2, activityName: "Read" },
   "blob.written": { cls: "API Activity", activity: 1, activityName: "Create" },

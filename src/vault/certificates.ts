@@ -46,9 +46,8 @@ export const DeletionCertificateSchema = z.discriminatedUnion("type", [
       /** Generations whose key at the subject's slot is punctured. */
       rootGenerationsPunctured: z.array(z.number().int()),
       externalReference: z.boolean(),
+      /** Consents and uploads deleted, reference-index entries rehashed (the bucket's other subjects). */
       recordsErased: z.strictObject({
-        recordings: z.number().int(),
-        derivations: z.number().int(),
         consents: z.number().int(),
         uploads: z.number().int(),
         referenceIndexRehashed: z.number().int(),

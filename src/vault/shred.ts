@@ -21,7 +21,7 @@ import {
 } from "./certificates.js";
 import type { VaultDeps } from "./deps.js";
 import { parseDuration } from "./duration.js";
-import { eraseSubjectRecords } from "./erasure.js";
+import { eraseSubjectData, eraseSubjectRecords } from "./erasure.js";
 import { syncRoot } from "./root-sync.js";
 import { slotPoint } from "../keys/points.js";
 import { loadSubject, toSubjectInfo, type SubjectInfo } from "./subjects.js";
@@ -163,6 +163,7 @@ export function createShredService(deps: Deps) {
       return cert;
     });
     deps.tree.forgetSubject(subjectId);
+    await eraseSubjectData(deps, subjectId).catch(() => undefined); // sweep repeats it if this fails
     // The puncture is in the committed log; apply it to this host's root now. If this fails or the
     // process dies first, the next sync (at open, on the timer, on any host) applies it.
     await deps.meta.write((trx) => syncRoot(deps, trx)).catch(() => undefined);

@@ -7,6 +7,7 @@ import { recordEvent } from "../audit/record.js";
 import type { VaultDeps } from "./deps.js";
 import type { DeletionCertificate } from "./certificates.js";
 import type { ShredService } from "./shred.js";
+import { eraseSubjectData } from "./erasure.js";
 
 export interface SweepReport {
   readonly shredded: readonly DeletionCertificate[];
@@ -23,6 +24,18 @@ export interface SweepOptions {
 type Deps = Pick<VaultDeps, "meta" | "store" | "actor" | "now">;
 
 export function createSweepService(deps: Deps, shred: Pick<ShredService, "runDue">) {
+  /** Recordings and derivations left by a shred interrupted before it erased them. */
+  async function eraseLeftovers(): Promise<void> {
+    const left = await deps.meta.db
+      .selectFrom("subjects")
+      .innerJoin("recordings", "recordings.subject_id", "subjects.id")
+      .select("subjects.id")
+      .distinct()
+      .where("subjects.status", "=", "shredded")
+      .execute();
+    for (const { id } of left) await eraseSubjectData(deps, id);
+  }
+
   async function removeShreddedBlobs(): Promise<number> {
     let removed = 0;
     const subjects = await deps.meta.db
@@ -82,6 +95,7 @@ export function createSweepService(deps: Deps, shred: Pick<ShredService, "runDue
     async run(options: SweepOptions = {}): Promise<SweepReport> {
       const graceMs = options.graceMs ?? 3_600_000;
       const shredded = await shred.runDue();
+      await eraseLeftovers();
       const blobsRemoved = await removeShreddedBlobs();
       const orphansRemoved = await removeOrphans(graceMs);
       const incompleteRemoved = await deps.store.sweepIncomplete(graceMs);

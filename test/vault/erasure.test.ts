@@ -1,0 +1,123 @@
+/**
+ * After a shred, the subject's rows hold nothing but what the certificate and the audit log need
+ * (issue: erasure leaves nothing that re-links a person).
+ */
+import { randomBytes } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { newId } from "../../src/ids.js";
+import type { Vault } from "../../src/vault/vault.js";
+import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
+
+describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
+  let sb: Sandbox;
+  let v: Vault;
+  beforeEach(async () => {
+    sb = sandbox(backend);
+    v = await sb.init();
+  });
+  afterEach(async () => {
+    await v.close();
+    await sb.cleanup();
+  });
+
+  /** Rows an ingest and the access layer would have written (inserted directly: no audio needed). */
+  async function withRecords(subjectId: string, recordings: number): Promise<void> {
+    const blob = await v.blobs.put({ subjectId, kind: "quality", data: [randomBytes(64)] });
+    const at = new Date().toISOString();
+    await v.internals.meta.write(async (trx) => {
+      for (let i = 0; i < recordings; i++) {
+        const rec = newId("rec");
+        await trx
+          .insertInto("recordings")
+          .values({
+            id: rec,
+            subject_id: subjectId,
+            created_at: at,
+            source: "interview.wav",
+            duration_ms: 61_000 + i,
+          })
+          .execute();
+        await trx
+          .insertInto("derivations")
+          .values({
+            id: newId("drv"),
+            recording_id: rec,
+            subject_id: subjectId,
+            name: "quality",
+            recipe: "quality/1",
+            class: "non-reconstructable",
+            application: null,
+            blob_id: blob.id,
+            created_at: at,
+            expires_at: null,
+          })
+          .execute();
+      }
+    });
+  }
+
+  async function count(table: "recordings" | "derivations" | "consents" | "blobs", subjectId: string) {
+    const r = await v.internals.meta.db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("subject_id", "=", subjectId)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  it("erases recordings, derivations, consents, the reference and break-glass reasons; revokes tokens", async () => {
+    const s = await v.subjects.add({ ref: "person@example.org" });
+    const other = await v.subjects.add({ ref: "other@example.org" });
+    await withRecords(s.id, 2500); // more than one erase batch
+    await withRecords(other.id, 3);
+    await v.access.consents.grant(s.id, "quality-review", "a".repeat(64));
+    const op = await v.access.tokens.create({ role: "operator", label: "op-1" });
+    const operator = await v.access.tokens.principal(op.info.principalId);
+    const bg = await v.access.breakglass.request(
+      operator,
+      s.id,
+      "raw",
+      "Jane Doe called support on 2026-12-01",
+    );
+    const contractor = await v.access.tokens.create({ role: "contractor", subjectId: s.id });
+    expect(await count("recordings", s.id)).toBe(2500);
+
+    const out = await v.shredding.request(s.id);
+    if (out.status !== "shredded") throw new Error("expected a shred");
+    expect(out.certificate.destroyed).toMatchObject({ recordsErased: { consents: 1, uploads: 0 } });
+    expect(await count("recordings", s.id)).toBe(0);
+    expect(await count("derivations", s.id)).toBe(0);
+    expect(await count("consents", s.id)).toBe(0);
+    // the other subject's rows are untouched
+    expect(await count("recordings", other.id)).toBe(3);
+    const row = await v.internals.meta.db
+      .selectFrom("subjects")
+      .selectAll()
+      .where("id", "=", s.id)
+      .executeTakeFirstOrThrow();
+    expect([row.ref_hash, row.ref_enc, row.ref_bucket, row.status]).toEqual([null, null, null, "shredded"]);
+    const req = await v.internals.meta.db
+      .selectFrom("breakglass_requests")
+      .select("reason")
+      .where("id", "=", bg.id)
+      .executeTakeFirstOrThrow();
+    expect(req.reason).toBe("");
+    const tok = await v.internals.meta.db
+      .selectFrom("tokens")
+      .select("revoked_at")
+      .where("id", "=", contractor.info.id)
+      .executeTakeFirstOrThrow();
+    expect(tok.revoked_at).not.toBeNull();
+    const events = (await v.audit.list({ subjectId: s.id, limit: 100 })).map((e) => e.event);
+    expect(events).toContainEqual({
+      type: "subject.records_erased",
+      subjectId: s.id,
+      recordings: 2500,
+      derivations: 2500,
+    });
+    // blob rows and objects go with the sweep
+    expect(await count("blobs", s.id)).toBe(1);
+    expect((await v.maintenance.run()).blobsRemoved).toBe(1);
+    expect(await count("blobs", s.id)).toBe(0);
+  });
+});
