@@ -62,7 +62,7 @@ describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .where("subject_id", "=", subjectId)
       .executeTakeFirstOrThrow();
-    return Number(r.n);
+    return r.n;
   }
 
   it("erases recordings, derivations, consents, the reference and break-glass reasons; revokes tokens", async () => {
