@@ -16,7 +16,8 @@ import { decide } from "./authz.js";
 import { errorBody, fromFastifyError } from "./errors.js";
 import { RateLimiter } from "./ratelimit.js";
 import { createReadEventRecorder, type ReadEventRecorder } from "./read-events.js";
-import { RATE, type AnyRoute, type AuthedContext, type BaseContext, type ResponseSpec } from "./route.js";
+import type { ResolvedHttp } from "../access/http-config.js";
+import type { AnyRoute, AuthedContext, BaseContext, ResponseSpec } from "./route.js";
 import { allRoutes } from "./routes/index.js";
 import { buildOpenApi } from "./openapi.js";
 import { VERSION } from "../version.js";
@@ -94,7 +95,10 @@ function responseSchemas(spec: AnyRoute): Record<string, unknown> {
 
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const limiter = new RateLimiter(options.now ?? Date.now);
+  const http = options.vault.access.config.http;
   const app = Fastify({
+    // Forwarded headers only from configured proxies; otherwise req.ip is the socket's address.
+    trustProxy: http.trustedProxies.length > 0 ? [...http.trustedProxies] : false,
     logger: options.logger
       ? {
           level: "info",
@@ -171,12 +175,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     options.routes ??
     allRoutes({
       policies: () => ({ hash: options.engine.hash, policies: options.engine.policies }),
-      openapi: () => (doc ??= buildOpenApi(routes, VERSION)),
+      openapi: () => (doc ??= buildOpenApi(routes, VERSION, http.rateLimits)),
       ...(options.extraRoutes ? { extra: options.extraRoutes } : {}),
       publicUrl: options.publicUrl,
     });
   const recordRead = createReadEventRecorder();
-  for (const spec of routes) register(app, spec, options, limiter, recordRead);
+  for (const spec of routes) register(app, spec, options, { limiter, http }, recordRead);
   return app;
 }
 
@@ -187,9 +191,12 @@ function register(
   app: FastifyInstance,
   spec: AnyRoute,
   options: ServerOptions,
-  limiter: RateLimiter,
+  rate: { readonly limiter: RateLimiter; readonly http: ResolvedHttp },
   recordRead: ReadEventRecorder,
 ): void {
+  const { limiter } = rate;
+  const cls = spec.rateLimit.class;
+  const limit = rate.http.rateLimits[cls];
   const consumes = spec.consumes ?? (spec.body ? ["application/json"] : []);
   app.route({
     method: spec.method,
@@ -238,7 +245,7 @@ function register(
         vault: options.vault,
       };
       if (spec.auth === "public") {
-        const wait = limiter.take(`ip:${req.ip}:${spec.url}`, spec.rateLimit);
+        const wait = limiter.take(`ip:${req.ip}:${cls}`, limit);
         if (wait > 0)
           throw new VaultError("RATE_LIMITED", "too many requests", { details: { retryAfterSec: wait } });
         return spec.handler(base);
@@ -251,7 +258,7 @@ function register(
       try {
         auth = await options.vault.access.tokens.authenticate(bearer(req), BEARER_KINDS);
       } catch (e) {
-        const ipWait = limiter.take(`authfail:${req.ip}`, RATE.auth);
+        const ipWait = limiter.take(`authfail:${req.ip}`, rate.http.rateLimits.auth);
         if (ipWait > 0)
           throw new VaultError("RATE_LIMITED", "too many failed authentications", {
             details: { retryAfterSec: ipWait },
@@ -259,7 +266,7 @@ function register(
         throw e;
       }
       req.voxvaultAuth = auth;
-      const wait = limiter.take(`tok:${auth.token.id}`, spec.rateLimit);
+      const wait = limiter.take(`tok:${auth.token.id}:${cls}`, limit);
       if (wait > 0)
         throw new VaultError("RATE_LIMITED", "too many requests", { details: { retryAfterSec: wait } });
       const vault = options.vault.withActor({

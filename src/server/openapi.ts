@@ -1,4 +1,5 @@
 /** OpenAPI 3.1 from the route declarations (JSON Schema 2020-12 is OpenAPI 3.1's schema dialect). */
+import type { RateClass, RateLimit } from "../access/http-config.js";
 import type { AnyRoute, ResponseSpec } from "./route.js";
 import { ErrorSchema } from "./app.js";
 
@@ -26,7 +27,11 @@ function parameters(spec: AnyRoute): unknown[] {
   return out;
 }
 
-export function buildOpenApi(routes: readonly AnyRoute[], version: string): unknown {
+export function buildOpenApi(
+  routes: readonly AnyRoute[],
+  version: string,
+  limits?: Readonly<Record<RateClass, RateLimit>>,
+): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const responses: Record<string, unknown> = {};
@@ -58,7 +63,8 @@ export function buildOpenApi(routes: readonly AnyRoute[], version: string): unkn
       responses,
       security: r.auth === "public" ? [] : [{ bearer: [] }],
       "x-voxvault-action": r.auth === "token" ? r.action : null,
-      "x-voxvault-rate-limit": r.rateLimit,
+      // The limits in force (vault.json may change a class's numbers).
+      "x-voxvault-rate-limit": { class: r.rateLimit.class, ...(limits?.[r.rateLimit.class] ?? r.rateLimit) },
     };
     const consumes = r.consumes ?? (r.body ? ["application/json"] : []);
     if (consumes.length > 0) {

@@ -10,7 +10,7 @@ import type { Authenticated } from "../access/tokens.js";
 import type { CedarValue, RequestEntity } from "../policy/engine.js";
 import type { SubjectsTable } from "../store/meta/schema.js";
 import type { Vault } from "../vault/vault.js";
-import type { RateLimit } from "./ratelimit.js";
+import { DEFAULT_RATE_LIMITS, type RateClass, type RateLimit } from "../access/http-config.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD";
 
@@ -55,7 +55,8 @@ interface CommonSpec<P extends TSchema, Q extends TSchema, B extends TSchema> {
   readonly url: string;
   readonly summary: string;
   readonly tags: readonly string[];
-  readonly rateLimit: RateLimit;
+  /** The rate-limit class (its numbers are the defaults; vault.json `access.http` may change them). */
+  readonly rateLimit: ClassLimit;
   readonly params?: P;
   readonly query?: Q;
   readonly body?: B;
@@ -103,10 +104,14 @@ export function route<P extends TSchema, Q extends TSchema, B extends TSchema>(
 
 export type AnyRoute = RouteSpec;
 
+export type ClassLimit = RateLimit & { readonly class: RateClass };
+
+const cls = (c: RateClass): ClassLimit => ({ class: c, ...DEFAULT_RATE_LIMITS[c] });
+
 export const RATE = {
-  read: { perMinute: 600, burst: 60 },
-  write: { perMinute: 120, burst: 20 },
-  upload: { perMinute: 30, burst: 5 },
-  auth: { perMinute: 20, burst: 5 },
-  public: { perMinute: 300, burst: 30 },
-} as const satisfies Record<string, RateLimit>;
+  read: cls("read"),
+  write: cls("write"),
+  upload: cls("upload"),
+  auth: cls("auth"),
+  public: cls("public"),
+} as const satisfies Record<RateClass, ClassLimit>;
