@@ -14,6 +14,7 @@ import type { PolicyEngine } from "../policy/engine.js";
 import type { Vault } from "../vault/vault.js";
 import { decide } from "./authz.js";
 import { errorBody, fromFastifyError } from "./errors.js";
+import { parseJsonBody } from "./json-body.js";
 import { RateLimiter } from "./ratelimit.js";
 import { createReadEventRecorder, type ReadEventRecorder } from "./read-events.js";
 import type { ResolvedHttp } from "../access/http-config.js";
@@ -138,6 +139,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     done(null, payload);
   };
   app.addContentTypeParser(AUDIO_TYPES, passStream);
+  // JSON with its nesting depth bounded while it is read (json-body.ts).
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", (req, payload, done) => {
+    parseJsonBody(req, payload, done);
+  });
   app.addContentTypeParser(CHUNK_TYPE, passStream);
 
   app.addHook("onSend", async (req, reply, payload) => {
