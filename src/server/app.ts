@@ -3,7 +3,6 @@
  * no caching of data, strict content types, body limits, rate limits, authentication, Cedar
  * authorization and the error taxonomy. Routes (src/server/routes) declare the rest.
  */
-import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { isDeepStrictEqual } from "node:util";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -15,6 +14,8 @@ import type { Vault } from "../vault/vault.js";
 import { decide } from "./authz.js";
 import { errorBody, fromFastifyError } from "./errors.js";
 import { parseJsonBody } from "./json-body.js";
+import { clientError, frameworkError, newRequestId, SECURITY_HEADERS } from "./envelope.js";
+import { methodIndex } from "./methods.js";
 import { RateLimiter } from "./ratelimit.js";
 import { createReadEventRecorder, type ReadEventRecorder } from "./read-events.js";
 import type { ResolvedHttp } from "../access/http-config.js";
@@ -122,11 +123,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...(options.https
       ? { https: { key: options.https.key, cert: options.https.cert, minVersion: "TLSv1.2" as const } }
       : {}),
-    genReqId: () => randomBytes(12).toString("hex"),
+    genReqId: newRequestId,
     requestIdHeader: false,
     bodyLimit: JSON_LIMIT,
-    return503OnClosing: true,
+    // Answered by the preClose flag below, so the 503 has the envelope and headers too.
+    return503OnClosing: false,
     forceCloseConnections: "idle",
+    // HEAD is offered only where it has no side effects (public GET routes; see register()).
+    exposeHeadRoutes: false,
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
 
@@ -148,32 +154,40 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.addHook("onSend", async (req, reply, payload) => {
     reply.header("x-request-id", req.id);
-    reply.header("strict-transport-security", "max-age=63072000; includeSubDomains");
-    reply.header("x-content-type-options", "nosniff");
-    reply.header("x-frame-options", "DENY");
-    reply.header("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
-    reply.header("referrer-policy", "no-referrer");
-    reply.header("cross-origin-resource-policy", "same-origin");
-    reply.header("cache-control", "no-store");
+    reply.headers(SECURITY_HEADERS);
     return payload;
+  });
+  let closing = false;
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook("onRequest", async (_req, reply) => {
+    if (closing) {
+      void reply.header("connection", "close");
+      throw new VaultError("SERVER_CLOSING", "the server is shutting down");
+    }
   });
 
   app.setErrorHandler((err: unknown, req, reply) => {
     const ve = fromFastifyError(err) ?? asVaultError(err);
     const { status, body } = errorBody(ve, req.id);
     if (status >= 500) req.log.error({ err: ve.code === "INTERNAL" ? err : ve.code }, "request failed");
-    if (ve.code === "RATE_LIMITED" || ve.code === "BUDGET_EXCEEDED" || ve.code === "VAULT_BUSY") {
+    if (["RATE_LIMITED", "BUDGET_EXCEEDED", "VAULT_BUSY", "SERVER_CLOSING"].includes(ve.code)) {
       const retry = ve.details?.retryAfterSec;
       reply.header("retry-after", String(typeof retry === "number" ? retry : 1));
     }
     if (status === 401) reply.header("www-authenticate", 'Bearer realm="voxvault"');
     void reply.code(status).type("application/json").send(body);
   });
+  let methodsOf: (path: string) => string[] = () => [];
   app.setNotFoundHandler((req, reply) => {
-    void reply
-      .code(404)
-      .type("application/json")
-      .send(errorBody(new VaultError("NOT_FOUND", "no such route"), req.id).body);
+    const allowed = methodsOf(req.url.split("?")[0]!);
+    if (allowed.length > 0) {
+      void reply.header("allow", allowed.join(", "));
+      throw new VaultError("METHOD_NOT_ALLOWED", `this route does not take ${req.method}`);
+    }
+    throw new VaultError("NOT_FOUND", "no such route");
   });
 
   let doc: unknown;
@@ -187,7 +201,17 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
   const recordRead = createReadEventRecorder();
   for (const spec of routes) register(app, spec, options, { limiter, http }, recordRead);
+  methodsOf = methodIndex(routes.map((r) => ({ method: r.method, url: r.url, head: offersHead(r) })));
   return app;
+}
+
+/**
+ * HEAD runs the GET handler and drops the body, so it is offered only where running that handler
+ * has no effect worth protecting: public routes. On token routes a HEAD would charge budgets,
+ * record reads or consume a break-glass grant, so it is 405 there.
+ */
+function offersHead(spec: AnyRoute): boolean {
+  return spec.method === "GET" && spec.auth === "public";
 }
 
 /** JSON bodies before validation, to refuse the ones that only pass by type coercion. */
@@ -207,6 +231,7 @@ function register(
   app.route({
     method: spec.method,
     url: spec.url,
+    exposeHeadRoute: offersHead(spec),
     ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
     schema: {
       ...(spec.params ? { params: spec.params } : {}),

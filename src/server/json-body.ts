@@ -47,11 +47,7 @@ function reviver(key: string, value: unknown): unknown {
 
 type Done = (err: Error | null, body?: unknown) => void;
 
-export function parseJsonBody(
-  req: FastifyRequest,
-  payload: NodeJS.ReadableStream,
-  done: Done,
-): void {
+export function parseJsonBody(req: FastifyRequest, payload: NodeJS.ReadableStream, done: Done): void {
   // The route's own limit, or the server's default (Fastify fills it in).
   const limit = req.routeOptions.bodyLimit;
   const declaredHeader = req.headers["content-length"];

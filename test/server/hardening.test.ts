@@ -3,9 +3,11 @@
  * before any route runs, wrong methods, HEAD requests. Every answer is the JSON error envelope
  * with every security header, and no path is echoed back.
  */
+import net from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, codeOf, makeWorld, type Reply, type World } from "./helpers.js";
+import { HAVE_AUDIO_TOOLS } from "../support/audio.js";
+import { call, codeOf, eventsOf, makeWorld, type Reply, type World } from "./helpers.js";
 
 const SQLITE = { name: "sqlite" } as const;
 
@@ -85,5 +87,181 @@ describe("deeply nested JSON", () => {
       body: '{"ref":"x","__proto__":{"admin":true}}',
     });
     expect([poisoned.status, codeOf(poisoned)]).toEqual([400, "BAD_REQUEST"]);
+  });
+});
+
+describe("errors Fastify raises itself, unknown routes and wrong methods", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await makeWorld(SQLITE);
+  });
+  afterAll(async () => {
+    await w.close();
+  });
+
+  it.each([
+    ["GET", "/v1/subjects/%E0%A4%A", 400, "BAD_REQUEST"],
+    ["GET", `/v1/subjects/sub_${"x".repeat(300)}`, 414, "URI_TOO_LONG"],
+    ["GET", "/v1/no-such-route/secret-in-path", 404, "NOT_FOUND"],
+  ] as const)(
+    "%s %s → %i %s in the envelope, without echoing the path",
+    async (method, url, status, code) => {
+      for (const token of [undefined, w.tok.operator]) {
+        const r = await call(w.app, { method, url, token });
+        expect([r.status, codeOf(r)]).toEqual([status, code]);
+        expectHardened(r, status);
+        expect(r.text).not.toContain(url.split("/").at(-1));
+      }
+    },
+  );
+
+  it("answers a known path with another method 405 and Allow", async () => {
+    const cases = [
+      ["PUT", "/v1/subjects", "GET, POST"],
+      ["PATCH", `/v1/subjects/${w.s1.id}`, "DELETE, GET"],
+      ["DELETE", "/healthz", "GET, HEAD"],
+      ["POST", "/v1/derivations/drv_0", "GET"],
+    ] as const;
+    for (const [method, url, allow] of cases) {
+      const r = await call(w.app, { method, url, token: w.tok.operator });
+      expect([r.status, codeOf(r)], `${method} ${url}`).toEqual([405, "METHOD_NOT_ALLOWED"]);
+      expect(r.headers.allow).toBe(allow);
+      expectHardened(r, 405);
+    }
+  });
+
+  it("offers HEAD on public routes only, with the headers of GET", async () => {
+    const head = await w.app.inject({ method: "HEAD", url: "/healthz" });
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe("");
+    expectHardened({ headers: head.headers, text: head.body });
+    const onToken = await w.app.inject({
+      method: "HEAD",
+      url: "/v1/subjects",
+      headers: { authorization: `Bearer ${w.tok.operator}` },
+    });
+    expect(onToken.statusCode).toBe(405);
+    expect(onToken.headers.allow).toBe("GET, POST");
+  });
+});
+
+/** Raw bytes to a listening server; resolves with everything it sent back once it closes. */
+function rawExchange(port: number, bytes: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1");
+    const parts: Buffer[] = [];
+    sock.on("data", (d: Buffer) => parts.push(d));
+    sock.on("error", reject);
+    sock.on("close", () => {
+      resolve(Buffer.concat(parts).toString("latin1"));
+    });
+    sock.end(bytes);
+  });
+}
+
+function parseRaw(text: string): { status: number; headers: Record<string, string>; text: string } {
+  const [head = "", body = ""] = text.split("\r\n\r\n", 2);
+  const [statusLine = "", ...lines] = head.split("\r\n");
+  const headers: Record<string, string> = {};
+  for (const l of lines) {
+    const i = l.indexOf(":");
+    headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+  }
+  return { status: Number(statusLine.split(" ")[1]), headers, text: body };
+}
+
+describe("malformed HTTP over a real socket", () => {
+  let w: World;
+  let port: number;
+  beforeAll(async () => {
+    w = await makeWorld(SQLITE);
+    await w.app.listen({ host: "127.0.0.1", port: 0 });
+    port = (w.app.server.address() as net.AddressInfo).port;
+  });
+  afterAll(async () => {
+    await w.close();
+  });
+
+  it.each([
+    [
+      "a header line without a colon",
+      400,
+      "BAD_REQUEST",
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    ],
+    ["an invalid method", 400, "BAD_REQUEST", "G(T /healthz HTTP/1.1\r\nHost: x\r\n\r\n"],
+    [
+      "oversized headers",
+      431,
+      "HEADERS_TOO_LARGE",
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
+    ],
+    [
+      "a bad URL encoding",
+      400,
+      "BAD_REQUEST",
+      "GET /v1/subjects/%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ],
+  ] as const)("%s → %i %s with the envelope and every header", async (_what, status, code, bytes) => {
+    const r = parseRaw(await rawExchange(port, bytes));
+    expect(r.status).toBe(status);
+    expect(codeOf({ ...r, raw: Buffer.from(r.text), json: () => JSON.parse(r.text) as unknown })).toBe(code);
+    expectHardened(r, status);
+  });
+});
+
+describe.runIf(HAVE_AUDIO_TOOLS)("HEAD on routes with side effects", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await makeWorld(SQLITE, { reconstructable: true, recordings: 1 });
+  });
+  afterAll(async () => {
+    await w.close();
+  });
+
+  const head = (url: string, token: string) =>
+    w.app.inject({ method: "HEAD", url, headers: { authorization: `Bearer ${token}` } });
+  const usage = () => w.vault.internals.meta.db.selectFrom("egress_usage").selectAll().execute();
+
+  it("charges no budget, records nothing and leaves a break-glass grant unused", async () => {
+    const quality = `/v1/derivations/${w.s1.drv.quality!}?purpose=quality-review`;
+    const raw = w.s1.drv.raw!;
+    const bg = await call(w.app, {
+      method: "POST",
+      url: `/v1/subjects/${w.s1.id}/breakglass`,
+      token: w.tok.operator,
+      json: { material: "raw", reason: "court order 2026/117: produce the interview audio" },
+    });
+    const grant = (bg.json() as { id: string }).id;
+    for (const t of [w.tok.operator2, w.tok.operator3]) {
+      const d = await call(w.app, {
+        method: "POST",
+        url: `/v1/breakglass/${grant}/decision`,
+        token: t,
+        json: { decision: "approve" },
+      });
+      expect(d.status, d.text).toBe(200);
+    }
+    const eventsBefore = (await w.vault.audit.list({ limit: 100_000 })).length;
+    const usageBefore = await usage();
+    for (let i = 0; i < 3; i++) {
+      const q = await head(quality, w.tok.consumer);
+      expect([q.statusCode, q.headers.allow]).toEqual([405, "GET"]);
+      const r = await head(`/v1/derivations/${raw}?breakglass=${grant}`, w.tok.operator);
+      expect([r.statusCode, r.headers.allow]).toEqual([405, "GET"]);
+    }
+    expect((await w.vault.audit.list({ limit: 100_000 })).length).toBe(eventsBefore);
+    expect(await usage()).toEqual(usageBefore);
+    expect(await eventsOf(w.vault, "derivation.served")).toEqual([]);
+    // The grant is still there for the one GET it was approved for.
+    const served = await call(w.app, {
+      method: "GET",
+      url: `/v1/derivations/${raw}?breakglass=${grant}`,
+      token: w.tok.operator,
+    });
+    expect([served.status, served.headers["content-type"]]).toEqual([200, "audio/wav"]);
+    const consumer = await call(w.app, { method: "GET", url: quality, token: w.tok.consumer });
+    expect(consumer.status, consumer.text).toBe(200);
+    expect((await usage()).length).toBe(usageBefore.length + 1);
   });
 });
