@@ -16,6 +16,7 @@ import { errorBody, fromFastifyError } from "./errors.js";
 import { parseJsonBody } from "./json-body.js";
 import { clientError, frameworkError, newRequestId, SECURITY_HEADERS } from "./envelope.js";
 import { methodIndex } from "./methods.js";
+import { capConnectionsPerClient, serverTimeouts } from "./connections.js";
 import { RateLimiter } from "./ratelimit.js";
 import { createReadEventRecorder, type ReadEventRecorder } from "./read-events.js";
 import type { ResolvedHttp } from "../access/http-config.js";
@@ -98,6 +99,7 @@ function responseSchemas(spec: AnyRoute): Record<string, unknown> {
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const limiter = new RateLimiter(options.now ?? Date.now);
   const http = options.vault.access.config.http;
+  const timeouts = serverTimeouts(http);
   const app = Fastify({
     // Forwarded headers only from configured proxies; otherwise req.ip is the socket's address.
     trustProxy: http.trustedProxies.length > 0 ? [...http.trustedProxies] : false,
@@ -120,9 +122,17 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
           },
         }
       : false,
+    ...timeouts.fastify,
     ...(options.https
-      ? { https: { key: options.https.key, cert: options.https.cert, minVersion: "TLSv1.2" as const } }
-      : {}),
+      ? {
+          https: {
+            key: options.https.key,
+            cert: options.https.cert,
+            minVersion: "TLSv1.2" as const,
+            ...timeouts.node,
+          },
+        }
+      : { http: timeouts.node }),
     genReqId: newRequestId,
     requestIdHeader: false,
     bodyLimit: JSON_LIMIT,
@@ -135,6 +145,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     clientErrorHandler: clientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
+
+  capConnectionsPerClient(app.server, http);
 
   // Audio bodies stay streams: they go straight into the abstraction pipeline.
   const passStream = (
