@@ -65,6 +65,21 @@ export const ErrorSchema = Type.Object(
 );
 
 const JSON_LIMIT = 64 * 1024;
+/**
+ * TLS 1.3 suites as Node has them, and for TLS 1.2 only ECDHE with an AEAD (AES-GCM,
+ * ChaCha20-Poly1305): no CBC, no SHA-1 MACs, no static RSA key exchange.
+ */
+const TLS_CIPHERS = [
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "TLS_AES_128_GCM_SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+].join(":");
 export const AUDIO_TYPES = /^(audio\/[a-z0-9.+-]+|video\/webm|application\/octet-stream)$/;
 /** Token kinds accepted as `Authorization: Bearer` credentials. */
 const BEARER_KINDS = ["api", "session"] as const;
@@ -129,6 +144,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
             key: options.https.key,
             cert: options.https.cert,
             minVersion: "TLSv1.2" as const,
+            ciphers: TLS_CIPHERS,
+            honorCipherOrder: true,
             ...timeouts.node,
           },
         }
