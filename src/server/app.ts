@@ -106,7 +106,7 @@ function bearer(req: FastifyRequest): string {
 function responseSchemas(spec: AnyRoute): Record<string, unknown> {
   const out: Record<string, unknown> = { "4xx": ErrorSchema, "5xx": ErrorSchema };
   for (const [status, r] of Object.entries<ResponseSpec>(spec.response)) {
-    if (!("binary" in r)) out[status] = r;
+    if (!("raw" in r)) out[status] = r;
   }
   return out;
 }

@@ -5,6 +5,12 @@ import { ErrorSchema } from "./app.js";
 
 const STATUS_TEXT: Record<number, string> = { 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content" };
 
+const RAW_SCHEMA = {
+  json: { type: "object" },
+  text: { type: "string" },
+  binary: { type: "string", format: "binary" },
+} as const;
+
 function toPath(url: string): string {
   return url.replace(/:([A-Za-z]+)/g, "{$1}");
 }
@@ -37,10 +43,12 @@ export function buildOpenApi(
     const responses: Record<string, unknown> = {};
     for (const [status, spec] of Object.entries<ResponseSpec>(r.response)) {
       responses[status] =
-        "binary" in spec
+        "raw" in spec
           ? {
               description: spec.description,
-              content: { [spec.contentType]: { schema: { type: "string", format: "binary" } } },
+              content: Object.fromEntries(
+                Object.entries(spec.content).map(([type, kind]) => [type, { schema: RAW_SCHEMA[kind] }]),
+              ),
             }
           : {
               description: STATUS_TEXT[Number(status)] ?? "response",

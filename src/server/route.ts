@@ -42,13 +42,17 @@ export interface AuthedContext<P, Q, B> extends BaseContext<P, Q, B> {
   readonly decision: { readonly context: Readonly<Record<string, CedarValue>>; readonly purpose: string };
 }
 
-export interface BinaryResponse {
-  readonly binary: true;
-  readonly contentType: string;
+/**
+ * A response the handler writes itself (not serialised through a schema): each media type it may
+ * be served as, with what the body is (the OpenAPI document declares exactly these).
+ */
+export interface RawResponse {
+  readonly raw: true;
   readonly description: string;
+  readonly content: Readonly<Record<string, "json" | "text" | "binary">>;
 }
 
-export type ResponseSpec = TSchema | BinaryResponse;
+export type ResponseSpec = TSchema | RawResponse;
 
 interface CommonSpec<P extends TSchema, Q extends TSchema, B extends TSchema> {
   readonly method: HttpMethod;
