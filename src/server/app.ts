@@ -334,9 +334,14 @@ function register(
         id: auth.principal.id,
         role: auth.principal.role,
       });
+      const q = (req.query ?? {}) as { purpose?: unknown; breakglass?: unknown };
+      if (spec.purposeRequiredFor?.includes(auth.principal.role) && typeof q.purpose !== "string")
+        throw new VaultError(
+          "BAD_REQUEST",
+          "missing query parameter purpose: declare what this request is for (?purpose=…)",
+        );
       const withAuth = { ...base, vault, auth };
       const resource = await spec.resource(withAuth);
-      const q = (req.query ?? {}) as { purpose?: unknown; breakglass?: unknown };
       const decision = await decide({
         vault,
         engine: options.engine,

@@ -9,6 +9,7 @@ import type { Static, TSchema } from "typebox";
 import type { Authenticated } from "../access/tokens.js";
 import type { CedarValue, RequestEntity } from "../policy/engine.js";
 import type { SubjectsTable } from "../store/meta/schema.js";
+import type { Role } from "../store/meta/schema-access.js";
 import type { Vault } from "../vault/vault.js";
 import { DEFAULT_RATE_LIMITS, type RateClass, type RateLimit } from "../access/http-config.js";
 
@@ -87,6 +88,8 @@ export interface TokenRouteSpec<P extends TSchema, Q extends TSchema, B extends 
   readonly auth: "token";
   /** The Cedar action (policies/schema.cedarschema). */
   readonly action: string;
+  /** Roles that must declare `?purpose=` here (missing: 400 naming the parameter, before any decision). */
+  readonly purposeRequiredFor?: readonly Role[];
   /** The declared purpose, when not `?purpose=` (e.g. a path segment). */
   purpose?(ctx: BaseContext<Static<P>, Static<Q>, Static<B>>): string | undefined;
   /** Loads the resource; throws NOT_FOUND for unknown ids. */

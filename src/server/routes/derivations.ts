@@ -66,6 +66,7 @@ export function derivationRoutes(): AnyRoute[] {
       tags: ["derivations"],
       auth: "token",
       action: "derivation.read",
+      purposeRequiredFor: ["consumer"],
       rateLimit: RATE.read,
       params: Type.Object({ id: Id("drv") }, { additionalProperties: false }),
       query: Type.Object(
@@ -88,8 +89,6 @@ export function derivationRoutes(): AnyRoute[] {
         const { vault, auth } = ctx;
         const d = ctx.resource.derivation!;
         const subject = ctx.resource.subject!;
-        if (auth.principal.role === "consumer" && !ctx.decision.purpose)
-          throw new VaultError("BAD_REQUEST", "declare ?purpose=");
         const drv = await vault.internals.meta.db
           .selectFrom("derivations")
           .select("blob_id")
