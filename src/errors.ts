@@ -97,6 +97,7 @@ export const ERROR_CODES = {
   URI_TOO_LONG: "A path parameter is longer than any valid one.",
   HEADERS_TOO_LARGE: "The request's headers exceed the size limit.",
   SERVER_CLOSING: "The server is shutting down and takes no new requests; retry (another instance).",
+  CLIENT_ABORTED: "The client closed the connection before its request was complete (not a server error).",
 
   // --- generic -----------------------------------------------------------------------------
   NOT_IMPLEMENTED_BY_PROVIDER: "The configured provider does not support this operation.",

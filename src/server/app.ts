@@ -32,6 +32,8 @@ export interface ServerOptions {
   /** Routes contributed by other modules (e.g. the transparency log's endpoints). */
   readonly extraRoutes?: readonly AnyRoute[];
   readonly logger?: boolean;
+  /** Where log lines go when `logger` is on (default stderr). */
+  readonly logStream?: NodeJS.WritableStream;
   readonly https?: { readonly key: string; readonly cert: string } | undefined;
   /** Largest audio upload accepted (also the decoder's input limit). */
   readonly maxUploadBytes?: number;
@@ -121,7 +123,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     logger: options.logger
       ? {
           level: "info",
-          stream: process.stderr,
+          stream: options.logStream ?? process.stderr,
           redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
           // The path only: a query string may carry a secret a client put there by mistake
           // (a token is refused there, but must not be written to the log either).
@@ -201,6 +203,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.setErrorHandler((err: unknown, req, reply) => {
     const ve = fromFastifyError(err) ?? asVaultError(err);
     const { status, body } = errorBody(ve, req.id);
+    if (ve.code === "CLIENT_ABORTED") {
+      req.log.info("client aborted the request");
+      return;
+    }
     if (status >= 500) req.log.error({ err: ve.code === "INTERNAL" ? err : ve.code }, "request failed");
     if (["RATE_LIMITED", "BUDGET_EXCEEDED", "VAULT_BUSY", "SERVER_CLOSING"].includes(ve.code)) {
       const retry = ve.details?.retryAfterSec;
@@ -358,9 +364,21 @@ function register(
   });
 }
 
-/** Reads a request body that a route accepted as a stream (audio). */
+/**
+ * Reads a request body that a route accepted as a stream (audio). The request stream fails only
+ * when the connection does (the client hung up or the socket broke), so its errors become
+ * CLIENT_ABORTED here, at the edge, instead of surfacing as a failure of whatever consumed it.
+ */
 export function bodyStream(body: unknown): AsyncIterable<Uint8Array> {
   if (body && typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function")
-    return body as AsyncIterable<Uint8Array>;
+    return clientStream(body as AsyncIterable<Uint8Array>);
   throw new VaultError("BAD_REQUEST", "expected an audio body");
+}
+
+async function* clientStream(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+  try {
+    yield* body;
+  } catch (e) {
+    throw new VaultError("CLIENT_ABORTED", "the client closed the connection mid-request", { cause: e });
+  }
 }

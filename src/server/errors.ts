@@ -5,6 +5,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   USAGE: 400,
   INVALID_ARGUMENT: 400,
   BAD_REQUEST: 400,
+  // Nobody receives it: the client is gone. 4xx, because the request is what failed.
+  CLIENT_ABORTED: 400,
   // Transparency-log notes, checkpoints and proofs that clients send (e.g. /v1/me/audit `since`).
   NOTE_INVALID: 400,
   CHECKPOINT_INVALID: 400,
