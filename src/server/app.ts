@@ -203,11 +203,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.setErrorHandler((err: unknown, req, reply) => {
     const ve = fromFastifyError(err) ?? asVaultError(err);
     const { status, body } = errorBody(ve, req.id);
-    if (ve.code === "CLIENT_ABORTED") {
-      req.log.info("client aborted the request");
-      return;
-    }
-    if (status >= 500) req.log.error({ err: ve.code === "INTERNAL" ? err : ve.code }, "request failed");
+    // The answer below goes nowhere; an info line, because a hang-up is not the server's failure.
+    if (ve.code === "CLIENT_ABORTED") req.log.info("client aborted the request");
+    else if (status >= 500) req.log.error({ err: ve.code === "INTERNAL" ? err : ve.code }, "request failed");
     if (["RATE_LIMITED", "BUDGET_EXCEEDED", "VAULT_BUSY", "SERVER_CLOSING"].includes(ve.code)) {
       const retry = ve.details?.retryAfterSec;
       reply.header("retry-after", String(typeof retry === "number" ? retry : 1));
