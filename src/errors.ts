@@ -96,6 +96,12 @@ export const ERROR_CODES = {
   CONFLICT: "The request conflicts with the resource's state (e.g. upload offset mismatch).",
   POLICY_INVALID: "A Cedar policy or the policy set does not parse or validate against the schema.",
   BREAKGLASS_INVALID: "The break-glass request cannot be decided or used in its current state.",
+  METHOD_NOT_ALLOWED: "The route exists but not with this method (the Allow header lists those it has).",
+  REQUEST_TIMEOUT: "The client did not send the whole request in time; the connection is closed.",
+  URI_TOO_LONG: "A path parameter is longer than any valid one.",
+  HEADERS_TOO_LARGE: "The request's headers exceed the size limit.",
+  SERVER_CLOSING: "The server is shutting down and takes no new requests; retry (another instance).",
+  CLIENT_ABORTED: "The client closed the connection before its request was complete (not a server error).",
 
   // --- generic -----------------------------------------------------------------------------
   NOT_IMPLEMENTED_BY_PROVIDER: "The configured provider does not support this operation.",

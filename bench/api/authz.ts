@@ -36,6 +36,7 @@ function auth(
     token: {
       id: "tok_00000000000000000000000000",
       principalId: `prn_${role}`,
+      label: role,
       role,
       kind: "api",
       purposes: extra.purposes ?? [],

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { parseDuration } from "../vault/duration.js";
+import { HttpConfigSchema, resolveHttp, type ResolvedHttp } from "./http-config.js";
 
 const duration = z.string().refine((s) => {
   try {
@@ -38,6 +39,8 @@ export const AccessConfigSchema = z.strictObject({
     .strictObject({ approvals: z.number().int().min(1).max(10), grantTtl: duration })
     .partial()
     .optional(),
+  /** Rate limits, trusted proxies, connection limits (src/access/http-config.ts). */
+  http: HttpConfigSchema.optional(),
 });
 export type AccessConfig = z.infer<typeof AccessConfigSchema>;
 
@@ -54,6 +57,7 @@ export interface ResolvedAccess {
     readonly suspendAfterExceedances: number;
   };
   readonly breakGlass: { readonly approvals: number; readonly grantTtlMs: number };
+  readonly http: ResolvedHttp;
 }
 
 export function resolveAccess(c: AccessConfig | undefined): ResolvedAccess {
@@ -73,5 +77,6 @@ export function resolveAccess(c: AccessConfig | undefined): ResolvedAccess {
       approvals: c?.breakGlass?.approvals ?? 2,
       grantTtlMs: parseDuration(c?.breakGlass?.grantTtl ?? "15m"),
     },
+    http: resolveHttp(c?.http),
   });
 }

@@ -21,7 +21,9 @@ export const ROLES: readonly Role[] = ["contractor", "operator", "consumer", "au
 export type TokenKind = TokensTable["kind"];
 const PREFIX: Record<TokenKind, string> = { api: "vvt_", enrolment: "vve_", session: "vvs_" };
 const TOKEN_RE = /^(vvt|vve|vvs)_([0-9a-hjkmnp-tv-z]{26})_([A-Za-z0-9_-]{43})$/;
-const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$/;
+/** Operator-chosen text: bounded, printable, no control characters or markup. */
+export const LABEL_PATTERN = "^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$";
+const LABEL_RE = new RegExp(LABEL_PATTERN);
 
 export interface Principal {
   readonly id: string;
@@ -34,6 +36,8 @@ export interface Principal {
 export interface TokenInfo {
   readonly id: string;
   readonly principalId: string;
+  /** The principal's label (`token create --label`; a contractor's subject, a consumer's application). */
+  readonly label: string;
   readonly role: Role;
   readonly kind: TokenKind;
   readonly purposes: readonly string[];
@@ -67,10 +71,11 @@ export function hashSecret(secret: string): Buffer {
   return createHash("sha256").update("voxvault/token/v1\n").update(secret).digest();
 }
 
-export function toTokenInfo(r: TokensTable): TokenInfo {
+export function toTokenInfo(r: TokensTable, label: string): TokenInfo {
   return {
     id: r.id,
     principalId: r.principal_id,
+    label,
     role: r.role,
     kind: r.kind,
     purposes: JSON.parse(r.purposes) as string[],
@@ -105,6 +110,13 @@ export function createTokenService(deps: Deps) {
     input: CreateTokenInput,
     subjectId: string | null,
   ): Promise<PrincipalsTable> {
+    // Contractor and consumer principals are named by their subject and application; a label
+    // given for them would otherwise vanish without a trace.
+    if ((input.role === "contractor" || input.role === "consumer") && input.label !== undefined)
+      throw new VaultError(
+        "INVALID_ARGUMENT",
+        `a ${input.role} token is named by its ${input.role === "contractor" ? "subject" : "application"}; --label is for operator, auditor and admin tokens`,
+      );
     const label =
       input.role === "contractor"
         ? subjectId!
@@ -219,10 +231,11 @@ export function createTokenService(deps: Deps) {
         principalId: principal.id,
         role: input.role,
         kind,
+        label: principal.label,
         ...(subjectId ? { subjectId } : {}),
         expiresAt: row.expires_at,
       });
-      return { token: `${PREFIX[kind]}${id.slice(4)}_${secret}`, info: toTokenInfo(row) };
+      return { token: `${PREFIX[kind]}${id.slice(4)}_${secret}`, info: toTokenInfo(row, principal.label) };
     };
     return trxIn ? run(trxIn) : deps.meta.write(run);
   }
@@ -281,7 +294,7 @@ export function createTokenService(deps: Deps) {
         subjectId: row.subject_id,
         application: row.application,
       },
-      token: toTokenInfo(row),
+      token: toTokenInfo(row, row.label),
     };
   }
 
@@ -308,18 +321,30 @@ export function createTokenService(deps: Deps) {
     async list(
       filter: { role?: Role | undefined; includeRevoked?: boolean | undefined } = {},
     ): Promise<TokenInfo[]> {
-      let q = deps.meta.db.selectFrom("tokens").selectAll().orderBy("created_at").orderBy("id");
-      if (filter.role) q = q.where("role", "=", filter.role);
-      if (!filter.includeRevoked) q = q.where("revoked_at", "is", null);
-      return (await q.execute()).map(toTokenInfo);
+      let q = deps.meta.db
+        .selectFrom("tokens")
+        .innerJoin("principals", "principals.id", "tokens.principal_id")
+        .selectAll("tokens")
+        .select("principals.label")
+        .orderBy("tokens.created_at")
+        .orderBy("tokens.id");
+      if (filter.role) q = q.where("tokens.role", "=", filter.role);
+      if (!filter.includeRevoked) q = q.where("tokens.revoked_at", "is", null);
+      return (await q.execute()).map((r) => toTokenInfo(r, r.label));
     },
 
     async revoke(tokenId: string, reason = "revoked by admin", suspended = false): Promise<TokenInfo> {
       const id = parseId("tok", tokenId, "token id");
       return deps.meta.write(async (trx) => {
-        const row = await trx.selectFrom("tokens").selectAll().where("id", "=", id).executeTakeFirst();
+        const row = await trx
+          .selectFrom("tokens")
+          .innerJoin("principals", "principals.id", "tokens.principal_id")
+          .selectAll("tokens")
+          .select("principals.label")
+          .where("tokens.id", "=", id)
+          .executeTakeFirst();
         if (!row) throw new VaultError("NOT_FOUND", `no token ${id}`);
-        if (row.revoked_at) return toTokenInfo(row);
+        if (row.revoked_at) return toTokenInfo(row, row.label);
         const at = deps.now().toISOString();
         await trx.updateTable("tokens").set({ revoked_at: at }).where("id", "=", id).execute();
         await recordEvent(trx, deps.actor, {
@@ -328,7 +353,7 @@ export function createTokenService(deps: Deps) {
           reason,
         });
         lastUseWritten.delete(id);
-        return toTokenInfo({ ...row, revoked_at: at });
+        return toTokenInfo({ ...row, revoked_at: at }, row.label);
       });
     },
 

@@ -6,6 +6,8 @@ export type AccessEvent =
       readonly principalId: string;
       readonly role: string;
       readonly kind: string;
+      /** The principal's label: operator-chosen, 1-64 characters of [A-Za-z0-9 ._@-]. */
+      readonly label: string;
       readonly subjectId?: string;
       readonly expiresAt: string;
     }

@@ -3,7 +3,6 @@
  * no caching of data, strict content types, body limits, rate limits, authentication, Cedar
  * authorization and the error taxonomy. Routes (src/server/routes) declare the rest.
  */
-import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { isDeepStrictEqual } from "node:util";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -14,9 +13,14 @@ import type { PolicyEngine } from "../policy/engine.js";
 import type { Vault } from "../vault/vault.js";
 import { decide } from "./authz.js";
 import { errorBody, fromFastifyError } from "./errors.js";
+import { parseJsonBody } from "./json-body.js";
+import { clientError, frameworkError, newRequestId, SECURITY_HEADERS } from "./envelope.js";
+import { methodIndex } from "./methods.js";
+import { capConnectionsPerClient, serverTimeouts } from "./connections.js";
 import { RateLimiter } from "./ratelimit.js";
 import { createReadEventRecorder, type ReadEventRecorder } from "./read-events.js";
-import { RATE, type AnyRoute, type AuthedContext, type BaseContext, type ResponseSpec } from "./route.js";
+import type { ResolvedHttp } from "../access/http-config.js";
+import type { AnyRoute, AuthedContext, BaseContext, ResponseSpec } from "./route.js";
 import { allRoutes } from "./routes/index.js";
 import { buildOpenApi } from "./openapi.js";
 import { VERSION } from "../version.js";
@@ -28,6 +32,8 @@ export interface ServerOptions {
   /** Routes contributed by other modules (e.g. the transparency log's endpoints). */
   readonly extraRoutes?: readonly AnyRoute[];
   readonly logger?: boolean;
+  /** Where log lines go when `logger` is on (default stderr). */
+  readonly logStream?: NodeJS.WritableStream;
   readonly https?: { readonly key: string; readonly cert: string } | undefined;
   /** Largest audio upload accepted (also the decoder's input limit). */
   readonly maxUploadBytes?: number;
@@ -61,6 +67,21 @@ export const ErrorSchema = Type.Object(
 );
 
 const JSON_LIMIT = 64 * 1024;
+/**
+ * TLS 1.3 suites as Node has them, and for TLS 1.2 only ECDHE with an AEAD (AES-GCM,
+ * ChaCha20-Poly1305): no CBC, no SHA-1 MACs, no static RSA key exchange.
+ */
+const TLS_CIPHERS = [
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "TLS_AES_128_GCM_SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+].join(":");
 export const AUDIO_TYPES = /^(audio\/[a-z0-9.+-]+|video\/webm|application\/octet-stream)$/;
 /** Token kinds accepted as `Authorization: Bearer` credentials. */
 const BEARER_KINDS = ["api", "session"] as const;
@@ -87,18 +108,22 @@ function bearer(req: FastifyRequest): string {
 function responseSchemas(spec: AnyRoute): Record<string, unknown> {
   const out: Record<string, unknown> = { "4xx": ErrorSchema, "5xx": ErrorSchema };
   for (const [status, r] of Object.entries<ResponseSpec>(spec.response)) {
-    if (!("binary" in r)) out[status] = r;
+    if (!("raw" in r)) out[status] = r;
   }
   return out;
 }
 
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const limiter = new RateLimiter(options.now ?? Date.now);
+  const http = options.vault.access.config.http;
+  const timeouts = serverTimeouts(http);
   const app = Fastify({
+    // Forwarded headers only from configured proxies; otherwise req.ip is the socket's address.
+    trustProxy: http.trustedProxies.length > 0 ? [...http.trustedProxies] : false,
     logger: options.logger
       ? {
           level: "info",
-          stream: process.stderr,
+          stream: options.logStream ?? process.stderr,
           redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
           // The path only: a query string may carry a secret a client put there by mistake
           // (a token is refused there, but must not be written to the log either).
@@ -114,16 +139,33 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
           },
         }
       : false,
+    ...timeouts.fastify,
     ...(options.https
-      ? { https: { key: options.https.key, cert: options.https.cert, minVersion: "TLSv1.2" as const } }
-      : {}),
-    genReqId: () => randomBytes(12).toString("hex"),
+      ? {
+          https: {
+            key: options.https.key,
+            cert: options.https.cert,
+            minVersion: "TLSv1.2" as const,
+            ciphers: TLS_CIPHERS,
+            honorCipherOrder: true,
+            ...timeouts.node,
+          },
+        }
+      : { http: timeouts.node }),
+    genReqId: newRequestId,
     requestIdHeader: false,
     bodyLimit: JSON_LIMIT,
-    return503OnClosing: true,
+    // Answered by the preClose flag below, so the 503 has the envelope and headers too.
+    return503OnClosing: false,
     forceCloseConnections: "idle",
+    // HEAD is offered only where it has no side effects (public GET routes; see register()).
+    exposeHeadRoutes: false,
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
+
+  capConnectionsPerClient(app.server, http);
 
   // Audio bodies stay streams: they go straight into the abstraction pipeline.
   const passStream = (
@@ -134,36 +176,51 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     done(null, payload);
   };
   app.addContentTypeParser(AUDIO_TYPES, passStream);
+  // JSON with its nesting depth bounded while it is read (json-body.ts).
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", (req, payload, done) => {
+    parseJsonBody(req, payload, done);
+  });
   app.addContentTypeParser(CHUNK_TYPE, passStream);
 
   app.addHook("onSend", async (req, reply, payload) => {
     reply.header("x-request-id", req.id);
-    reply.header("strict-transport-security", "max-age=63072000; includeSubDomains");
-    reply.header("x-content-type-options", "nosniff");
-    reply.header("x-frame-options", "DENY");
-    reply.header("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
-    reply.header("referrer-policy", "no-referrer");
-    reply.header("cross-origin-resource-policy", "same-origin");
-    reply.header("cache-control", "no-store");
+    reply.headers(SECURITY_HEADERS);
     return payload;
+  });
+  let closing = false;
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook("onRequest", async (_req, reply) => {
+    if (closing) {
+      void reply.header("connection", "close");
+      throw new VaultError("SERVER_CLOSING", "the server is shutting down");
+    }
   });
 
   app.setErrorHandler((err: unknown, req, reply) => {
     const ve = fromFastifyError(err) ?? asVaultError(err);
     const { status, body } = errorBody(ve, req.id);
-    if (status >= 500) req.log.error({ err: ve.code === "INTERNAL" ? err : ve.code }, "request failed");
-    if (ve.code === "RATE_LIMITED" || ve.code === "BUDGET_EXCEEDED" || ve.code === "VAULT_BUSY") {
+    // The answer below goes nowhere; an info line, because a hang-up is not the server's failure.
+    if (ve.code === "CLIENT_ABORTED") req.log.info("client aborted the request");
+    else if (status >= 500) req.log.error({ err: ve.code === "INTERNAL" ? err : ve.code }, "request failed");
+    if (["RATE_LIMITED", "BUDGET_EXCEEDED", "VAULT_BUSY", "SERVER_CLOSING"].includes(ve.code)) {
       const retry = ve.details?.retryAfterSec;
       reply.header("retry-after", String(typeof retry === "number" ? retry : 1));
     }
     if (status === 401) reply.header("www-authenticate", 'Bearer realm="voxvault"');
     void reply.code(status).type("application/json").send(body);
   });
+  let methodsOf: (path: string) => string[] = () => [];
   app.setNotFoundHandler((req, reply) => {
-    void reply
-      .code(404)
-      .type("application/json")
-      .send(errorBody(new VaultError("NOT_FOUND", "no such route"), req.id).body);
+    const allowed = methodsOf(req.url.split("?")[0]!);
+    if (allowed.length > 0) {
+      void reply.header("allow", allowed.join(", "));
+      throw new VaultError("METHOD_NOT_ALLOWED", `this route does not take ${req.method}`);
+    }
+    throw new VaultError("NOT_FOUND", "no such route");
   });
 
   let doc: unknown;
@@ -171,13 +228,23 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     options.routes ??
     allRoutes({
       policies: () => ({ hash: options.engine.hash, policies: options.engine.policies }),
-      openapi: () => (doc ??= buildOpenApi(routes, VERSION)),
+      openapi: () => (doc ??= buildOpenApi(routes, VERSION, http.rateLimits)),
       ...(options.extraRoutes ? { extra: options.extraRoutes } : {}),
       publicUrl: options.publicUrl,
     });
   const recordRead = createReadEventRecorder();
-  for (const spec of routes) register(app, spec, options, limiter, recordRead);
+  for (const spec of routes) register(app, spec, options, { limiter, http }, recordRead);
+  methodsOf = methodIndex(routes.map((r) => ({ method: r.method, url: r.url, head: offersHead(r) })));
   return app;
+}
+
+/**
+ * HEAD runs the GET handler and drops the body, so it is offered only where running that handler
+ * has no effect worth protecting: public routes. On token routes a HEAD would charge budgets,
+ * record reads or consume a break-glass grant, so it is 405 there.
+ */
+function offersHead(spec: AnyRoute): boolean {
+  return spec.method === "GET" && spec.auth === "public";
 }
 
 /** JSON bodies before validation, to refuse the ones that only pass by type coercion. */
@@ -187,13 +254,17 @@ function register(
   app: FastifyInstance,
   spec: AnyRoute,
   options: ServerOptions,
-  limiter: RateLimiter,
+  rate: { readonly limiter: RateLimiter; readonly http: ResolvedHttp },
   recordRead: ReadEventRecorder,
 ): void {
+  const { limiter } = rate;
+  const cls = spec.rateLimit.class;
+  const limit = rate.http.rateLimits[cls];
   const consumes = spec.consumes ?? (spec.body ? ["application/json"] : []);
   app.route({
     method: spec.method,
     url: spec.url,
+    exposeHeadRoute: offersHead(spec),
     ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
     schema: {
       ...(spec.params ? { params: spec.params } : {}),
@@ -238,7 +309,7 @@ function register(
         vault: options.vault,
       };
       if (spec.auth === "public") {
-        const wait = limiter.take(`ip:${req.ip}:${spec.url}`, spec.rateLimit);
+        const wait = limiter.take(`ip:${req.ip}:${cls}`, limit);
         if (wait > 0)
           throw new VaultError("RATE_LIMITED", "too many requests", { details: { retryAfterSec: wait } });
         return spec.handler(base);
@@ -251,7 +322,7 @@ function register(
       try {
         auth = await options.vault.access.tokens.authenticate(bearer(req), BEARER_KINDS);
       } catch (e) {
-        const ipWait = limiter.take(`authfail:${req.ip}`, RATE.auth);
+        const ipWait = limiter.take(`authfail:${req.ip}`, rate.http.rateLimits.auth);
         if (ipWait > 0)
           throw new VaultError("RATE_LIMITED", "too many failed authentications", {
             details: { retryAfterSec: ipWait },
@@ -259,7 +330,7 @@ function register(
         throw e;
       }
       req.voxvaultAuth = auth;
-      const wait = limiter.take(`tok:${auth.token.id}`, spec.rateLimit);
+      const wait = limiter.take(`tok:${auth.token.id}:${cls}`, limit);
       if (wait > 0)
         throw new VaultError("RATE_LIMITED", "too many requests", { details: { retryAfterSec: wait } });
       const vault = options.vault.withActor({
@@ -267,9 +338,14 @@ function register(
         id: auth.principal.id,
         role: auth.principal.role,
       });
+      const q = (req.query ?? {}) as { purpose?: unknown; breakglass?: unknown };
+      if (spec.purposeRequiredFor?.includes(auth.principal.role) && typeof q.purpose !== "string")
+        throw new VaultError(
+          "BAD_REQUEST",
+          "missing query parameter purpose: declare what this request is for (?purpose=…)",
+        );
       const withAuth = { ...base, vault, auth };
       const resource = await spec.resource(withAuth);
-      const q = (req.query ?? {}) as { purpose?: unknown; breakglass?: unknown };
       const decision = await decide({
         vault,
         engine: options.engine,
@@ -286,9 +362,21 @@ function register(
   });
 }
 
-/** Reads a request body that a route accepted as a stream (audio). */
+/**
+ * Reads a request body that a route accepted as a stream (audio). The request stream fails only
+ * when the connection does (the client hung up or the socket broke), so its errors become
+ * CLIENT_ABORTED here, at the edge, instead of surfacing as a failure of whatever consumed it.
+ */
 export function bodyStream(body: unknown): AsyncIterable<Uint8Array> {
   if (body && typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function")
-    return body as AsyncIterable<Uint8Array>;
+    return clientStream(body as AsyncIterable<Uint8Array>);
   throw new VaultError("BAD_REQUEST", "expected an audio body");
+}
+
+async function* clientStream(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+  try {
+    yield* body;
+  } catch (e) {
+    throw new VaultError("CLIENT_ABORTED", "the client closed the connection mid-request", { cause: e });
+  }
 }

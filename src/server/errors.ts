@@ -5,6 +5,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   USAGE: 400,
   INVALID_ARGUMENT: 400,
   BAD_REQUEST: 400,
+  // Nobody receives it: the client is gone. 4xx, because the request is what failed.
+  CLIENT_ABORTED: 400,
   // Transparency-log notes, checkpoints and proofs that clients send (e.g. /v1/me/audit `since`).
   NOTE_INVALID: 400,
   CHECKPOINT_INVALID: 400,
@@ -13,6 +15,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   CONSENT_REQUIRED: 403,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   SUBJECT_NOT_FOUND: 404,
   BLOB_NOT_FOUND: 404,
   SUBJECT_EXISTS: 409,
@@ -25,6 +29,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   RETENTION_EXPIRED: 410,
   TOO_LARGE: 413,
   PAYLOAD_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNSUPPORTED_FORMAT: 422,
   CORRUPT_AUDIO: 422,
@@ -35,7 +40,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   DECODE_TIMEOUT: 422,
   BUDGET_EXCEEDED: 429,
   RATE_LIMITED: 429,
+  HEADERS_TOO_LARGE: 431,
   VAULT_BUSY: 503,
+  SERVER_CLOSING: 503,
 };
 
 export function statusFor(code: ErrorCode): number {
@@ -78,7 +85,7 @@ export function fromFastifyError(e: unknown): VaultError | undefined {
 
 export function errorBody(e: VaultError, requestId: string): { status: number; body: ErrorBody } {
   const status = statusFor(e.code);
-  if (status >= 500 && e.code !== "VAULT_BUSY") {
+  if (status >= 500 && e.code !== "VAULT_BUSY" && e.code !== "SERVER_CLOSING") {
     return { status, body: { error: { code: "INTERNAL", message: "internal error", requestId } } };
   }
   return { status, body: { error: { code: e.code, message: e.message, requestId } } };

@@ -1,8 +1,15 @@
 /** OpenAPI 3.1 from the route declarations (JSON Schema 2020-12 is OpenAPI 3.1's schema dialect). */
+import type { RateClass, RateLimit } from "../access/http-config.js";
 import type { AnyRoute, ResponseSpec } from "./route.js";
 import { ErrorSchema } from "./app.js";
 
 const STATUS_TEXT: Record<number, string> = { 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content" };
+
+const RAW_SCHEMA = {
+  json: { type: "object" },
+  text: { type: "string" },
+  binary: { type: "string", format: "binary" },
+} as const;
 
 function toPath(url: string): string {
   return url.replace(/:([A-Za-z]+)/g, "{$1}");
@@ -26,16 +33,22 @@ function parameters(spec: AnyRoute): unknown[] {
   return out;
 }
 
-export function buildOpenApi(routes: readonly AnyRoute[], version: string): unknown {
+export function buildOpenApi(
+  routes: readonly AnyRoute[],
+  version: string,
+  limits?: Readonly<Record<RateClass, RateLimit>>,
+): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const responses: Record<string, unknown> = {};
     for (const [status, spec] of Object.entries<ResponseSpec>(r.response)) {
       responses[status] =
-        "binary" in spec
+        "raw" in spec
           ? {
               description: spec.description,
-              content: { [spec.contentType]: { schema: { type: "string", format: "binary" } } },
+              content: Object.fromEntries(
+                Object.entries(spec.content).map(([type, kind]) => [type, { schema: RAW_SCHEMA[kind] }]),
+              ),
             }
           : {
               description: STATUS_TEXT[Number(status)] ?? "response",
@@ -58,7 +71,8 @@ export function buildOpenApi(routes: readonly AnyRoute[], version: string): unkn
       responses,
       security: r.auth === "public" ? [] : [{ bearer: [] }],
       "x-voxvault-action": r.auth === "token" ? r.action : null,
-      "x-voxvault-rate-limit": r.rateLimit,
+      // The limits in force (vault.json may change a class's numbers).
+      "x-voxvault-rate-limit": { class: r.rateLimit.class, ...(limits?.[r.rateLimit.class] ?? r.rateLimit) },
     };
     const consumes = r.consumes ?? (r.body ? ["application/json"] : []);
     if (consumes.length > 0) {

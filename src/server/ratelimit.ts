@@ -1,14 +1,13 @@
 /**
- * Token-bucket rate limiting per key (a token id, or the client address for unauthenticated
- * routes). In-memory: one server instance enforces its own limits; several instances behind a
- * balancer each enforce theirs (docs/operations.md).
+ * Token-bucket rate limiting per key: a class and a token id, or a class and the client address
+ * for unauthenticated routes. One bucket per (class, key): a bucket is only ever refilled at its
+ * own class's rate, so cheap requests cannot top up an expensive class. In-memory: one server
+ * instance enforces its own limits; several instances behind a balancer each enforce theirs
+ * (docs/operations.md).
  */
-export interface RateLimit {
-  /** Sustained requests per minute. */
-  readonly perMinute: number;
-  /** Bucket size: requests allowed at once. */
-  readonly burst: number;
-}
+import type { RateLimit } from "../access/http-config.js";
+
+export type { RateLimit } from "../access/http-config.js";
 
 export class RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();

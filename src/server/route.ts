@@ -9,8 +9,9 @@ import type { Static, TSchema } from "typebox";
 import type { Authenticated } from "../access/tokens.js";
 import type { CedarValue, RequestEntity } from "../policy/engine.js";
 import type { SubjectsTable } from "../store/meta/schema.js";
+import type { Role } from "../store/meta/schema-access.js";
 import type { Vault } from "../vault/vault.js";
-import type { RateLimit } from "./ratelimit.js";
+import { DEFAULT_RATE_LIMITS, type RateClass, type RateLimit } from "../access/http-config.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD";
 
@@ -42,20 +43,25 @@ export interface AuthedContext<P, Q, B> extends BaseContext<P, Q, B> {
   readonly decision: { readonly context: Readonly<Record<string, CedarValue>>; readonly purpose: string };
 }
 
-export interface BinaryResponse {
-  readonly binary: true;
-  readonly contentType: string;
+/**
+ * A response the handler writes itself (not serialised through a schema): each media type it may
+ * be served as, with what the body is (the OpenAPI document declares exactly these).
+ */
+export interface RawResponse {
+  readonly raw: true;
   readonly description: string;
+  readonly content: Readonly<Record<string, "json" | "text" | "binary">>;
 }
 
-export type ResponseSpec = TSchema | BinaryResponse;
+export type ResponseSpec = TSchema | RawResponse;
 
 interface CommonSpec<P extends TSchema, Q extends TSchema, B extends TSchema> {
   readonly method: HttpMethod;
   readonly url: string;
   readonly summary: string;
   readonly tags: readonly string[];
-  readonly rateLimit: RateLimit;
+  /** The rate-limit class (its numbers are the defaults; vault.json `access.http` may change them). */
+  readonly rateLimit: ClassLimit;
   readonly params?: P;
   readonly query?: Q;
   readonly body?: B;
@@ -82,6 +88,8 @@ export interface TokenRouteSpec<P extends TSchema, Q extends TSchema, B extends 
   readonly auth: "token";
   /** The Cedar action (policies/schema.cedarschema). */
   readonly action: string;
+  /** Roles that must declare `?purpose=` here (missing: 400 naming the parameter, before any decision). */
+  readonly purposeRequiredFor?: readonly Role[];
   /** The declared purpose, when not `?purpose=` (e.g. a path segment). */
   purpose?(ctx: BaseContext<Static<P>, Static<Q>, Static<B>>): string | undefined;
   /** Loads the resource; throws NOT_FOUND for unknown ids. */
@@ -103,10 +111,14 @@ export function route<P extends TSchema, Q extends TSchema, B extends TSchema>(
 
 export type AnyRoute = RouteSpec;
 
+export type ClassLimit = RateLimit & { readonly class: RateClass };
+
+const cls = (c: RateClass): ClassLimit => ({ class: c, ...DEFAULT_RATE_LIMITS[c] });
+
 export const RATE = {
-  read: { perMinute: 600, burst: 60 },
-  write: { perMinute: 120, burst: 20 },
-  upload: { perMinute: 30, burst: 5 },
-  auth: { perMinute: 20, burst: 5 },
-  public: { perMinute: 300, burst: 30 },
-} as const satisfies Record<string, RateLimit>;
+  read: cls("read"),
+  write: cls("write"),
+  upload: cls("upload"),
+  auth: cls("auth"),
+  public: cls("public"),
+} as const satisfies Record<RateClass, ClassLimit>;

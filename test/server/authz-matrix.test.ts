@@ -21,6 +21,7 @@ import {
   speechBytes,
   type Call,
   type Party,
+  type Reply,
   type World,
 } from "./helpers.js";
 
@@ -697,10 +698,36 @@ describe("authorization matrix: the table", () => {
   });
 });
 
+interface OpenApiDoc {
+  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+}
+
+const essence = (type: string) => type.split(";")[0]!.trim().toLowerCase();
+
+/** The response a route's OpenAPI entry declares for a status (exact, else its class, e.g. 4XX). */
+function declaredResponse(doc: OpenApiDoc, route: string, status: number) {
+  const [method, url] = route.split(" ") as [string, string];
+  const op = doc.paths[url.replace(/:([A-Za-z]+)/g, "{$1}")]?.[method.toLowerCase()];
+  return op?.responses[String(status)] ?? op?.responses[`${String(status)[0]}XX`];
+}
+
+/** The status is declared, and the content type served is one the document declares for it. */
+function expectDocumented(doc: OpenApiDoc, route: string, r: Reply): void {
+  const declared = declaredResponse(doc, route, r.status);
+  expect(declared, `${route} → ${r.status} is not in the OpenAPI document`).toBeDefined();
+  if (r.raw.length === 0) return;
+  const types = Object.keys(declared?.content ?? {}).map(essence);
+  expect(types, `${route} → ${r.status} served as ${String(r.headers["content-type"])}`).toContain(
+    essence(String(r.headers["content-type"])),
+  );
+}
+
 describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("authorization matrix ($name)", (backend) => {
   let w: World;
+  let doc: OpenApiDoc;
   beforeAll(async () => {
     w = await makeWorld(backend, { reconstructable: true, recordings: true });
+    doc = (await call(w.app, { method: "GET", url: "/openapi.json" })).json() as OpenApiDoc;
   });
   afterAll(async () => {
     await w.close();
@@ -718,9 +745,22 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("authorization matrix ($name)", 
     expect(served).toEqual(MATRIX.map((r) => r.route).sort());
   });
 
+  it("declares JSON as JSON and audio or bytes as binary, never the other way round", () => {
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(ops))
+        for (const [status, resp] of Object.entries(op.responses))
+          for (const [type, media] of Object.entries(resp.content ?? {})) {
+            const schema = (media as { schema: { type?: string; format?: string } }).schema;
+            const where = `${method} ${path} ${status} ${type}`;
+            if (essence(type) === "application/json") expect(schema.format, where).toBeUndefined();
+            else expect(schema.type, where).toBe("string");
+          }
+  });
+
   it.each(MATRIX.map((r) => [r.route, r] as const))("anonymous %s", async (_name, row) => {
     const req = await row.request(w, "operator", scopesFor(row, "operator")[0]!);
     const r = await call(w.app, { ...req, token: undefined });
+    expectDocumented(doc, row.route, r);
     if (row.action === null) expect(classOf(r.status), r.text).toBe(OK);
     else {
       expect(r.status, r.text).toBe(401);
@@ -734,6 +774,7 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("authorization matrix ($name)", 
       const req = await c.row.request(w, c.role, c.scope);
       const r = await call(w.app, req);
       expect(classOf(r.status), `${r.status} ${r.text.slice(0, 300)}`).toBe(c.outcome);
+      expectDocumented(doc, c.row.route, r);
       if (c.outcome === "5xx") expect(codeOf(r)).toBe("INTERNAL");
       if (c.outcome === 404) expect(["NOT_FOUND", "SUBJECT_NOT_FOUND"]).toContain(codeOf(r));
       if (c.outcome === 403) expect(["FORBIDDEN", "CONSENT_REQUIRED"]).toContain(codeOf(r));

@@ -53,7 +53,8 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("verify-speaker ($name)", (backe
     const unconsented = await w.fresh(false, "slt");
     const refused = await verify(unconsented.id, "slt", w.tok.consumer, "?purpose=identity-verification");
     expect([refused.status, codeOf(refused)]).toEqual([403, "CONSENT_REQUIRED"]);
-    expect((await verify(w.s2.id, "awb", w.tok.consumer)).status).toBe(403);
+    // Without a declared purpose: 400 naming the missing parameter.
+    expect((await verify(w.s2.id, "awb", w.tok.consumer)).status).toBe(400);
   });
 
   it("refuses a subject with no enrolled template", async () => {
@@ -87,7 +88,13 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("verify-speaker without an embed
       error: { code: "INTERNAL", message: "internal error", requestId: r.headers["x-request-id"] },
     });
     // Authorization still decides first: an unconsented consumer is refused, not failed.
-    const refused = await verify(w.s2.id, "awb", w.tok.consumer);
-    expect(refused.status).toBe(403);
+    const refused = await call(w.app, {
+      method: "POST",
+      url: `/v1/subjects/${w.s3.id}/verify-speaker?purpose=identity-verification`,
+      token: w.tok.consumer,
+      type: "audio/wav",
+      body: speechBytes("awb", PROBE),
+    });
+    expect([refused.status, codeOf(refused)]).toEqual([403, "CONSENT_REQUIRED"]);
   });
 });

@@ -13,7 +13,10 @@ export function registerAccess(program: Command, io: CliIo, globals: () => Globa
     .command("create")
     .description("create a scoped, expiring token; the secret is printed once")
     .requiredOption("--role <role>", ROLES.join(" | "))
-    .option("--label <name>", "names the principal (an operator's handle)")
+    .option(
+      "--label <name>",
+      "names the principal: an operator's handle (1-64 of A-Z a-z 0-9 space . _ @ -; shown in token list and the audit log)",
+    )
     .option("--purpose <purpose...>", "consumer tokens: purposes")
     .option("--application <name>", "consumer tokens: the registered application")
     .option("--subject <id>", "contractor tokens: the subject")
@@ -57,7 +60,7 @@ export function registerAccess(program: Command, io: CliIo, globals: () => Globa
           list.length
             ? list.map(
                 (t) =>
-                  `${t.id}  ${t.role}  ${t.kind}  expires ${t.expiresAt}${t.revokedAt ? `  revoked ${t.revokedAt}` : ""}  last used ${t.lastUsedAt ?? "never"}`,
+                  `${t.id}  ${t.role}  ${JSON.stringify(t.label)}  ${t.kind}  expires ${t.expiresAt}${t.revokedAt ? `  revoked ${t.revokedAt}` : ""}  last used ${t.lastUsedAt ?? "never"}`,
               )
             : ["no tokens"],
         );

@@ -6,6 +6,7 @@ import { recordEvent } from "../../audit/record.js";
 import { VaultError } from "../../errors.js";
 import { PolicyEngine } from "../../policy/engine.js";
 import { buildServer, publicOrigin } from "../../server/app.js";
+import { closeWithDeadline } from "../../server/connections.js";
 import { ensureServerTls, fingerprint } from "../../server/tls.js";
 import { openVault } from "../../public-vault.js";
 import { readPassphrase, resolveDataDir, type GlobalOptions } from "../context.js";
@@ -99,9 +100,16 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
           const stop = () => {
             if (closing) return;
             closing = true;
-            // Fastify waits for in-flight requests (uploads finish), refusing new ones with 503.
-            void app
-              .close()
+            // In-flight requests (uploads) may finish until the deadline; new ones get 503.
+            const deadline = vault.access.config.http.timeouts.shutdownMs;
+            void closeWithDeadline(app, deadline)
+              .then((cut) => {
+                if (cut > 0)
+                  writeLine(
+                    io.stderr,
+                    `shutdown deadline (${deadline} ms) passed: closed ${cut} connection(s)`,
+                  );
+              })
               .then(() => vault.close())
               .then(resolve, resolve);
           };

@@ -1,4 +1,5 @@
 import { Type } from "typebox";
+import { LABEL_PATTERN } from "../../access/tokens.js";
 import type { Role } from "../../store/meta/schema-access.js";
 import { RATE, route, type AnyRoute } from "../route.js";
 import { vaultResource } from "./resources.js";
@@ -28,7 +29,7 @@ export function adminRoutes(
       body: Type.Object(
         {
           role: Type.Union(API_MINTABLE_ROLES.map((r) => Type.Literal(r))),
-          label: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          label: Type.Optional(Type.String({ pattern: LABEL_PATTERN })),
           purposes: Type.Optional(
             Type.Array(Type.String({ pattern: "^[a-z][a-z0-9-]{0,62}$" }), { maxItems: 20 }),
           ),

@@ -31,7 +31,7 @@ export function auditRoutes(): AnyRoute[] {
       rateLimit: RATE.public,
       query: NoQuery,
       response: {
-        200: { binary: true, contentType: "text/plain; charset=utf-8", description: "signed note" },
+        200: { raw: true, description: "signed note", content: { "text/plain; charset=utf-8": "text" } },
       },
       async handler(ctx) {
         const note = await ctx.vault.log.checkpoint();

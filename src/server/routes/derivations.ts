@@ -16,12 +16,18 @@ import { RATE, route, type AnyRoute } from "../route.js";
 import { derivationResource, subjectResource, vaultResource } from "./resources.js";
 import { Derivation, Id, SubjectIdParams } from "./schemas.js";
 
+/** How each derivation is served; the route's OpenAPI entry is built from this table. */
 const CONTENT_TYPE: Record<string, string> = {
   quality: "application/json",
   "voice-stats": "application/json",
   "speaker-template": "application/octet-stream",
   frames: "application/octet-stream",
   raw: "audio/wav",
+};
+const CONTENT_KIND: Record<string, "json" | "binary"> = {
+  "application/json": "json",
+  "application/octet-stream": "binary",
+  "audio/wav": "binary",
 };
 
 export function derivationRoutes(): AnyRoute[] {
@@ -60,6 +66,7 @@ export function derivationRoutes(): AnyRoute[] {
       tags: ["derivations"],
       auth: "token",
       action: "derivation.read",
+      purposeRequiredFor: ["consumer"],
       rateLimit: RATE.read,
       params: Type.Object({ id: Id("drv") }, { additionalProperties: false }),
       query: Type.Object(
@@ -71,9 +78,10 @@ export function derivationRoutes(): AnyRoute[] {
       ),
       response: {
         200: {
-          binary: true,
-          contentType: "application/octet-stream",
-          description: "derivation bytes (JSON for quality and voice-stats, WAV for raw)",
+          raw: true,
+          description:
+            "the derivation: JSON for quality and voice-stats, WAV for raw audio, bytes for templates and frames",
+          content: Object.fromEntries(Object.values(CONTENT_TYPE).map((t) => [t, CONTENT_KIND[t]])),
         },
       },
       resource: (ctx) => derivationResource(ctx.vault, ctx.params.id),
@@ -81,8 +89,6 @@ export function derivationRoutes(): AnyRoute[] {
         const { vault, auth } = ctx;
         const d = ctx.resource.derivation!;
         const subject = ctx.resource.subject!;
-        if (auth.principal.role === "consumer" && !ctx.decision.purpose)
-          throw new VaultError("BAD_REQUEST", "declare ?purpose=");
         const drv = await vault.internals.meta.db
           .selectFrom("derivations")
           .select("blob_id")

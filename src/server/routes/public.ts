@@ -22,7 +22,9 @@ export function publicRoutes(openapi: () => unknown): AnyRoute[] {
       tags: ["public"],
       auth: "public",
       rateLimit: RATE.public,
-      response: { 200: { binary: true, contentType: "application/json", description: "OpenAPI document" } },
+      response: {
+        200: { raw: true, description: "OpenAPI 3.1 document", content: { "application/json": "json" } },
+      },
       async handler(ctx) {
         return ctx.reply.type("application/json").send(JSON.stringify(openapi()));
       },

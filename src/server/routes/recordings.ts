@@ -62,6 +62,7 @@ export function recordingRoutes(): AnyRoute[] {
       tags: ["recordings"],
       auth: "token",
       action: "speaker.verify",
+      purposeRequiredFor: ["consumer"],
       rateLimit: RATE.upload,
       params: SubjectIdParams,
       query: PurposeQuery,

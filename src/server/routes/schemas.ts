@@ -100,6 +100,7 @@ export const TokenInfo = Type.Object(
   {
     id: Type.String(),
     principalId: Type.String(),
+    label: Type.String(),
     role: Type.String(),
     kind: Type.String(),
     purposes: Type.Array(Type.String()),
