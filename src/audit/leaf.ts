@@ -16,6 +16,7 @@
  * those, without learning anything about other leaves (the per-event HMAC makes their leaves
  * unlinkable to everyone else).
  */
+import { parseStrictJson } from "../crypto/strict-json.js";
 import { createHmac } from "node:crypto";
 import { fromBase64, toBase64 } from "../crypto/bytes.js";
 import { canonicalJson, type CanonicalValue } from "../crypto/jcs.js";
@@ -121,7 +122,7 @@ export function parseLeaf(bytes: Uint8Array): Leaf {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    obj = JSON.parse(text);
+    obj = parseStrictJson(text);
   } catch {
     throw bad("not UTF-8 JSON");
   }

@@ -11,6 +11,7 @@
  *                  "inclusion": [b64 …] }],    RFC 9162 §2.1.3 proof against the checkpoint
  *     "consistency"?: { "from": size, "proof": [b64 …] } }   §2.1.4 proof from the earlier checkpoint
  */
+import { parseStrictJson } from "../crypto/strict-json.js";
 import { z } from "zod";
 import { fromBase64, toBase64 } from "../crypto/bytes.js";
 import { VaultError } from "../errors.js";
@@ -95,7 +96,7 @@ export function verifySubjectBundle(
     const leaf = parseLeaf(leafData);
     let record: { actor?: unknown; at?: unknown; id?: unknown; payload?: unknown; type?: unknown };
     try {
-      record = JSON.parse(e.record) as typeof record;
+      record = parseStrictJson(e.record) as typeof record;
     } catch {
       throw new VaultError("PROOF_INVALID", `event ${e.index}: record is not JSON`);
     }

@@ -14,6 +14,7 @@ import { ed25519PrivateKey, ed25519PublicKey, ed25519Sign, ed25519Verify } from 
 import { canonicalJson } from "../crypto/jcs.js";
 import { sha256 } from "../crypto/kdf.js";
 import { VaultError } from "../errors.js";
+import { parseStrictJson } from "../crypto/strict-json.js";
 
 export const CERT_SECRET = "deletion-certificate-signing";
 export const CERT_TYPE = "voxvault.deletion-certificate/v2";
@@ -68,6 +69,18 @@ export const DeletionCertificateSchema = z.discriminatedUnion("type", [
 ]);
 export type DeletionCertificate = z.infer<typeof DeletionCertificateSchema>;
 export type UnsignedCertificate = Omit<Extract<DeletionCertificate, { type: typeof CERT_TYPE }>, "signature">;
+
+/**
+ * A certificate (or a JSON document holding one) from text: strict JSON, so a duplicate member
+ * name — two "subjectId"s, one naming another subject — is refused, not resolved.
+ */
+export function parseCertificateDocument(text: string): unknown {
+  try {
+    return parseStrictJson(text);
+  } catch (e) {
+    throw new VaultError("INVALID_ARGUMENT", `not a certificate document: ${(e as Error).message}`);
+  }
+}
 
 export function certificateKeyId(publicKey: Uint8Array): string {
   return toHex(sha256(publicKey).subarray(0, 8));

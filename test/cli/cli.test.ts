@@ -76,6 +76,27 @@ describe.each(BACKENDS)("voxvault CLI ($name)", (backend) => {
     const forged = await run("cert", "verify", certFile);
     expect(forged.code).toBe(1);
     expect(forged.stderr).toMatch(ERROR_LINE);
+    // a duplicate member naming another subject is refused, not resolved to one of the two
+    const other = "sub_" + "0".repeat(26);
+    writeFileSync(certFile, shred.stdout.replace(/^\{/, `{"subjectId": "${other}",`));
+    const dup = await run("cert", "verify", certFile);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/^error\[INVALID_ARGUMENT\]: .*duplicate member name "subjectId"/);
+    // without a vault, the error says how to verify anyway
+    writeFileSync(certFile, shred.stdout);
+    const noVault = await cli(["cert", "verify", certFile], {
+      ...env,
+      VOXVAULT_DATA_DIR: path.join(sb.root, "none"),
+    });
+    expect(noVault.stderr).toMatch(/^error\[VAULT_NOT_FOUND\]: .*--public-key/);
+    const noVaultKey = await cli(
+      ["cert", "verify", certFile, "--public-key", status.certificateKey.publicKey],
+      {
+        ...env,
+        VOXVAULT_DATA_DIR: path.join(sb.root, "none"),
+      },
+    );
+    expect(noVaultKey.code, noVaultKey.stderr).toBe(0);
 
     const gone = await run("blob", "get", blob.id, "--out", path.join(sb.root, "never.bin"));
     expect(gone.code).toBe(1);

@@ -1,4 +1,5 @@
 import {
+  symlinkSync,
   chmodSync,
   existsSync,
   mkdirSync,
@@ -13,6 +14,7 @@ import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { PuncturableKey } from "../../src/keys/pprf.js";
+import { writeFileAtomic } from "../../src/fsutil/atomic.js";
 import { defaultKeyFile } from "../../src/keys/key-file.js";
 import { BACKENDS, codeOf, sandbox, type Sandbox } from "../support/backends.js";
 
@@ -104,6 +106,48 @@ describe.each(BACKENDS)("vault lifecycle ($name)", (backend) => {
     writeFileSync(keyFile, saved, { mode: 0o600 });
     const ok = await sb.open();
     await ok.close();
+
+    // A key directory others can write (they could swap the key file) is refused.
+    const keyDir = path.dirname(keyFile);
+    chmodSync(keyDir, 0o777);
+    expect(await codeOf(sb.open())).toBe("INSECURE_CONFIG");
+    chmodSync(keyDir, 0o700);
+    // A symlink in place of the key file is refused, not followed.
+    const real = path.join(sb.root, "elsewhere.key.json");
+    writeFileSync(real, saved, { mode: 0o600 });
+    rmSync(keyFile);
+    symlinkSync(real, keyFile);
+    expect(await codeOf(sb.open())).toBe("INSECURE_CONFIG");
+    rmSync(keyFile);
+    writeFileSync(keyFile, saved, { mode: 0o600 });
+    await (await sb.open()).close();
+  });
+
+  it("never writes through a symlink planted at the key file's path", async () => {
+    sb = sandbox(backend);
+    const v = await sb.init();
+    const keyFile = defaultKeyFile(v.id, sb.env);
+    const s = await v.subjects.add({ ref: "x" });
+    // An attacker who can write the key directory... (refused at open, but a running vault
+    // rewrites the key file on every shred): the rewrite must not follow the link.
+    const victim = path.join(sb.root, "precious.txt");
+    writeFileSync(victim, "do not overwrite", { mode: 0o600 });
+    const saved = readFileSync(keyFile);
+    rmSync(keyFile);
+    symlinkSync(victim, keyFile);
+    // the shred commits; applying its puncture to the key file is refused and stays pending
+    expect((await v.shredding.request(s.id)).status).toBe("shredded");
+    expect(await codeOf(v.keys.sync())).toBe("INSECURE_CONFIG");
+    expect(readFileSync(victim, "utf8")).toBe("do not overwrite");
+    // the atomic writer itself refuses the link (it used to overwrite the link's target)
+    expect(await codeOf(writeFileAtomic(keyFile, new Uint8Array(8), { overwriteOld: true }))).toBe(
+      "INSECURE_CONFIG",
+    );
+    expect(readFileSync(victim, "utf8")).toBe("do not overwrite");
+    rmSync(keyFile);
+    writeFileSync(keyFile, saved, { mode: 0o600 });
+    expect((await v.keys.sync()).puncturesApplied).toBeGreaterThan(0); // the pending puncture lands
+    await v.close();
   });
 
   it("refuses a data directory others can read", async () => {

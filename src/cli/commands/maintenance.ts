@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { fromBase64 } from "../../crypto/bytes.js";
 import { VaultError } from "../../errors.js";
-import { verifyCertificate } from "../../vault/certificates.js";
+import { parseCertificateDocument, verifyCertificate } from "../../vault/certificates.js";
 import { parseDuration } from "../../vault/duration.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
@@ -32,20 +32,40 @@ export function registerMaintenance(program: Command, io: CliIo, globals: () => 
   const cert = program.command("cert").description("deletion certificates");
   cert
     .command("verify <file>")
-    .description("verify a deletion certificate against this vault's key, or --public-key without a vault")
-    .option("--public-key <base64>", "the vault's Ed25519 certificate key (from keys status)")
-    .action(async (file: string, o: { publicKey?: string }) => {
+    .description("verify a deletion certificate against this vault's keys, or --public-key without a vault")
+    .option(
+      "--public-key <base64...>",
+      "the vault's Ed25519 certificate keys, current and retired (from keys status)",
+    )
+    .action(async (file: string, o: { publicKey?: string[] }) => {
       const g = globals();
-      let json: unknown;
+      let text: string;
       try {
-        json = JSON.parse(await fs.readFile(path.resolve(io.cwd, file), "utf8"));
+        text = await fs.readFile(path.resolve(io.cwd, file), "utf8");
       } catch (e) {
         throw new VaultError("INVALID_ARGUMENT", `cannot read a certificate from ${file}`, { cause: e });
       }
+      let json = parseCertificateDocument(text);
       if (json && typeof json === "object" && "certificate" in json) json = json.certificate;
-      const c = o.publicKey
-        ? verifyCertificate(json, fromBase64(o.publicKey))
-        : await withVault(io, g, (v) => v.shredding.verify(json));
+      let c;
+      if (o.publicKey) {
+        c = verifyCertificate(
+          json,
+          o.publicKey.map((k) => fromBase64(k)),
+        );
+      } else {
+        try {
+          c = await withVault(io, g, (v) => v.shredding.verify(json));
+        } catch (e) {
+          if (e instanceof VaultError && e.code === "VAULT_NOT_FOUND") {
+            throw new VaultError(
+              "VAULT_NOT_FOUND",
+              `${e.message}; to verify without the vault, give --public-key with the vault's certificate keys (voxvault keys status on its host)`,
+            );
+          }
+          throw e;
+        }
+      }
       output(io, g, { valid: true, certificate: c }, () => [
         `valid: ${c.certificateId} certifies that subject ${c.subjectId} of vault ${c.vaultId} was shredded at ${c.shreddedAt}`,
       ]);
