@@ -55,6 +55,8 @@ export const ERROR_CODES = {
   // --- storage -----------------------------------------------------------------------------
   STORE_IO: "The blob store failed an I/O operation.",
   STORE_INTEGRITY: "A stored object does not match its recorded size or digest.",
+  METADATA_UNAVAILABLE:
+    "The metadata database cannot be reached (restart, failover, network); retry after a short wait.",
 
   // --- audio and derivations (abstraction pipeline) ----------------------------------------
   UNSUPPORTED_FORMAT: "The audio container or codec is not supported.",

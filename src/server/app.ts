@@ -8,12 +8,12 @@ import type { Readable } from "node:stream";
 import { isDeepStrictEqual } from "node:util";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { asVaultError, VaultError } from "../errors.js";
+import { asVaultError, isVaultError, VaultError } from "../errors.js";
 import type { Authenticated } from "../access/tokens.js";
 import type { PolicyEngine } from "../policy/engine.js";
 import type { Vault } from "../vault/vault.js";
 import { decide } from "./authz.js";
-import { errorBody, fromFastifyError } from "./errors.js";
+import { errorBody, fromFastifyError, RETRYABLE } from "./errors.js";
 import { RateLimiter } from "./ratelimit.js";
 import { createReadEventRecorder, type ReadEventRecorder } from "./read-events.js";
 import { RATE, type AnyRoute, type AuthedContext, type BaseContext, type ResponseSpec } from "./route.js";
@@ -152,7 +152,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     const ve = fromFastifyError(err) ?? asVaultError(err);
     const { status, body } = errorBody(ve, req.id);
     if (status >= 500) req.log.error({ err: ve.code === "INTERNAL" ? err : ve.code }, "request failed");
-    if (ve.code === "RATE_LIMITED" || ve.code === "BUDGET_EXCEEDED" || ve.code === "VAULT_BUSY") {
+    if (ve.code === "RATE_LIMITED" || ve.code === "BUDGET_EXCEEDED" || RETRYABLE.has(ve.code)) {
       const retry = ve.details?.retryAfterSec;
       reply.header("retry-after", String(typeof retry === "number" ? retry : 1));
     }
@@ -251,6 +251,8 @@ function register(
       try {
         auth = await options.vault.access.tokens.authenticate(bearer(req), BEARER_KINDS);
       } catch (e) {
+        // An unreachable database is not a failed authentication: no strike against the address.
+        if (isVaultError(e, "METADATA_UNAVAILABLE")) throw e;
         const ipWait = limiter.take(`authfail:${req.ip}`, RATE.auth);
         if (ipWait > 0)
           throw new VaultError("RATE_LIMITED", "too many failed authentications", {

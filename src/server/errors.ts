@@ -36,7 +36,11 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   BUDGET_EXCEEDED: 429,
   RATE_LIMITED: 429,
   VAULT_BUSY: 503,
+  METADATA_UNAVAILABLE: 503,
 };
+
+/** 503s a client should retry (with Retry-After); their code is shown, unlike other 5xx. */
+export const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["VAULT_BUSY", "METADATA_UNAVAILABLE"]);
 
 export function statusFor(code: ErrorCode): number {
   return STATUS[code] ?? 500;
@@ -78,7 +82,7 @@ export function fromFastifyError(e: unknown): VaultError | undefined {
 
 export function errorBody(e: VaultError, requestId: string): { status: number; body: ErrorBody } {
   const status = statusFor(e.code);
-  if (status >= 500 && e.code !== "VAULT_BUSY") {
+  if (status >= 500 && !RETRYABLE.has(e.code)) {
     return { status, body: { error: { code: "INTERNAL", message: "internal error", requestId } } };
   }
   return { status, body: { error: { code: e.code, message: e.message, requestId } } };

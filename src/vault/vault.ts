@@ -5,6 +5,7 @@ import { VaultError } from "../errors.js";
 import { createBlobService, type BlobService } from "./blobs.js";
 import type { VaultConfig } from "./config.js";
 import type { VaultDeps } from "./deps.js";
+import { createHealthService, type HealthService } from "./health.js";
 import { createKeyService, type KeyService } from "./keys.js";
 import { createShredService, type ShredService } from "./shred.js";
 import { createSubjectService, type SubjectService } from "./subjects.js";
@@ -51,6 +52,8 @@ export class Vault {
   /** Resumable uploads that end in an ingest. */
   readonly uploads: UploadService;
   readonly audit: { list(query?: EventQuery): Promise<RecordedEvent[]> };
+  /** Readiness (the metadata database answers), for health probes. */
+  readonly health: HealthService;
   /** The transparency log over the audit events (docs/tlog.md): checkpoints, proofs, verification. */
   readonly log: LogService;
   /** Access control for the HTTP API: tokens, applications, consent, break-glass. */
@@ -109,6 +112,7 @@ export class Vault {
     };
     this.audit = { list: (q) => listEvents(init.meta.db, q) };
     this.log = createLogService(init);
+    this.health = createHealthService(init, () => state.closed);
   }
 
   get metadataDialect(): "sqlite" | "postgres" {

@@ -5,6 +5,7 @@ import { VaultError } from "../../../errors.js";
 import type { Database } from "../schema.js";
 import type { DialectDriver } from "../types.js";
 import { translatePostgresError } from "./errors.js";
+import { resilientPool } from "./pool.js";
 import { postgresWrite } from "./write-lock.js";
 
 export interface PostgresOptions {
@@ -41,8 +42,12 @@ export function connectPostgres(options: PostgresOptions): DialectDriver {
     max: options.maxConnections ?? 10,
     options: `-c search_path=${options.schema}`,
     types: { getTypeParser: typeParser },
+    // While PostgreSQL is unreachable, fail a request within seconds (503) rather than queue it.
+    connectionTimeoutMillis: 5_000,
+    // Notice a peer that vanished without closing (failover to another host) on idle clients.
+    keepAlive: true,
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: resilientPool(pool) }) });
   return {
     dialect: "postgres",
     db,
