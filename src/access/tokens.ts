@@ -247,7 +247,13 @@ export function createTokenService(deps: Deps) {
       .selectFrom("tokens")
       .innerJoin("principals", "principals.id", "tokens.principal_id")
       .selectAll("tokens")
-      .select(["principals.label", "principals.application", "principals.status as principal_status"])
+      .leftJoin("subjects", "subjects.id", "tokens.subject_id")
+      .select([
+        "principals.label",
+        "principals.application",
+        "principals.status as principal_status",
+        "subjects.status as subject_status",
+      ])
       .where("tokens.id", "=", id)
       .executeTakeFirst();
     // Compare a hash even for unknown ids so timing does not reveal which ids exist.
@@ -259,6 +265,9 @@ export function createTokenService(deps: Deps) {
     if (row.revoked_at) throw fail("token revoked");
     if (Date.parse(row.expires_at) <= now.getTime()) throw fail("token expired");
     if (row.principal_status !== "active") throw fail("principal suspended");
+    // A contractor's tokens, sessions and enrolment links end with its subject: checked here, on
+    // every use, so no token of a shredded subject works on any instance, whenever it was made.
+    if (row.subject_status === "shredded") throw fail("subject erased");
     if (row.max_uses !== null && row.use_count >= row.max_uses) throw fail("token already used");
     // Single-use tokens (max_uses) are counted only by consume(), in the transaction that uses
     // them; counting the authentication too would spend the one use before it is exercised.
