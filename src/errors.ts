@@ -94,6 +94,8 @@ export const ERROR_CODES = {
   CONFLICT: "The request conflicts with the resource's state (e.g. upload offset mismatch).",
   POLICY_INVALID: "A Cedar policy or the policy set does not parse or validate against the schema.",
   BREAKGLASS_INVALID: "The break-glass request cannot be decided or used in its current state.",
+  MATERIAL_NOT_RETAINED:
+    "No such material is kept for the subject (retention discards it, or what was kept has expired): nothing to grant.",
 
   // --- generic -----------------------------------------------------------------------------
   NOT_IMPLEMENTED_BY_PROVIDER: "The configured provider does not support this operation.",

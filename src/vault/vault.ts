@@ -108,7 +108,11 @@ export class Vault {
       }),
       applications: createApplicationService({ ...init, purposes }),
       consents: createConsentService({ ...init, purposes }),
-      breakglass: createBreakglassService({ ...init, access: accessConfig }),
+      breakglass: createBreakglassService({
+        ...init,
+        access: accessConfig,
+        retention: abstraction.retention,
+      }),
     };
     this.audit = { list: (q) => listEvents(init.meta.db, q) };
     this.log = createLogService(init);
