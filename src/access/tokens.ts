@@ -16,8 +16,9 @@ import type { PrincipalsTable, Role, TokensTable } from "../store/meta/schema-ac
 import type { VaultDeps } from "../vault/deps.js";
 import { loadSubject, requireActive } from "../vault/subjects.js";
 import type { ResolvedAccess } from "./config.js";
+import { ROLES } from "./roles.js";
 
-export const ROLES: readonly Role[] = ["contractor", "operator", "consumer", "auditor", "admin"];
+export { ROLES } from "./roles.js";
 export type TokenKind = TokensTable["kind"];
 const PREFIX: Record<TokenKind, string> = { api: "vvt_", enrolment: "vve_", session: "vvs_" };
 const TOKEN_RE = /^(vvt|vve|vvs)_([0-9a-hjkmnp-tv-z]{26})_([A-Za-z0-9_-]{43})$/;

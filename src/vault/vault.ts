@@ -12,7 +12,8 @@ import { createSubjectService, type SubjectService } from "./subjects.js";
 import { createSweepService, type SweepService } from "./sweep.js";
 import { resolveAbstraction, type EmbedderConfig, type ResolvedAbstraction } from "../ingest/config.js";
 import type { EmbedderPort } from "../ingest/embedder-port.js";
-import { createIngestService, type IngestDeps, type IngestService } from "../ingest/service.js";
+import { lazyIngestService } from "../ingest/lazy.js";
+import type { IngestDeps, IngestService } from "../ingest/service.js";
 import { createRetentionService, type RetentionService } from "./retention.js";
 import type { Actor } from "../audit/events.js";
 import { resolveAccess, type ResolvedAccess } from "../access/config.js";
@@ -83,7 +84,7 @@ export class Vault {
     const factory = init.embedderFactory;
     const abstraction = this.abstraction;
     const state = this.#shared;
-    this.recordings = createIngestService({
+    this.recordings = lazyIngestService({
       ...init,
       abstraction,
       decoder: init.decoder ?? {},

@@ -3,7 +3,7 @@ import { spawn, type ChildProcessByStdio } from "node:child_process";
 import http from "node:http";
 import type { Readable } from "node:stream";
 
-const MAIN = new URL("../../dist/cli/main.js", import.meta.url).pathname;
+const MAIN = new URL("../../dist/bin/voxvault.js", import.meta.url).pathname;
 
 export interface Served {
   readonly proc: ChildProcessByStdio<null, Readable, Readable>;

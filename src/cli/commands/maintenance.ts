@@ -1,9 +1,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { fromBase64 } from "../../crypto/bytes.js";
 import { VaultError } from "../../errors.js";
-import { verifyCertificate } from "../../vault/certificates.js";
 import { parseDuration } from "../../vault/duration.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
@@ -43,6 +41,7 @@ export function registerMaintenance(program: Command, io: CliIo, globals: () => 
         throw new VaultError("INVALID_ARGUMENT", `cannot read a certificate from ${file}`, { cause: e });
       }
       if (json && typeof json === "object" && "certificate" in json) json = json.certificate;
+      const { verifyCertificate, fromBase64 } = await import("../runtime.js");
       const c = o.publicKey
         ? verifyCertificate(json, fromBase64(o.publicKey))
         : await withVault(io, g, (v) => v.shredding.verify(json));
