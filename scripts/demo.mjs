@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } f
 import path from "node:path";
 
 const root = path.resolve(".demo");
-const bin = path.resolve("dist/cli/main.js");
+const bin = path.resolve("dist/bin/voxvault.js");
 if (!existsSync(bin)) execFileSync("npm", ["run", "build"], { stdio: "inherit" });
 rmSync(root, { recursive: true, force: true });
 mkdirSync(root, { recursive: true, mode: 0o700 });

@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   // --- storage -----------------------------------------------------------------------------
   STORE_IO: "The blob store failed an I/O operation.",
   STORE_INTEGRITY: "A stored object does not match its recorded size or digest.",
+  METADATA_UNAVAILABLE:
+    "The metadata database cannot be reached (restart, failover, network); retry after a short wait.",
 
   // --- audio and derivations (abstraction pipeline) ----------------------------------------
   UNSUPPORTED_FORMAT: "The audio container or codec is not supported.",
@@ -102,6 +104,8 @@ export const ERROR_CODES = {
   HEADERS_TOO_LARGE: "The request's headers exceed the size limit.",
   SERVER_CLOSING: "The server is shutting down and takes no new requests; retry (another instance).",
   CLIENT_ABORTED: "The client closed the connection before its request was complete (not a server error).",
+  MATERIAL_NOT_RETAINED:
+    "No such material is kept for the subject (retention discards it, or what was kept has expired): nothing to grant.",
 
   // --- generic -----------------------------------------------------------------------------
   NOT_IMPLEMENTED_BY_PROVIDER: "The configured provider does not support this operation.",

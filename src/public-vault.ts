@@ -5,7 +5,8 @@
  * here too. The core functions in vault/lifecycle.ts leave the factory to the caller, which keeps
  * them free of model files.
  */
-import { defaultEmbedderFactory } from "./embed-factory.js";
+import type { EmbedderConfig } from "./ingest/config.js";
+import type { EmbedderPort } from "./ingest/embedder-port.js";
 import {
   initVault as initCore,
   openVault as openCore,
@@ -13,6 +14,10 @@ import {
   type OpenOptions,
 } from "./vault/lifecycle.js";
 import type { Vault } from "./vault/vault.js";
+
+/** Loaded when the first recording needs it, not when a vault is opened (CLI start-up). */
+const defaultEmbedderFactory = async (config: EmbedderConfig): Promise<EmbedderPort | undefined> =>
+  (await import("./embed-factory.js")).defaultEmbedderFactory(config);
 
 export function initVault(options: InitOptions): Promise<Vault> {
   return initCore({ ...options, embedderFactory: options.embedderFactory ?? defaultEmbedderFactory });

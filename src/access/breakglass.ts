@@ -11,6 +11,7 @@ import type { MetaDb } from "../store/meta/index.js";
 import type { BreakglassRequestsTable } from "../store/meta/schema-access.js";
 import type { VaultDeps } from "../vault/deps.js";
 import { loadSubject, requireActive } from "../vault/subjects.js";
+import type { RetentionRule } from "../ingest/config.js";
 import type { ResolvedAccess } from "./config.js";
 import type { Principal } from "./tokens.js";
 
@@ -30,7 +31,36 @@ export interface BreakglassRequest {
   readonly grantedUntil: string | null;
 }
 
-type Deps = Pick<VaultDeps, "meta" | "actor" | "now"> & { readonly access: ResolvedAccess };
+type Deps = Pick<VaultDeps, "meta" | "actor" | "now"> & {
+  readonly access: ResolvedAccess;
+  /** What retention keeps of each reconstructable material (vault.json `abstraction.retention`). */
+  readonly retention: Readonly<Record<Material, RetentionRule>>;
+};
+
+/**
+ * A grant must be able to serve something: refused at filing time unless the subject has some of
+ * that material still kept (unexpired), so no approval is spent on an empty grant.
+ */
+async function requireRetained(
+  deps: Deps,
+  trx: MetaDb,
+  subjectId: string,
+  material: Material,
+): Promise<void> {
+  const kept = await trx
+    .selectFrom("derivations")
+    .select("id")
+    .where("subject_id", "=", subjectId)
+    .where("name", "=", material)
+    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", deps.now().toISOString())]))
+    .executeTakeFirst();
+  if (kept) return;
+  const why =
+    deps.retention[material].mode === "discard"
+      ? `retention discards ${material} (abstraction.retention.${material} is "discard")`
+      : `none of this subject's ${material} is kept (never ingested, or expired)`;
+  throw new VaultError("MATERIAL_NOT_RETAINED", `nothing to grant: ${why}`);
+}
 
 function requireOperator(p: Principal): void {
   if (p.role !== "operator") throw new VaultError("FORBIDDEN", "only operators take part in break-glass");
@@ -91,6 +121,7 @@ export function createBreakglassService(deps: Deps) {
       return deps.meta.write(async (trx) => {
         const s = await loadSubject(trx, subjectId);
         requireActive(s);
+        await requireRetained(deps, trx, s.id, material);
         const row: BreakglassRequestsTable = {
           id: newId("bgr"),
           requester_id: requester.id,

@@ -9,7 +9,7 @@ import { newId } from "../ids.js";
 import type { Purpose } from "../ingest/config.js";
 import type { MetaDb } from "../store/meta/index.js";
 import type { VaultDeps } from "../vault/deps.js";
-import { loadSubject, requireActive } from "../vault/subjects.js";
+import { loadSubject, requireActive, requireNotShredded } from "../vault/subjects.js";
 
 export interface ConsentState {
   readonly purpose: string;
@@ -115,11 +115,13 @@ export function createConsentService(deps: Deps) {
     },
 
     /**
-     * The current state for every configured purpose. A subject that is shredded or scheduled for
-     * shredding has no active consent: nothing flows for it, whatever its consent rows say.
+     * The current state for every configured purpose. A subject scheduled for shredding has no
+     * active consent (nothing flows for it, whatever its rows say); a shredded one has none to
+     * show: SUBJECT_SHREDDED.
      */
     async list(subjectId: string): Promise<ConsentState[]> {
       const s = await loadSubject(deps.meta.db, subjectId);
+      requireNotShredded(s);
       const rows = await deps.meta.db
         .selectFrom("consents")
         .selectAll()

@@ -16,8 +16,9 @@ import type { PrincipalsTable, Role, TokensTable } from "../store/meta/schema-ac
 import type { VaultDeps } from "../vault/deps.js";
 import { loadSubject, requireActive } from "../vault/subjects.js";
 import type { ResolvedAccess } from "./config.js";
+import { ROLES } from "./roles.js";
 
-export const ROLES: readonly Role[] = ["contractor", "operator", "consumer", "auditor", "admin"];
+export { ROLES } from "./roles.js";
 export type TokenKind = TokensTable["kind"];
 const PREFIX: Record<TokenKind, string> = { api: "vvt_", enrolment: "vve_", session: "vvs_" };
 const TOKEN_RE = /^(vvt|vve|vvs)_([0-9a-hjkmnp-tv-z]{26})_([A-Za-z0-9_-]{43})$/;
@@ -260,7 +261,13 @@ export function createTokenService(deps: Deps) {
       .selectFrom("tokens")
       .innerJoin("principals", "principals.id", "tokens.principal_id")
       .selectAll("tokens")
-      .select(["principals.label", "principals.application", "principals.status as principal_status"])
+      .leftJoin("subjects", "subjects.id", "tokens.subject_id")
+      .select([
+        "principals.label",
+        "principals.application",
+        "principals.status as principal_status",
+        "subjects.status as subject_status",
+      ])
       .where("tokens.id", "=", id)
       .executeTakeFirst();
     // Compare a hash even for unknown ids so timing does not reveal which ids exist.
@@ -272,6 +279,9 @@ export function createTokenService(deps: Deps) {
     if (row.revoked_at) throw fail("token revoked");
     if (Date.parse(row.expires_at) <= now.getTime()) throw fail("token expired");
     if (row.principal_status !== "active") throw fail("principal suspended");
+    // A contractor's tokens, sessions and enrolment links end with its subject: checked here, on
+    // every use, so no token of a shredded subject works on any instance, whenever it was made.
+    if (row.subject_status === "shredded") throw fail("subject erased");
     if (row.max_uses !== null && row.use_count >= row.max_uses) throw fail("token already used");
     // Single-use tokens (max_uses) are counted only by consume(), in the transaction that uses
     // them; counting the authentication too would spend the one use before it is exercised.

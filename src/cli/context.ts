@@ -2,8 +2,7 @@
 import os from "node:os";
 import path from "node:path";
 import { VaultError } from "../errors.js";
-import { readPrivateFile } from "../keys/key-file.js";
-import { openVault } from "../public-vault.js";
+import { readPrivateFile } from "../fsutil/private-file.js";
 import type { Vault } from "../vault/vault.js";
 import { writeLine, type CliIo } from "./io.js";
 
@@ -44,6 +43,8 @@ export async function readPassphrase(io: CliIo, opts: GlobalOptions): Promise<st
 }
 
 export async function withVault<T>(io: CliIo, opts: GlobalOptions, fn: (v: Vault) => Promise<T>): Promise<T> {
+  // Loaded on use: `--help` and commands that need no vault never pay for it (docs/benchmarks.md).
+  const { openVault } = await import("./runtime.js");
   const vault = await openVault({
     dataDir: resolveDataDir(io, opts),
     keyFile: opts.keyFile ? path.resolve(io.cwd, opts.keyFile) : undefined,

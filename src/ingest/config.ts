@@ -7,8 +7,9 @@ import { z } from "zod";
 import { VaultError } from "../errors.js";
 import { parseDuration } from "../vault/duration.js";
 
-export const DERIVATION_NAMES = ["quality", "voice-stats", "speaker-template", "frames", "raw"] as const;
-export type DerivationName = (typeof DERIVATION_NAMES)[number];
+import { DERIVATION_NAMES, type DerivationName } from "./names.js";
+
+export { DERIVATION_NAMES, type DerivationName };
 
 /** Frame-level features and audio can be inverted to intelligible speech (vocoders); the rest cannot. */
 export const RECONSTRUCTABLE: ReadonlySet<DerivationName> = new Set(["frames", "raw"]);

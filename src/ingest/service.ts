@@ -18,7 +18,7 @@ import type { DerivationsTable } from "../store/meta/schema.js";
 import { createTemplateProtector, decodeTemplate, SCHEME_GRP_IOM } from "../template/index.js";
 import { commitBlobs, discardSealed, sealBlob, type SealedBlob } from "../vault/blobs.js";
 import type { VaultDeps } from "../vault/deps.js";
-import { loadSubject, requireActive } from "../vault/subjects.js";
+import { loadSubject, requireActive, requireNotShredded } from "../vault/subjects.js";
 import { analyseRecording, PCM_RATE, type AnalyseOptions } from "./analyse.js";
 import { ByteChannel } from "./channel.js";
 import { derivationClass, retentionExpiry, type DerivationName, type ResolvedAbstraction } from "./config.js";
@@ -361,6 +361,7 @@ export function createIngestService(deps: IngestDeps) {
       { id: string; createdAt: string; durationSec: number; format: AudioInfo | Record<string, unknown> }[]
     > {
       const subject = await loadSubject(deps.meta.db, subjectId);
+      requireNotShredded(subject);
       const rows = await deps.meta.db
         .selectFrom("recordings")
         .selectAll()
@@ -381,11 +382,29 @@ export function createIngestService(deps: IngestDeps) {
       subjectId?: string;
       name?: DerivationName;
     }): Promise<DerivationInfo[]> {
-      let q = deps.meta.db.selectFrom("derivations").selectAll().orderBy("created_at").orderBy("id");
-      if (filter.recordingId !== undefined)
-        q = q.where("recording_id", "=", parseId("rec", filter.recordingId, "recording id"));
-      if (filter.subjectId !== undefined)
-        q = q.where("subject_id", "=", parseId("sub", filter.subjectId, "subject id"));
+      const db = deps.meta.db;
+      let q = db.selectFrom("derivations").selectAll().orderBy("created_at").orderBy("id");
+      if (filter.recordingId !== undefined) {
+        const recordingId = parseId("rec", filter.recordingId, "recording id");
+        const rec = await db
+          .selectFrom("recordings")
+          .select("subject_id")
+          .where("id", "=", recordingId)
+          .executeTakeFirst();
+        if (rec) requireNotShredded(await loadSubject(db, rec.subject_id));
+        q = q.where("recording_id", "=", recordingId);
+      }
+      if (filter.subjectId !== undefined) {
+        const subject = await loadSubject(db, filter.subjectId);
+        requireNotShredded(subject);
+        q = q.where("subject_id", "=", subject.id);
+      }
+      // Unfiltered listings leave shredded subjects out (their rows wait for `sweep`).
+      q = q.where(
+        "subject_id",
+        "not in",
+        db.selectFrom("subjects").select("id").where("status", "=", "shredded"),
+      );
       if (filter.name !== undefined) q = q.where("name", "=", filter.name);
       return (await q.execute()).map(toDerivationInfo);
     },

@@ -7,12 +7,12 @@ import type { Readable } from "node:stream";
 import { isDeepStrictEqual } from "node:util";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { asVaultError, VaultError } from "../errors.js";
+import { asVaultError, isVaultError, VaultError } from "../errors.js";
 import type { Authenticated } from "../access/tokens.js";
 import type { PolicyEngine } from "../policy/engine.js";
 import type { Vault } from "../vault/vault.js";
 import { decide } from "./authz.js";
-import { errorBody, fromFastifyError } from "./errors.js";
+import { errorBody, fromFastifyError, RETRYABLE } from "./errors.js";
 import { parseJsonBody } from "./json-body.js";
 import { clientError, frameworkError, newRequestId, SECURITY_HEADERS } from "./envelope.js";
 import { methodIndex } from "./methods.js";
@@ -206,7 +206,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // The answer below goes nowhere; an info line, because a hang-up is not the server's failure.
     if (ve.code === "CLIENT_ABORTED") req.log.info("client aborted the request");
     else if (status >= 500) req.log.error({ err: ve.code === "INTERNAL" ? err : ve.code }, "request failed");
-    if (["RATE_LIMITED", "BUDGET_EXCEEDED", "VAULT_BUSY", "SERVER_CLOSING"].includes(ve.code)) {
+    if (ve.code === "RATE_LIMITED" || ve.code === "BUDGET_EXCEEDED" || RETRYABLE.has(ve.code)) {
       const retry = ve.details?.retryAfterSec;
       reply.header("retry-after", String(typeof retry === "number" ? retry : 1));
     }
@@ -322,6 +322,8 @@ function register(
       try {
         auth = await options.vault.access.tokens.authenticate(bearer(req), BEARER_KINDS);
       } catch (e) {
+        // An unreachable database is not a failed authentication: no strike against the address.
+        if (isVaultError(e, "METADATA_UNAVAILABLE")) throw e;
         const ipWait = limiter.take(`authfail:${req.ip}`, rate.http.rateLimits.auth);
         if (ipWait > 0)
           throw new VaultError("RATE_LIMITED", "too many failed authentications", {

@@ -24,6 +24,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   SHRED_NOT_PENDING: 409,
   CONFLICT: 409,
   BREAKGLASS_INVALID: 409,
+  MATERIAL_NOT_RETAINED: 409,
   NO_TEMPLATE: 409,
   SUBJECT_SHREDDED: 410,
   RETENTION_EXPIRED: 410,
@@ -43,7 +44,15 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   HEADERS_TOO_LARGE: 431,
   VAULT_BUSY: 503,
   SERVER_CLOSING: 503,
+  METADATA_UNAVAILABLE: 503,
 };
+
+/** 503s a client should retry (with Retry-After); their code is shown, unlike other 5xx. */
+export const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  "VAULT_BUSY",
+  "METADATA_UNAVAILABLE",
+  "SERVER_CLOSING",
+]);
 
 export function statusFor(code: ErrorCode): number {
   return STATUS[code] ?? 500;
@@ -85,7 +94,7 @@ export function fromFastifyError(e: unknown): VaultError | undefined {
 
 export function errorBody(e: VaultError, requestId: string): { status: number; body: ErrorBody } {
   const status = statusFor(e.code);
-  if (status >= 500 && e.code !== "VAULT_BUSY" && e.code !== "SERVER_CLOSING") {
+  if (status >= 500 && !RETRYABLE.has(e.code)) {
     return { status, body: { error: { code: "INTERNAL", message: "internal error", requestId } } };
   }
   return { status, body: { error: { code: e.code, message: e.message, requestId } } };

@@ -20,7 +20,7 @@ import type { MetaDb } from "../store/meta/index.js";
 import type { BlobsTable } from "../store/meta/schema.js";
 import type { VaultDeps } from "./deps.js";
 import { epochExpired, epochFor, epochSecretName, retentionKek } from "./retention-keys.js";
-import { latestKeyVersion, loadSubject, requireActive } from "./subjects.js";
+import { latestKeyVersion, loadSubject, requireActive, requireNotShredded } from "./subjects.js";
 import { epochPoint } from "../keys/points.js";
 
 const KIND_RE = /^[a-z][a-z0-9._-]{0,63}$/;
@@ -327,6 +327,7 @@ export function createBlobService(deps: Deps) {
 
     async list(subjectId: string): Promise<BlobInfo[]> {
       const subject = await loadSubject(deps.meta.db, subjectId);
+      requireNotShredded(subject);
       const rows = await deps.meta.db
         .selectFrom("blobs")
         .selectAll()

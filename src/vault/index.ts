@@ -9,7 +9,7 @@ export {
 } from "./lifecycle.js";
 export { Vault } from "./vault.js";
 export type { VaultConfig } from "./config.js";
-export type { SubjectInfo, ListSubjectsOptions } from "./subjects.js";
+export type { SubjectInfo, LiveSubjectInfo, ShreddedSubjectInfo, ListSubjectsOptions } from "./subjects.js";
 export type { BlobInfo, PutBlobInput, ReadBlobOptions, BlobRead } from "./blobs.js";
 export type { ShredOutcome } from "./shred.js";
 export type { DeletionCertificate } from "./certificates.js";

@@ -19,16 +19,30 @@ export { openRef, refKeyVersion, sealRef } from "./refs.js";
 const MAX_REF_LENGTH = 512;
 const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-export interface SubjectInfo {
+/** A subject that exists: active, or scheduled for shredding (`shredAfter`) and still cancellable. */
+export interface LiveSubjectInfo {
   readonly id: string;
   readonly tenant: string;
-  readonly status: SubjectStatus;
+  readonly status: Exclude<SubjectStatus, "shredded">;
   readonly createdAt: string;
   readonly shredAfter: string | null;
-  readonly shreddedAt: string | null;
+  readonly shreddedAt: null;
   readonly blobCount: number;
   readonly blobBytes: number;
 }
+
+/**
+ * All that is shown of a shredded subject: that it is gone, since when, and the deletion
+ * certificate that proves it (`null` only for a certificate that never committed).
+ */
+export interface ShreddedSubjectInfo {
+  readonly id: string;
+  readonly status: "shredded";
+  readonly shreddedAt: string;
+  readonly certificateId: string | null;
+}
+
+export type SubjectInfo = LiveSubjectInfo | ShreddedSubjectInfo;
 
 export interface ListSubjectsOptions {
   readonly tenant?: string | undefined;
@@ -63,14 +77,20 @@ export function checkTenant(tenant: string): string {
   return tenant;
 }
 
-export function toSubjectInfo(r: SubjectsTable): SubjectInfo {
+export function toSubjectInfo(r: SubjectsTable, certificateId: string | null = null): SubjectInfo {
+  if (r.status === "shredded")
+    return { id: r.id, status: "shredded", shreddedAt: r.shredded_at ?? "", certificateId };
+  return liveInfo(r, r.status);
+}
+
+function liveInfo(r: SubjectsTable, status: LiveSubjectInfo["status"]): LiveSubjectInfo {
   return {
     id: r.id,
     tenant: r.tenant,
-    status: r.status,
+    status,
     createdAt: r.created_at,
     shredAfter: r.shred_after,
-    shreddedAt: r.shredded_at,
+    shreddedAt: null,
     blobCount: r.blob_count,
     blobBytes: r.blob_bytes,
   };
@@ -95,6 +115,15 @@ export function requireActive(row: SubjectsTable): void {
   }
 }
 
+/**
+ * Listings of a subject's material (recordings, derivations, blobs, consents): refused once it
+ * is shredded, whatever rows remain until `sweep`; during the soft-delete window they stay
+ * visible, because the shred can still be cancelled.
+ */
+export function requireNotShredded(row: SubjectsTable): void {
+  if (row.status === "shredded") throw new VaultError("SUBJECT_SHREDDED", `subject ${row.id} was shredded`);
+}
+
 export async function latestKeyVersion(db: MetaDb, subjectId: string): Promise<number> {
   const r = await db
     .selectFrom("subject_keys")
@@ -103,6 +132,15 @@ export async function latestKeyVersion(db: MetaDb, subjectId: string): Promise<n
     .executeTakeFirst();
   if (r?.v == null) throw new VaultError("KEY_UNAVAILABLE", `subject ${subjectId} has no key`);
   return r.v;
+}
+
+async function certificateIdOf(db: MetaDb, subjectId: string): Promise<string | null> {
+  const row = await db
+    .selectFrom("deletion_certificates")
+    .select("id")
+    .where("subject_id", "=", subjectId)
+    .executeTakeFirst();
+  return row?.id ?? null;
 }
 
 export function createSubjectService(deps: Deps) {
@@ -118,7 +156,7 @@ export function createSubjectService(deps: Deps) {
   }
 
   return {
-    async add(input: { ref: string; tenant?: string | undefined }): Promise<SubjectInfo> {
+    async add(input: { ref: string; tenant?: string | undefined }): Promise<LiveSubjectInfo> {
       const ref = normaliseRef(input.ref);
       const tenant = checkTenant(input.tenant ?? deps.config.defaultTenant);
       return deps.meta.write(async (trx) => {
@@ -165,21 +203,33 @@ export function createSubjectService(deps: Deps) {
           .where("id", "=", id)
           .execute();
         await recordEvent(trx, deps.actor, { type: "subject.created", subjectId: id, tenant });
-        return toSubjectInfo(row);
+        return liveInfo(row, "active");
       });
     },
 
+    /** One subject; a shredded one is a tombstone (status, time, certificate id). */
     async get(id: string): Promise<SubjectInfo> {
-      return toSubjectInfo(await loadSubject(deps.meta.db, id));
+      const row = await loadSubject(deps.meta.db, id);
+      return toSubjectInfo(
+        row,
+        row.status === "shredded" ? await certificateIdOf(deps.meta.db, row.id) : null,
+      );
     },
 
     async list(options: ListSubjectsOptions = {}): Promise<SubjectInfo[]> {
-      let q = deps.meta.db.selectFrom("subjects").selectAll().orderBy("id");
-      if (options.tenant !== undefined) q = q.where("tenant", "=", checkTenant(options.tenant));
-      if (options.status !== undefined) q = q.where("status", "=", options.status);
-      if (options.after !== undefined) q = q.where("id", ">", parseId("sub", options.after));
+      let q = deps.meta.db
+        .selectFrom("subjects")
+        .leftJoin("deletion_certificates", "deletion_certificates.subject_id", "subjects.id")
+        .selectAll("subjects")
+        .select("deletion_certificates.id as certificate_id")
+        .orderBy("subjects.id");
+      if (options.tenant !== undefined) q = q.where("subjects.tenant", "=", checkTenant(options.tenant));
+      if (options.status !== undefined) q = q.where("subjects.status", "=", options.status);
+      if (options.after !== undefined) q = q.where("subjects.id", ">", parseId("sub", options.after));
       const limit = Math.min(Math.max(1, options.limit ?? 100), 10_000);
-      return (await q.limit(limit).execute()).map(toSubjectInfo);
+      return (await q.limit(limit).execute()).map(({ certificate_id, ...row }) =>
+        toSubjectInfo(row, certificate_id),
+      );
     },
 
     /** Decrypts the external reference. Audited: it is personal data. */

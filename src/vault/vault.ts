@@ -5,13 +5,15 @@ import { VaultError } from "../errors.js";
 import { createBlobService, type BlobService } from "./blobs.js";
 import type { VaultConfig } from "./config.js";
 import type { VaultDeps } from "./deps.js";
+import { createHealthService, type HealthService } from "./health.js";
 import { createKeyService, type KeyService } from "./keys.js";
 import { createShredService, type ShredService } from "./shred.js";
 import { createSubjectService, type SubjectService } from "./subjects.js";
 import { createSweepService, type SweepService } from "./sweep.js";
 import { resolveAbstraction, type EmbedderConfig, type ResolvedAbstraction } from "../ingest/config.js";
 import type { EmbedderPort } from "../ingest/embedder-port.js";
-import { createIngestService, type IngestDeps, type IngestService } from "../ingest/service.js";
+import { lazyIngestService } from "../ingest/lazy.js";
+import type { IngestDeps, IngestService } from "../ingest/service.js";
 import { createRetentionService, type RetentionService } from "./retention.js";
 import type { Actor } from "../audit/events.js";
 import { resolveAccess, type ResolvedAccess } from "../access/config.js";
@@ -62,6 +64,8 @@ export class Vault {
   /** Resumable uploads that end in an ingest. */
   readonly uploads: UploadService;
   readonly audit: { list(query?: EventQuery): Promise<RecordedEvent[]> };
+  /** Readiness (the metadata database answers), for health probes. */
+  readonly health: HealthService;
   /** The transparency log over the audit events (docs/tlog.md): checkpoints, proofs, verification. */
   readonly log: LogService;
   /** Access control for the HTTP API: tokens, applications, consent, break-glass. */
@@ -105,7 +109,7 @@ export class Vault {
     const factory = init.embedderFactory;
     const abstraction = this.abstraction;
     const state = this.#shared;
-    this.recordings = createIngestService({
+    this.recordings = lazyIngestService({
       ...init,
       abstraction,
       decoder: init.decoder ?? {},
@@ -130,9 +134,14 @@ export class Vault {
       }),
       applications: createApplicationService({ ...init, purposes }),
       consents: createConsentService({ ...init, purposes }),
-      breakglass: createBreakglassService({ ...init, access: accessConfig }),
+      breakglass: createBreakglassService({
+        ...init,
+        access: accessConfig,
+        retention: abstraction.retention,
+      }),
     };
     this.audit = { list: (q) => listEvents(init.meta.db, q) };
+    this.health = createHealthService(init, () => state.closed);
     if (!shared) this.#startRootSync();
   }
 

@@ -143,6 +143,13 @@ export const MATRIX: readonly Row[] = [
     expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
     request: (w, role) => Promise.resolve({ method: "GET", url: "/healthz", token: tokenFor(w, role) }),
   },
+  ...["/healthz/live", "/healthz/ready"].map((url): Row => ({
+    route: `GET ${url}`,
+    action: null,
+    scopes: ["public"],
+    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    request: (w, role) => Promise.resolve({ method: "GET", url, token: tokenFor(w, role) }),
+  })),
   {
     route: "GET /openapi.json",
     action: null,

@@ -64,6 +64,8 @@ export interface WorldOptions {
   readonly limiterNow?: () => number;
   /** Builds the speaker embedder; default the project's (the built-in DSP embedder). */
   readonly embedderFactory?: typeof defaultEmbedderFactory;
+  /** The vault's soft-delete window (shreds are scheduled); default none (immediate). */
+  readonly softDeleteWindow?: string;
 }
 
 export interface World {
@@ -103,6 +105,7 @@ export async function makeWorld(backend: Backend, options: WorldOptions = {}): P
       ...(options.limits ? { limits: options.limits } : {}),
     },
     embedderFactory: options.embedderFactory ?? defaultEmbedderFactory,
+    ...(options.softDeleteWindow ? { softDeleteWindow: options.softDeleteWindow } : {}),
   });
   await init.close();
   if (options.access) {

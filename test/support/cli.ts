@@ -31,12 +31,12 @@ export async function cli(
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
 
-/** Runs the built binary (dist/cli/main.js) as a real process. */
+/** Runs the built binary (dist/bin/voxvault.js, the bundle `npm run build` makes) as a real process. */
 export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [new URL("../../dist/cli/main.js", import.meta.url).pathname, ...args],
+      [new URL("../../dist/bin/voxvault.js", import.meta.url).pathname, ...args],
       { env, maxBuffer: 64 << 20 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;

@@ -25,8 +25,11 @@ if (mode === "writer") {
   }
   process.stdout.write("done\n");
 } else if (mode === "chaos") {
-  // Runs until killed: a random mix of every state-changing operation.
+  // Runs until killed: a random mix of every state-changing operation. "ready" once the vault is
+  // open, then one "op" line per committed operation, so the test kills at a point it chose
+  // relative to real progress, never after a guessed delay.
   const ids = (await vault.subjects.list({ status: "active", limit: 1000 })).map((s) => s.id);
+  process.stdout.write("ready\n");
   for (;;) {
     const r = Math.random();
     if (r < 0.35 || ids.length < 3) {
@@ -43,6 +46,7 @@ if (mode === "writer") {
     } else {
       await vault.keys.rotateSubject(ids[Math.floor(Math.random() * ids.length)]);
     }
+    process.stdout.write("op\n");
   }
 }
 await vault.close();

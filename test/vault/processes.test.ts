@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { BACKENDS, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
 
@@ -9,13 +10,33 @@ function worker(sb: Sandbox, args: string[]) {
   const child = spawn(process.execPath, [WORKER, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  // Progress lines ("ready", then one "op" per committed operation), for tests that act on them.
+  const lines = createInterface({ input: child.stdout });
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
     (resolve) =>
       child.on("exit", (code, signal) => {
         resolve({ code, signal, stderr });
       }),
   );
-  return { child, done };
+  return { child, done, lines };
+}
+
+/**
+ * Kills a chaos worker at a random point of real work: after it opened the vault and committed a
+ * random number of operations, plus a random offset of up to 20 ms so the kill lands
+ * inside an operation (mid-transaction, mid-rename) rather than between two. Returns how many
+ * operations it had committed. Nothing waits for a guessed time: a loaded machine only slows it.
+ */
+async function killAfterProgress(w: ReturnType<typeof worker>, ops: number): Promise<number> {
+  let ready = false;
+  let done = 0;
+  for await (const line of w.lines) {
+    if (line === "ready") ready = true;
+    else if (line === "op" && ready && ++done >= ops) break;
+  }
+  await new Promise((r) => setTimeout(r, Math.random() * 20));
+  w.child.kill("SIGKILL");
+  return done;
 }
 
 /** Invariants that must hold whatever instant a writer died at. */
@@ -85,17 +106,20 @@ describe.each(BACKENDS)("several processes on one vault ($name)", (backend) => {
   it("a writer killed at random points never leaves the vault inconsistent", async () => {
     sb = sandbox(backend);
     await (await sb.init()).close();
+    const rounds = 8;
     let kills = 0;
-    for (let round = 0; round < 8; round++) {
+    for (let round = 0; round < rounds; round++) {
       const w = worker(sb, ["chaos", sb.dataDir]);
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * 900));
-      w.child.kill("SIGKILL");
+      const ops = 2 + Math.floor(Math.random() * 10);
+      const committed = await killAfterProgress(w, ops); // returns early if the worker died
       const r = await w.done;
-      if (r.signal === "SIGKILL") kills++;
-      else expect(r.code, r.stderr).toBe(0);
+      // A chaos worker only ends when killed: anything else is a failure, shown with its stderr.
+      expect([r.signal, r.code, r.stderr]).toEqual(["SIGKILL", null, ""]);
+      expect(committed).toBe(ops);
+      kills++;
       await checkInvariants(sb);
     }
-    expect(kills).toBeGreaterThan(4);
+    expect(kills).toBe(rounds);
     const final = await checkInvariants(sb);
     expect(final.subjects).toBeGreaterThan(5);
     expect(final.shredded).toBeGreaterThan(0);

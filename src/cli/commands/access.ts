@@ -1,8 +1,7 @@
 import type { Command } from "commander";
-import { ROLES } from "../../access/tokens.js";
+import { ROLES } from "../../access/roles.js";
 import type { Role } from "../../store/meta/schema-access.js";
 import { VaultError } from "../../errors.js";
-import { checkPolicyDir } from "../../policy/engine.js";
 import { parseDuration } from "../../vault/duration.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
@@ -101,6 +100,7 @@ export function registerAccess(program: Command, io: CliIo, globals: () => Globa
     .description("validate the default policies plus DIR's .cedar files against the schema")
     .action(async (dir: string) => {
       const g = globals();
+      const { checkPolicyDir } = await import("../../policy/engine.js");
       const r = await checkPolicyDir(dir);
       output(io, g, { valid: true, ...r }, () => [
         `valid: ${r.policies} policies (set ${r.hash.slice(0, 16)})`,

@@ -6,13 +6,12 @@
 import { createWriteStream, promises as fs } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { toBase64 } from "../../crypto/bytes.js";
 import { VaultError } from "../../errors.js";
-import { verifySubjectBundle } from "../../audit/subject-view.js";
-import { addCheckpoint, initWitness, trustLog, witnessInfo } from "../../audit/witness.js";
-import { witnessErrorCode } from "../../audit/witness-protocol.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
 import { writeLine, type CliIo } from "../io.js";
+
+/** Loaded by the commands that run (docs/benchmarks.md, CLI start-up). */
+const runtime = () => import("../runtime.js");
 
 function int(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -142,8 +141,10 @@ export function registerAudit(program: Command, io: CliIo, globals: () => Global
       const n = need("index", index);
       await withVault(io, g, async (v) => {
         const data = await v.log.leaf(n);
-        if (g.json) writeLine(io.stdout, JSON.stringify({ index: n, data: toBase64(data) }));
-        else writeLine(io.stdout, new TextDecoder().decode(data));
+        if (g.json) {
+          const { toBase64 } = await runtime();
+          writeLine(io.stdout, JSON.stringify({ index: n, data: toBase64(data) }));
+        } else writeLine(io.stdout, new TextDecoder().decode(data));
       });
     });
 
@@ -235,6 +236,7 @@ export function registerAudit(program: Command, io: CliIo, globals: () => Global
             return;
           }
           const keys = o.logKey.length > 0 ? o.logKey : (await v.log.keys()).map((k) => k.vkey);
+          const { verifySubjectBundle } = await import("../runtime.js");
           const r = verifySubjectBundle(bundle, keys, since);
           output(
             io,
@@ -430,7 +432,7 @@ export function registerAudit(program: Command, io: CliIo, globals: () => Global
     .requiredOption("--state <dir>")
     .requiredOption("--name <name>", "witness name, e.g. witness.example.org/union")
     .action(async (o: { state: string; name: string }) => {
-      const vkey = await initWitness(path.resolve(io.cwd, o.state), o.name);
+      const vkey = await (await runtime()).initWitness(path.resolve(io.cwd, o.state), o.name);
       output(io, globals(), { vkey }, () => [vkey]);
     });
   witness
@@ -439,7 +441,7 @@ export function registerAudit(program: Command, io: CliIo, globals: () => Global
     .requiredOption("--state <dir>")
     .option("--origin <origin>", "the log's origin line (default: the key name)")
     .action(async (vkey: string, o: { state: string; origin?: string }) => {
-      const origin = await trustLog(path.resolve(io.cwd, o.state), vkey, o.origin);
+      const origin = await (await runtime()).trustLog(path.resolve(io.cwd, o.state), vkey, o.origin);
       output(io, globals(), { origin }, () => [`trusting ${vkey} for ${origin}`]);
     });
   witness
@@ -447,7 +449,7 @@ export function registerAudit(program: Command, io: CliIo, globals: () => Global
     .description("the witness key and the latest checkpoint cosigned per log")
     .requiredOption("--state <dir>")
     .action(async (o: { state: string }) => {
-      const info = await witnessInfo(path.resolve(io.cwd, o.state));
+      const info = await (await runtime()).witnessInfo(path.resolve(io.cwd, o.state));
       output(io, globals(), info, () => [
         info.vkey,
         ...info.logs.map((l) => `${l.origin}  cosigned up to ${l.size}`),
@@ -459,7 +461,8 @@ export function registerAudit(program: Command, io: CliIo, globals: () => Global
     .requiredOption("--state <dir>")
     .action(async (file: string | undefined, o: { state: string }) => {
       const body = await readInput(io, file);
-      const r = await addCheckpoint(path.resolve(io.cwd, o.state), body);
+      const r = await (await runtime()).addCheckpoint(path.resolve(io.cwd, o.state), body);
+      const { witnessErrorCode } = await import("../runtime.js");
       if (r.status === 200 || r.status === 409) io.stdout.write(r.body);
       if (r.status !== 200) {
         throw new VaultError(

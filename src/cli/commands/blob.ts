@@ -1,6 +1,5 @@
 import { createReadStream, promises as fs } from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
 import { VaultError } from "../../errors.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
@@ -54,6 +53,7 @@ export function registerBlob(program: Command, io: CliIo, globals: () => GlobalO
           return;
         }
         const out = path.resolve(io.cwd, o.out);
+        const { randomBytes } = await import("node:crypto"); // not loaded for `--help` (start-up)
         const tmp = `${out}.${randomBytes(6).toString("hex")}.part`;
         const h = await fs.open(tmp, "wx", 0o600);
         try {

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import path from "node:path";
-import { joinVault } from "../../vault/lifecycle.js";
 import { output, readPassphrase, resolveDataDir, withVault, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
 
@@ -17,6 +16,7 @@ export function registerHost(program: Command, io: CliIo, globals: () => GlobalO
     .option("--seal", "seal the new key file under the passphrase (--passphrase-file)")
     .action(async (o: { name?: string; seal?: boolean }) => {
       const g = globals();
+      const { joinVault } = await import("../runtime.js");
       const r = await joinVault({
         dataDir: resolveDataDir(io, g),
         keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,

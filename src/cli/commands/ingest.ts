@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { asVaultError, VaultError } from "../../errors.js";
-import { DERIVATION_NAMES, type DerivationName } from "../../ingest/config.js";
+import { DERIVATION_NAMES, type DerivationName } from "../../ingest/names.js";
 import type { IngestResult } from "../../ingest/service.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
 import { writeLine, type CliIo } from "../io.js";

@@ -1,9 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { VaultError } from "../../errors.js";
-import { defaultKeyFile } from "../../keys/key-file.js";
-import { initVault } from "../../public-vault.js";
-import { ensureServerTls } from "../../server/tls.js";
 import { parseDuration } from "../../vault/duration.js";
 import { output, readPassphrase, resolveDataDir, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
@@ -67,6 +64,7 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
             );
           }
         }
+        const { initVault, defaultKeyFile, ensureServerTls } = await import("../runtime.js");
         const vault = await initVault({
           dataDir: resolveDataDir(io, g),
           keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,

@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import { toBase64 } from "../../crypto/bytes.js";
 import { VaultError } from "../../errors.js";
-import { certificateKeyId } from "../../vault/certificates.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
 import { writeLine, type CliIo } from "../io.js";
 
@@ -105,6 +103,7 @@ export function registerKeys(program: Command, io: CliIo, globals: () => GlobalO
       const g = globals();
       await withVault(io, g, async (v) => {
         const s = await v.keys.status();
+        const { certificateKeyId, toBase64 } = await import("../runtime.js");
         const pub = await v.shredding.certificatePublicKey();
         const retired = (await v.shredding.retiredCertificatePublicKeys()).map((k) => ({
           keyId: certificateKeyId(k),

@@ -1,9 +1,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { fromBase64 } from "../../crypto/bytes.js";
 import { VaultError } from "../../errors.js";
-import { parseCertificateDocument, verifyCertificate } from "../../vault/certificates.js";
 import { parseDuration } from "../../vault/duration.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
@@ -45,6 +43,7 @@ export function registerMaintenance(program: Command, io: CliIo, globals: () => 
       } catch (e) {
         throw new VaultError("INVALID_ARGUMENT", `cannot read a certificate from ${file}`, { cause: e });
       }
+      const { verifyCertificate, fromBase64, parseCertificateDocument } = await import("../runtime.js");
       let json = parseCertificateDocument(text);
       if (json && typeof json === "object" && "certificate" in json) json = json.certificate;
       let c;

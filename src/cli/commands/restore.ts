@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import path from "node:path";
 import { VaultError } from "../../errors.js";
-import { restoreVault } from "../../vault/lifecycle.js";
 import { output, readPassphrase, resolveDataDir, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
 
@@ -21,6 +20,7 @@ export function registerRestore(program: Command, io: CliIo, globals: () => Glob
           "restore accepts an older copy and records the lost log: add --yes to confirm",
         );
       }
+      const { restoreVault } = await import("../runtime.js");
       const { vault, report } = await restoreVault({
         dataDir: resolveDataDir(io, g),
         keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,

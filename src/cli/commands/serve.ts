@@ -1,19 +1,16 @@
 import { existsSync, promises as fs } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import type { Command } from "commander";
-import { recordEvent } from "../../audit/record.js";
 import { VaultError } from "../../errors.js";
-import { PolicyEngine } from "../../policy/engine.js";
-import { buildServer, publicOrigin } from "../../server/app.js";
-import { closeWithDeadline } from "../../server/connections.js";
-import { ensureServerTls, fingerprint } from "../../server/tls.js";
-import { openVault } from "../../public-vault.js";
 import { readPassphrase, resolveDataDir, type GlobalOptions } from "../context.js";
 import { writeLine, type CliIo } from "../io.js";
 
+/** 127.0.0.0/8 as a dotted quad (node:net is not loaded just to register this command). */
+const OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)"; // as node:net's isIPv4: no leading zeros
+const LOOPBACK_V4 = new RegExp(`^127\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
+
 function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || (net.isIPv4(host) && host.startsWith("127."));
+  return host === "localhost" || host === "::1" || LOOPBACK_V4.test(host);
 }
 
 export function registerServe(program: Command, io: CliIo, globals: () => GlobalOptions): void {
@@ -41,6 +38,15 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
         publicUrl?: string;
       }) => {
         const g = globals();
+        // The server, Cedar and the vault load here only: other commands never import them.
+        const [runtime, { PolicyEngine }, { buildServer, publicOrigin }, { closeWithDeadline }] =
+          await Promise.all([
+            import("../runtime.js"),
+            import("../../policy/engine.js"),
+            import("../../server/app.js"),
+            import("../../server/connections.js"),
+          ]);
+        const { recordEvent, openVault, ensureServerTls, fingerprint } = runtime;
         const port = Number(o.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw new VaultError("USAGE", "--port must be 0..65535");
@@ -80,9 +86,9 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
             };
             fp = fingerprint(https.cert);
           } else {
-            const tls = await ensureServerTls(vault);
-            https = { cert: tls.cert, key: tls.key };
-            fp = tls.fingerprint;
+            const made = await ensureServerTls(vault);
+            https = { cert: made.cert, key: made.key };
+            fp = made.fingerprint;
           }
         } else {
           writeLine(

@@ -6,12 +6,9 @@ import { formatBytes, output, withVault, type GlobalOptions } from "../context.j
 import { writeLine, type CliIo } from "../io.js";
 
 function describe(s: SubjectInfo): string {
-  const extra =
-    s.status === "shred_pending"
-      ? ` (shred after ${s.shredAfter})`
-      : s.status === "shredded"
-        ? ` (at ${s.shreddedAt})`
-        : "";
+  if (s.status === "shredded")
+    return `${s.id}  shredded (at ${s.shreddedAt})  certificate ${s.certificateId ?? "none"}`;
+  const extra = s.status === "shred_pending" ? ` (shred after ${s.shredAfter})` : "";
   return `${s.id}  ${s.tenant}  ${s.status}${extra}  ${s.blobCount} blobs  ${formatBytes(s.blobBytes)}  created ${s.createdAt}`;
 }
 

@@ -3,17 +3,36 @@ import { recordEvent } from "../../audit/record.js";
 import { VaultError } from "../../errors.js";
 import { RATE, route, type AnyRoute } from "../route.js";
 
+const OK = Type.Object({ status: Type.Literal("ok") }, { additionalProperties: false });
+
 export function publicRoutes(openapi: () => unknown): AnyRoute[] {
   return [
+    // Liveness answers without touching anything (restarting the process would not help while
+    // the database is away); readiness asks the database (503 METADATA_UNAVAILABLE when it can't).
+    ...["/healthz", "/healthz/live"].map((url) =>
+      route({
+        method: "GET",
+        url,
+        summary: url === "/healthz" ? "Liveness (same as /healthz/live)" : "Liveness: the process answers",
+        tags: ["public"],
+        auth: "public",
+        rateLimit: RATE.public,
+        response: { 200: OK },
+        handler: () => Promise.resolve({ status: "ok" as const }),
+      }),
+    ),
     route({
       method: "GET",
-      url: "/healthz",
-      summary: "Liveness",
+      url: "/healthz/ready",
+      summary: "Readiness: the metadata database answers (503 METADATA_UNAVAILABLE when it does not)",
       tags: ["public"],
       auth: "public",
       rateLimit: RATE.public,
-      response: { 200: Type.Object({ status: Type.Literal("ok") }, { additionalProperties: false }) },
-      handler: () => Promise.resolve({ status: "ok" as const }),
+      response: { 200: OK },
+      async handler(ctx) {
+        await ctx.vault.health.ready();
+        return { status: "ok" as const };
+      },
     }),
     route({
       method: "GET",

@@ -12,19 +12,30 @@ export const NoParams = Type.Object({}, { additionalProperties: false });
 export const NoBody = Type.Object({}, { additionalProperties: false });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
-export const Subject = Type.Object(
+export const LiveSubject = Type.Object(
   {
     id: Type.String(),
     tenant: Type.String(),
-    status: Type.String(),
+    status: Type.Union([Type.Literal("active"), Type.Literal("shred_pending")]),
     createdAt: Type.String(),
     shredAfter: Nullable(Type.String()),
-    shreddedAt: Nullable(Type.String()),
+    shreddedAt: Type.Null(),
     blobCount: Type.Integer(),
     blobBytes: Type.Integer(),
   },
   { additionalProperties: false },
 );
+/** A shredded subject is a tombstone: that it is gone, since when, and its certificate. */
+export const ShreddedSubject = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Literal("shredded"),
+    shreddedAt: Type.String(),
+    certificateId: Nullable(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export const Subject = Type.Union([LiveSubject, ShreddedSubject]);
 
 export const Recipe = Type.Object(
   { name: Type.String(), version: Type.Integer(), params: Type.Record(Type.String(), Type.Unknown()) },

@@ -42,6 +42,9 @@ export async function migrate(driver: DialectDriver): Promise<void> {
       `metadata schema version ${version} is newer than this build understands (${SCHEMA_VERSION}); upgrade voxvault`,
     );
   }
+  // Up to date (the version is recorded after the last migration committed): no migrator run and
+  // no write on every open, which CLI commands would otherwise pay each time (docs/benchmarks.md).
+  if (version === SCHEMA_VERSION) return;
   const migrator = new Migrator({
     db: driver.db,
     provider: migrationProvider(driver.dialect),
