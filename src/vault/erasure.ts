@@ -26,22 +26,27 @@ const n = (r: { numDeletedRows?: bigint; numUpdatedRows?: bigint }) =>
  * transaction; returns root points to puncture with the subject's slot.
  */
 export async function eraseSubjectRecords(
-  deps: Pick<VaultDeps, "vaultId" | "tree">,
+  deps: Pick<VaultDeps, "vaultId" | "tree" | "actor">,
   trx: MetaDb,
   row: SubjectsTable,
   at: string,
 ): Promise<{ points: number[]; records: ErasedRecords }> {
+  const actor = deps.actor;
   const ref = await eraseRefIndex(trx, deps.tree, deps.vaultId, row);
   const consents = n(await trx.deleteFrom("consents").where("subject_id", "=", row.id).executeTakeFirst());
   const uploads = n(await trx.deleteFrom("uploads").where("subject_id", "=", row.id).executeTakeFirst());
   // The free-text reason of a break-glass request may name the person.
   await trx.updateTable("breakglass_requests").set({ reason: "" }).where("subject_id", "=", row.id).execute();
-  await trx
-    .updateTable("tokens")
-    .set({ revoked_at: at })
+  const live = await trx
+    .selectFrom("tokens")
+    .select("id")
     .where("subject_id", "=", row.id)
     .where("revoked_at", "is", null)
     .execute();
+  for (const t of live) {
+    await trx.updateTable("tokens").set({ revoked_at: at }).where("id", "=", t.id).execute();
+    await recordEvent(trx, actor, { type: "token.revoked", tokenId: t.id, reason: "subject shredded" });
+  }
   return { points: ref.points, records: { consents, uploads, referenceIndexRehashed: ref.rehashed } };
 }
 
