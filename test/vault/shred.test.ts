@@ -5,6 +5,7 @@ import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodeFields } from "../../src/crypto/bytes.js";
 import { FileKeyProvider } from "../../src/keys/file-provider.js";
+import { loadBlob, openBlob } from "../../src/vault/blobs.js";
 import { defaultKeyFile } from "../../src/keys/key-file.js";
 import type { Vault } from "../../src/vault/vault.js";
 import { verifyCertificate } from "../../src/vault/certificates.js";
@@ -198,6 +199,30 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
       ).toHaveLength(32);
     } finally {
       await before.close();
+    }
+  });
+
+  it("another process that cached the subject's key cannot decrypt after the shred, even mid-request", async () => {
+    const s = await v.subjects.add({ ref: "cached" });
+    const data = randomBytes(2000);
+    const blob = await v.blobs.put({ subjectId: s.id, kind: "raw", data: [data] });
+    const other = await sb.open(); // a second process: its own key cache
+    try {
+      expect((await collectBytes((await other.blobs.read(blob.id)).stream)).equals(data)).toBe(true);
+      // a request in the other process loaded its rows before the shred commits...
+      const db = other.internals.meta.db;
+      const row = await loadBlob(db, blob.id);
+      const subject = await db
+        .selectFrom("subjects")
+        .selectAll()
+        .where("id", "=", s.id)
+        .executeTakeFirstOrThrow();
+      await v.shredding.request(s.id);
+      // ...and its key cache still holds the subject key: the key is re-read on use, and is gone
+      expect(await codeOf(openBlob(other.internals, row, subject))).toBe("KEY_UNAVAILABLE");
+      expect(await codeOf(other.blobs.read(blob.id))).toBe("SUBJECT_SHREDDED");
+    } finally {
+      await other.close();
     }
   });
 
