@@ -1,6 +1,8 @@
 /**
  * Shred latency for subjects holding 10 and 10,000 blobs, in a vault of several hundred subjects
- * (so key-tree groups are full). Target: < 20 ms, and flat in the number of blobs.
+ * (so reference-index buckets and slot groups are not empty). Target: < 20 ms, and flat in the
+ * number of blobs. Also: how the key file grows with punctures (each shred adds ≤ 32 PRF nodes
+ * per generation), and the cost of a root rotation per subject.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -36,12 +38,37 @@ try {
       `| ${blobs} | ${subjects} | ${median(times).toFixed(1)} | ${percentile(times, 95).toFixed(1)} | ${Math.max(...times).toFixed(1)} |`,
     );
   }
+  // key file growth: many shreds of subjects with adjacent slots (the common case)
+  const { statSync } = await import("node:fs");
+  const keyFile = path.join(root, "root.key");
+  const before = statSync(keyFile).size;
+  const growth: string[] = [];
+  let shredded = 0;
+  for (const target of [100, 400]) {
+    for (; shredded < target; shredded++) await v.shredding.request(filler[shredded]!.id);
+    growth.push(`| ${target} | ${statSync(keyFile).size} | ${((statSync(keyFile).size - before) / target).toFixed(0)} |`);
+  }
+  // root rotation: every subject gets a new key version; per-subject cost
+  for (let i = 0; i < 300; i++) {
+    const s = await v.subjects.add({ ref: `rot-${i}` });
+    await v.blobs.put({ subjectId: s.id, kind: "raw", data: payload });
+  }
+  const live = (await v.keys.status()).subjects.active;
+  const t0 = process.hrtime.bigint();
+  const rot = await v.keys.rotateRoot();
+  const rotMs = Number(process.hrtime.bigint() - t0) / 1e6;
   await v.close();
+  console.log("\n| shreds | key file bytes | bytes per shred |");
+  console.log("|---:|---:|---:|");
+  for (const r of growth) console.log(r);
+  console.log(
+    `\nroot rotation: ${rot.subjectsRotated} subjects (${live} active) in ${rotMs.toFixed(0)} ms = ${(rotMs / rot.subjectsRotated).toFixed(2)} ms per subject`,
+  );
   console.log("\n| blobs per subject | subjects shredded | median ms | p95 ms | max ms |");
   console.log("|---:|---:|---:|---:|---:|");
   for (const r of rows) console.log(r);
   console.log(
-    "\n(each shred: one SQLite transaction with fsync, a root-key file rewrite with fsync, and destruction of the old version)",
+    "\n(each shred: one SQLite transaction with fsync; then the records erasure and one more transaction that applies the puncture to the key file with fsync)",
   );
 } finally {
   rmSync(root, { recursive: true, force: true });
