@@ -21,7 +21,6 @@ import {
 import { LegacyKeyTree } from "../keys/legacy.js";
 import { epochPoint, VAULT_SECRETS_POINT } from "../keys/points.js";
 import type { MetaDb } from "../store/meta/index.js";
-import type { DialectDriver } from "../store/meta/index.js";
 import type { VaultDeps } from "./deps.js";
 import { indexEntry, sealRef } from "./refs.js";
 import { EPOCH_SECRET_PREFIX } from "./retention-keys.js";
@@ -69,13 +68,13 @@ export async function readLegacyVersions(
 }
 
 /** Refuses to convert a format-1 key file when the vault was already upgraded (on another host). */
-export async function checkStillLegacy(driver: DialectDriver): Promise<void> {
-  const gen = await driver.db.selectFrom("root_generations").select("generation").limit(1).executeTakeFirst();
+export async function checkStillLegacy(db: MetaDb): Promise<void> {
+  const gen = await db.selectFrom("root_generations").select("generation").limit(1).executeTakeFirst();
   if (gen) {
     throw new VaultError(
       "ROOT_KEY_MISMATCH",
       `this key file is ${LEGACY_KEY_FILE_FORMAT} but the vault was upgraded to root generations on another host: ` +
-        "move the old key file away and run voxvault host join on this host",
+        "destroy the old key file (it still opens backups made before the upgrade, shredded subjects included) and run voxvault host join on this host",
     );
   }
 }
@@ -91,9 +90,12 @@ export async function upgradeLegacyKeys(
   trx: MetaDb,
   hostName: string,
 ): Promise<{ subjectKeys: number; secrets: number }> {
+  if (!(await hasLegacyKeys(trx))) return { subjectKeys: 0, secrets: 0 }; // another process upgraded it
   const versions = deps.provider.legacyVersions;
   if (!versions)
     throw new VaultError("ROOT_KEY_MISSING", "the format-1 root key versions are no longer in the key file");
+  // the file must still be the one this process converted (or read after another converted it)
+  await deps.provider.refresh();
   const legacy = new LegacyKeyTree(deps.vaultId, versions);
   const at = deps.now().toISOString();
   try {

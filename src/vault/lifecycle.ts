@@ -339,18 +339,26 @@ async function openProvider(
   const driver = connectMetadata(metaConfig);
   try {
     await migrate(driver);
-    await checkStillLegacy(driver);
+    // Under the vault's write lock: two processes (or hosts) opening a format-1 vault at once
+    // must not each write their own generation 1; the second one finds the converted file.
+    return await driver.write(async (trx) => {
+      const now = await readKeyFile(keyFile);
+      if (now.format !== LEGACY_KEY_FILE_FORMAT) {
+        return FileKeyProvider.open({ file: keyFile, vaultId: config.vaultId, passphrase });
+      }
+      await checkStillLegacy(trx);
+      return FileKeyProvider.create({
+        file: keyFile,
+        vaultId: config.vaultId,
+        passphrase,
+        generations: [1],
+        legacy: versions,
+        replacing: { kdf: file.kind === "passphrase" ? file.kdf : undefined },
+      });
+    });
   } finally {
     await driver.close();
   }
-  return FileKeyProvider.create({
-    file: keyFile,
-    vaultId: config.vaultId,
-    passphrase,
-    generations: [1],
-    legacy: versions,
-    replacing: { kdf: file.kind === "passphrase" ? file.kdf : undefined },
-  });
 }
 
 /**

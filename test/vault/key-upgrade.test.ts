@@ -16,6 +16,7 @@ import type { Vault } from "../../src/vault/vault.js";
 import { codeOf, collectBytes, DECODER_WORKER } from "../support/backends.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
+import { spawn } from "node:child_process";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/format1/", import.meta.url));
 const info = JSON.parse(readFileSync(path.join(FIXTURE, "info.json"), "utf8")) as {
@@ -114,6 +115,49 @@ describe("upgrade of a format-1 vault", () => {
     );
     expect(upgrades).toHaveLength(1);
     await again.close();
+  });
+
+  it("two processes opening a format-1 vault at once upgrade it once and both keep working", async () => {
+    const DIST = new URL("../../dist/index.js", import.meta.url).href;
+    const ada = info.subjects["ada@example.org"]!;
+    const script = `
+      const { openVault } = await import(${JSON.stringify(DIST)});
+      const v = await openVault({ dataDir: process.argv[1] });
+      const r = await v.blobs.read(process.argv[2]);
+      let n = 0; for await (const c of r.stream) n += c.length;
+      await v.close();
+      process.stdout.write(String(n));`;
+    const child = (fx: ReturnType<typeof copyFixture>) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const c = spawn(process.execPath, ["--input-type=module", "-e", script, fx.dataDir, ada.blob], {
+          env: fx.env,
+        });
+        let out = "";
+        let err = "";
+        c.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        c.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        c.on("exit", (code) => resolve({ code, out, err }));
+      });
+    for (let round = 0; round < 3; round++) {
+      const fx = copyFixture();
+      cleanup.push(() => {
+        rmSync(fx.root, { recursive: true, force: true });
+        return Promise.resolve();
+      });
+      const results = await Promise.all([child(fx), child(fx)]);
+      for (const r of results)
+        expect([r.code, r.out], r.err).toEqual([0, String("voice of ada@example.org".length)]);
+      const v = await openVault({ dataDir: fx.dataDir, env: fx.env, decoder: { workerUrl: DECODER_WORKER } });
+      try {
+        expect(await v.subjects.revealRef(info.subjects["grace@example.org"]!.id)).toBe("grace@example.org");
+        const upgrades = (await v.audit.list({ limit: 1000 })).filter(
+          (e) => e.event.type === "keys.upgraded",
+        );
+        expect(upgrades).toHaveLength(1);
+      } finally {
+        await v.close();
+      }
+    }
   });
 
   it("upgrades a passphrase-sealed format-1 key file, keeping its passphrase", async () => {

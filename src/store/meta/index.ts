@@ -50,8 +50,15 @@ export async function migrate(driver: DialectDriver): Promise<void> {
     provider: migrationProvider(driver.dialect),
     ...(driver.schema ? { migrationTableSchema: driver.schema } : {}),
   });
-  const { error } = await migrator.migrateToLatest();
-  if (error) throw driver.translateError(error);
+  // Kysely's migration lock is a no-op on SQLite: two processes opening an older vault at once can
+  // race, and the loser's transaction fails (duplicate column, busy). Migrations run in one
+  // transaction there, so the loser retries and finds them applied.
+  for (let attempt = 0; ; attempt++) {
+    const { error } = await migrator.migrateToLatest();
+    if (!error) break;
+    if (driver.dialect !== "sqlite" || attempt >= 10) throw driver.translateError(error);
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 150));
+  }
   await driver.write(async (trx) => {
     await trx
       .insertInto("vault_meta")
