@@ -5,8 +5,9 @@
 import { encodeFields, wipe } from "../crypto/bytes.js";
 import { hmacSha256 } from "../crypto/kdf.js";
 import type { Vault } from "../vault/vault.js";
+import { PSEUDONYM_SECRET } from "../vault/secret-names.js";
 
-const SECRET = "consumer-pseudonym-key";
+const SECRET = PSEUDONYM_SECRET;
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
 export async function pseudonymKey(vault: Vault): Promise<Uint8Array> {

@@ -29,6 +29,8 @@ import {
   type ScryptParams,
 } from "./key-file.js";
 import { PuncturableKey } from "./pprf.js";
+import { CHECK_POINT } from "./points.js";
+import { hmacSha256 } from "../crypto/kdf.js";
 import type { GenerationDistribution, LogPosition, RootKeyProvider } from "./provider.js";
 
 export interface FileProviderOptions {
@@ -72,6 +74,16 @@ export function sealAad(file: { format: string; vaultId: string; kdf: ScryptPara
   return encodeFields([file.format, file.vaultId, "passphrase", JSON.stringify(file.kdf)]);
 }
 
+/** HMAC(F(CHECK_POINT), label)[0..16]: reveals nothing of F elsewhere (a PRF output under a PRF). */
+export function generationCheck(key: PuncturableKey): Uint8Array {
+  const k = key.eval(CHECK_POINT);
+  try {
+    return hmacSha256(k, utf8Bytes("voxvault/generation-check/v1")).subarray(0, 16);
+  } finally {
+    wipe(k);
+  }
+}
+
 function wrapAad(vaultId: string, g: number, point: number, aad: Uint8Array): Uint8Array {
   return encodeFields(["voxvault/root-wrap/v2", vaultId, String(g), String(point), aad]);
 }
@@ -86,7 +98,7 @@ interface Generation {
 }
 
 interface State {
-  host: { id: string; pair: HostKeyPair };
+  host: { id: string; pair: HostKeyPair; pending: HostKeyPair[] };
   applied: LogPosition;
   generations: Map<number, Generation>;
   legacy: LegacyVersionRecord[] | undefined;
@@ -95,6 +107,7 @@ interface State {
 function wipeState(s: State | undefined): void {
   if (!s) return;
   wipe(s.host.pair.privateKey);
+  for (const p of s.host.pending) wipe(p.privateKey);
   for (const g of s.generations.values()) g.key.wipe();
   s.generations.clear();
 }
@@ -118,8 +131,9 @@ export class FileKeyProvider implements RootKeyProvider {
     this.distribution = {
       hostPublicKey: () => Promise.resolve(this.#live().host.pair.publicKey.slice()),
       rotateHostKey: () => this.#rotateHostKey(),
+      settleHostKey: (listed) => this.#settleHostKey(listed),
       seal: (g, recipient, context) => this.#sealGeneration(g, recipient, context),
-      accept: (g, sealed, context, seq) => this.#acceptGeneration(g, sealed, context, seq),
+      accept: (g, sealed, context, seq, check) => this.#acceptGeneration(g, sealed, context, seq, check),
     };
   }
 
@@ -145,7 +159,7 @@ export class FileKeyProvider implements RootKeyProvider {
     }
     const now = new Date().toISOString();
     p.#state = {
-      host: { id: newId("hst"), pair: generateHostKey() },
+      host: { id: newId("hst"), pair: generateHostKey(), pending: [] },
       applied: { log: "", seq: 0 },
       generations: new Map(
         options.generations.map((g) => [g, { key: PuncturableKey.generate(), createdAt: now }]),
@@ -230,6 +244,11 @@ export class FileKeyProvider implements RootKeyProvider {
       privateKey: fromBase64(content.host.privateKey),
     };
     checkHostKey(pair);
+    const pending = (content.host.pending ?? []).map((p) => {
+      const kp = { publicKey: fromBase64(p.publicKey), privateKey: fromBase64(p.privateKey) };
+      checkHostKey(kp);
+      return kp;
+    });
     const generations = new Map<number, Generation>();
     for (const g of content.generations) {
       if (generations.has(g.generation))
@@ -238,7 +257,7 @@ export class FileKeyProvider implements RootKeyProvider {
     }
     wipeState(this.#state);
     this.#state = {
-      host: { id: content.host.id, pair },
+      host: { id: content.host.id, pair, pending },
       applied: content.applied,
       generations,
       legacy: content.legacy,
@@ -264,6 +283,14 @@ export class FileKeyProvider implements RootKeyProvider {
         id: s.host.id,
         publicKey: toBase64(s.host.pair.publicKey),
         privateKey: toBase64(s.host.pair.privateKey),
+        ...(s.host.pending.length
+          ? {
+              pending: s.host.pending.map((p) => ({
+                publicKey: toBase64(p.publicKey),
+                privateKey: toBase64(p.privateKey),
+              })),
+            }
+          : {}),
       },
       applied: s.applied,
       generations: [...s.generations.entries()]
@@ -326,15 +353,17 @@ export class FileKeyProvider implements RootKeyProvider {
     await this.#reload();
     const s = this.#live();
     for (const gen of s.generations.values()) for (const x of points) gen.key.puncture(x);
-    s.applied =
-      s.applied.log === through.log
-        ? { log: through.log, seq: Math.max(s.applied.seq, through.seq) }
-        : { ...through };
+    // a later position (with its chain) replaces ours; another log's position replaces it outright
+    if (s.applied.log !== through.log || through.seq >= s.applied.seq) s.applied = { ...through };
     await this.#persist(false);
   }
 
   async isPunctured(g: number, point: number): Promise<boolean> {
     return (await this.#generation(g)).key.isPunctured(point);
+  }
+
+  async checkValue(g: number): Promise<Uint8Array> {
+    return generationCheck((await this.#generation(g)).key);
   }
 
   async puncturedPoints(g: number, limit: number): Promise<number[]> {
@@ -393,10 +422,29 @@ export class FileKeyProvider implements RootKeyProvider {
   async #rotateHostKey(): Promise<Uint8Array> {
     await this.#reload();
     const s = this.#live();
-    wipe(s.host.pair.privateKey);
+    s.host.pending.push(s.host.pair);
     s.host.pair = generateHostKey();
     await this.#persist(false);
     return s.host.pair.publicKey.slice();
+  }
+
+  async #settleHostKey(listed: Uint8Array): Promise<void> {
+    await this.#reload();
+    const s = this.#live();
+    const same = (p: HostKeyPair) => Buffer.from(p.publicKey).equals(Buffer.from(listed));
+    if (same(s.host.pair) && s.host.pending.length === 0) return;
+    const all = [s.host.pair, ...s.host.pending];
+    const keep = all.find(same);
+    if (!keep) {
+      throw new VaultError(
+        "ROOT_KEY_MISMATCH",
+        `the vault lists a host key for ${s.host.id} that is not in ${this.location} (host key lost): join again`,
+      );
+    }
+    for (const p of all) if (p !== keep) wipe(p.privateKey);
+    s.host.pair = keep;
+    s.host.pending = [];
+    await this.#persist(false);
   }
 
   async #sealGeneration(g: number, recipient: Uint8Array, context: Uint8Array): Promise<Uint8Array> {
@@ -414,27 +462,45 @@ export class FileKeyProvider implements RootKeyProvider {
     sealed: Uint8Array,
     context: Uint8Array,
     through: LogPosition,
+    expectedCheck?: Uint8Array,
   ): Promise<void> {
     await this.#reload();
     const s = this.#live();
-    const plain = openSealedToHost(s.host.pair, sealed, distributionAad(this.#vaultId, g, context));
+    let plain: Uint8Array | undefined;
+    let lastError: unknown;
+    for (const pair of [s.host.pair, ...s.host.pending]) {
+      try {
+        plain = openSealedToHost(pair, sealed, distributionAad(this.#vaultId, g, context));
+        break;
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    if (!plain) throw lastError;
     let key: PuncturableKey;
     try {
       key = PuncturableKey.parse(plain);
     } finally {
       wipe(plain);
     }
+    if (expectedCheck && !Buffer.from(generationCheck(key)).equals(Buffer.from(expectedCheck))) {
+      key.wipe();
+      throw new VaultError(
+        "ROOT_KEY_MISMATCH",
+        `the generation ${g} sealed to this host is not the vault's generation ${g}`,
+      );
+    }
     const had = s.generations.get(g);
     if (had) {
-      key.wipe();
-      return;
+      if (Buffer.from(generationCheck(had.key)).equals(Buffer.from(generationCheck(key)))) {
+        key.wipe();
+        return;
+      }
+      had.key.wipe(); // a stale generation with the same number: the vault's one replaces it
     }
     s.generations.set(g, { key, createdAt: new Date().toISOString() });
     // the sealed state reflects punctures through `through`: later ones must be applied to it too
-    s.applied =
-      s.applied.log === through.log
-        ? { log: through.log, seq: Math.min(s.applied.seq, through.seq) }
-        : { log: "", seq: 0 };
+    if (s.applied.log !== through.log || through.seq < s.applied.seq) s.applied = { ...through };
     await this.#persist(false);
   }
 

@@ -49,9 +49,22 @@ export const ContentSchema = z.strictObject({
     id: z.string().regex(/^hst_[0-9a-hjkmnp-tv-z]{26}$/),
     publicKey: b64,
     privateKey: b64,
+    /** Key pairs kept until the vault confirms which one it lists (a rotation's commit). */
+    pending: z
+      .array(z.strictObject({ publicKey: b64, privateKey: b64 }))
+      .max(8)
+      .optional(),
   }),
   /** How far this host applied the vault's puncture log (a restore starts a new log id). */
-  applied: z.strictObject({ log: z.string().max(64), seq: z.number().int().nonnegative() }),
+  applied: z.strictObject({
+    log: z.string().max(64),
+    seq: z.number().int().nonnegative(),
+    /** The log's hash chain at `seq` (hex), to notice a log that was rolled back and re-grown. */
+    chain: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+  }),
   generations: z.array(GenerationSchema).max(1000),
   /** Root key versions of a format-1 vault while it is being upgraded. */
   legacy: z.array(LegacyVersionSchema).max(1000).optional(),

@@ -6,10 +6,13 @@
  *   2^28                      vault secrets that live as long as the vault (signing seeds, …)
  *   2^29 + day                retention epochs (day = days since 1970-01-01, < 2^20)
  *   2^30 + bucket·2^16 + v    reference-lookup keys: 4,096 buckets, 2^16 versions each
+ *   2^32 − 1                  the generation's check value (never punctured, wraps nothing)
  */
 import { VaultError } from "../errors.js";
 
 export const MAX_SLOTS = 2 ** 28;
+/** Never wraps anything: a generation's check value (a fingerprint of the generation) derives from it. */
+export const CHECK_POINT = 2 ** 32 - 1;
 export const VAULT_SECRETS_POINT = 2 ** 28;
 const EPOCH_BASE = 2 ** 29;
 const MAX_DAYS = 2 ** 20;

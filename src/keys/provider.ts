@@ -33,6 +33,11 @@ export interface RootKeyProvider {
   /** Punctures every generation held at each point and records `through`; durable on return. */
   puncture(points: readonly number[], through: LogPosition): Promise<void>;
   isPunctured(g: number, point: number): Promise<boolean>;
+  /**
+   * A public fingerprint of generation g (16 bytes), so that two generations with the same number
+   * (after a restore, or a crash) are never mistaken for each other.
+   */
+  checkValue(g: number): Promise<Uint8Array>;
   /** Every point punctured in generation g (the gaps of its domain), ascending; at most `limit`. */
   puncturedPoints(g: number, limit: number): Promise<number[]>;
   wrap(g: number, point: number, secret: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
@@ -45,16 +50,29 @@ export interface RootKeyProvider {
 
 export interface GenerationDistribution {
   hostPublicKey(): Promise<Uint8Array>;
-  /** A new host key pair for this host (after a compromise); returns the new public key. */
+  /**
+   * A new host key pair; returns its public key. The previous pair is kept until
+   * `settleHostKey` learns which one the vault lists (the rotation's transaction may not commit).
+   */
   rotateHostKey(): Promise<Uint8Array>;
+  /** Keeps only the pair whose public key the vault lists, wiping the others (forward secrecy). */
+  settleHostKey(listed: Uint8Array): Promise<void>;
   /** The generation's current (punctured) state, sealed to another host's public key. */
   seal(g: number, recipient: Uint8Array, context: Uint8Array): Promise<Uint8Array>;
-  /** Adds a generation sealed to this host; `through` is the puncture log position it reflects. */
-  accept(g: number, sealed: Uint8Array, context: Uint8Array, through: LogPosition): Promise<void>;
+  /** Adds a generation sealed to this host (to any pair it holds); `through` is the log position it reflects. */
+  accept(
+    g: number,
+    sealed: Uint8Array,
+    context: Uint8Array,
+    through: LogPosition,
+    expectedCheck?: Uint8Array,
+  ): Promise<void>;
 }
 
 /** A position in the vault's puncture log: the log's id (new after a restore) and a sequence number. */
 export interface LogPosition {
   readonly log: string;
   readonly seq: number;
+  /** The log's hash chain at `seq` (hex); absent at the start of a log. */
+  readonly chain?: string | undefined;
 }

@@ -17,15 +17,25 @@
  * Every use of a subject key re-reads its row (a shred in another process takes effect at once,
  * whatever this process cached); the cache spares only the unwrap.
  */
-import { encodeFields, wipe } from "../crypto/bytes.js";
+import { encodeFields, toHex, wipe } from "../crypto/bytes.js";
+import { sha256 } from "../crypto/kdf.js";
 import { VaultError } from "../errors.js";
 import type { MetaDb } from "../store/meta/index.js";
 import type { KeyCache } from "./cache.js";
 import { slotPoint, VAULT_SECRETS_POINT } from "./points.js";
 import type { RootKeyProvider } from "./provider.js";
+import { appendPunctures } from "./puncture-log.js";
 import { randomBytes } from "../crypto/bytes.js";
 
 export { MAX_SLOTS } from "./points.js";
+
+/**
+ * A cache entry names the exact wrapped bytes it came from: a key cached by a transaction that
+ * rolled back can never stand in for a different key committed under the same version later.
+ */
+function cacheId(kind: "s" | "v", name: string, generation: number, wrapped: Uint8Array): string {
+  return `${kind}:${name}:${generation}:${toHex(sha256(wrapped).subarray(0, 12))}`;
+}
 
 /** Where a secret is wrapped: a fixed point, or one that depends on the new version. */
 export type SecretPoint = number | ((version: number) => number);
@@ -66,7 +76,14 @@ export class KeyTree {
   async init(trx: MetaDb, at: string): Promise<void> {
     await trx
       .insertInto("root_generations")
-      .values({ generation: 1, status: "active", created_at: at, retired_at: null, destroyed_at: null })
+      .values({
+        generation: 1,
+        status: "active",
+        check_value: Buffer.from(await this.#provider.checkValue(1)),
+        created_at: at,
+        retired_at: null,
+        destroyed_at: null,
+      })
       .execute();
   }
 
@@ -101,7 +118,7 @@ export class KeyTree {
         created_at: new Date().toISOString(),
       })
       .execute();
-    this.#cache.set(`s:${subjectId}:${version}:${generation}`, key);
+    this.#cache.set(cacheId("s", `${subjectId}:${version}`, generation, wrapped), key);
     return key;
   }
 
@@ -118,7 +135,7 @@ export class KeyTree {
       throw new VaultError("KEY_UNAVAILABLE", `subject key version ${version} does not exist (destroyed?)`);
     }
     const generation = this.#generationOf(row.root_generation);
-    const id = `s:${subjectId}:${version}:${generation}`;
+    const id = cacheId("s", `${subjectId}:${version}`, generation, row.wrapped_key);
     const cached = this.#cache.get(id);
     if (cached) return cached;
     const key = await this.#provider.unwrap(
@@ -259,7 +276,7 @@ export class KeyTree {
     wrapped_key: Uint8Array;
   }): Promise<Uint8Array> {
     const generation = this.#generationOf(row.root_generation);
-    const id = `v:${row.name}:${row.version}:${generation}`;
+    const id = cacheId("v", `${row.name}:${row.version}`, generation, row.wrapped_key);
     const cached = this.#cache.get(id);
     if (cached) return cached;
     const value = await this.#provider.unwrap(
@@ -350,8 +367,8 @@ export class KeyTree {
   // --- erasure --------------------------------------------------------------------------------
 
   /** Records punctures in the log (same transaction as the deletion); hosts apply them after commit. */
-  async recordPunctures(trx: MetaDb, points: readonly number[], reason: string, at: string): Promise<void> {
-    for (const point of points) await trx.insertInto("key_punctures").values({ point, reason, at }).execute();
+  recordPunctures(trx: MetaDb, points: readonly number[], reason: string, at: string): Promise<void> {
+    return appendPunctures(trx, points, reason, at);
   }
 
   /** Unwraps one vault secret of the active generation, proving the root key belongs to this vault. */

@@ -11,11 +11,13 @@ import { TEMPLATE_SECRET } from "../ingest/template-keys.js";
 import { unwrapKey, wrapKey } from "../crypto/keywrap.js";
 import { VaultError } from "../errors.js";
 import type { VaultDeps } from "./deps.js";
+import { PSEUDONYM_SECRET } from "./secret-names.js";
 import { dekAad, dekWrappingKey } from "./blobs.js";
 import { epochExpired } from "./retention-keys.js";
 import { indexEntry } from "./refs.js";
 import {
   appliedSeqIn,
+  healFork,
   latestPunctureSeq,
   punctureLogId,
   syncNeeded,
@@ -226,6 +228,29 @@ export function createKeyService(deps: Deps) {
       });
     },
 
+    /**
+     * A new pseudonym key: every consumer sees new pseudonyms from now on, unlinkable to the old
+     * ones (after a compromise of the old key, which maps pseudonyms back to subject ids).
+     */
+    async rotatePseudonymKey(): Promise<{ version: number }> {
+      return deps.meta.write(async (trx) => {
+        const value = randomBytes(32);
+        const version = await deps.tree.createSecret(trx, PSEUDONYM_SECRET, value);
+        wipe(value);
+        const old = (await deps.tree.secretVersions(trx, PSEUDONYM_SECRET)).filter((s) => {
+          wipe(s.value);
+          return s.version !== version;
+        });
+        await deps.tree.deleteSecret(
+          trx,
+          PSEUDONYM_SECRET,
+          old.map((s) => s.version),
+        );
+        await recordEvent(trx, deps.actor, { type: "keys.secret_rotated", name: PSEUDONYM_SECRET, version });
+        return { version };
+      });
+    },
+
     /** Rotates every subject that is not shredded, one transaction each (bounded memory). */
     async rotateAllSubjects(onProgress?: (done: number) => void): Promise<number> {
       let done = 0;
@@ -257,6 +282,9 @@ export function createKeyService(deps: Deps) {
     /** A sync if there is anything to do (cheap when there is not): the timer's call. */
     async syncIfNeeded(): Promise<SyncReport | undefined> {
       if (!(await syncNeeded(deps))) return undefined;
+      // a rolled-back log is healed first, alone, so that a refusal to extend an audit log that
+      // is behind its anchors cannot also undo the heal
+      await deps.meta.write((trx) => healFork(deps, trx));
       return deps.meta.write((trx) => syncRoot(deps, trx));
     },
 

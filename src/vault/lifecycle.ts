@@ -12,9 +12,15 @@ import type { Actor } from "../audit/events.js";
 import { attachLog, openLog } from "../audit/open.js";
 import { readLogState } from "../audit/log-state.js";
 import { logContextOf } from "../audit/session.js";
-import { finishRestore, prepareRestore, rootAheadOfCopy, type RestoreReport } from "./restore.js";
+import {
+  finishRestore,
+  prepareRestore,
+  restoreMarker,
+  rootAheadOfCopy,
+  type RestoreReport,
+} from "./restore.js";
 import { recordEvent } from "../audit/record.js";
-import { randomBytes, toBase64, wipe } from "../crypto/bytes.js";
+import { randomBytes, toBase64, toHex, wipe } from "../crypto/bytes.js";
 import { ed25519PrivateKey, ed25519RawPublicKey } from "../crypto/ed25519.js";
 import { VaultError } from "../errors.js";
 import { GROUP_OTHER_BITS } from "../fsutil/atomic.js";
@@ -50,7 +56,7 @@ import { checkTenant } from "./subjects.js";
 import { Vault } from "./vault.js";
 import { resolveAbstraction, type AbstractionConfig, type EmbedderConfig } from "../ingest/config.js";
 import type { EmbedderPort } from "../ingest/embedder-port.js";
-import { PUNCTURE_LOG_META, syncRoot } from "./root-sync.js";
+import { healFork, PUNCTURE_LOG_META, syncRoot, type SyncReport } from "./root-sync.js";
 import { checkHostName, defaultHostName, registerPendingHost } from "./hosts.js";
 import { hostKeyFingerprint } from "../crypto/host-seal.js";
 
@@ -366,10 +372,13 @@ async function openProvider(
  * punctures) and proves the root opens the vault's keys. A busy vault is retried: a host that
  * cannot sync cannot know whether its root is current.
  */
-async function openRoot(deps: Parameters<typeof syncRoot>[0]): Promise<void> {
+async function openRoot(deps: Parameters<typeof syncRoot>[0]): Promise<SyncReport> {
+  let report: SyncReport;
   for (let attempt = 0; ; attempt++) {
     try {
-      await deps.meta.write((trx) => syncRoot(deps, trx));
+      report = await deps.meta.write((trx) => syncRoot(deps, trx));
+      // a host key replaced after receiving a generation: drop the old one now (forward secrecy)
+      if (report.generationsReceived.length > 0) await deps.meta.write((trx) => syncRoot(deps, trx));
       break;
     } catch (e) {
       if (!(e instanceof VaultError && e.code === "VAULT_BUSY") || attempt >= 20) throw e;
@@ -377,6 +386,7 @@ async function openRoot(deps: Parameters<typeof syncRoot>[0]): Promise<void> {
     }
   }
   await deps.tree.verifyRoot(deps.meta.db);
+  return report;
 }
 
 export async function openVault(options: OpenOptions): Promise<Vault> {
@@ -462,35 +472,46 @@ async function openInternal(
       );
     }
     if (provider.legacyVersions) await provider.dropLegacy(); // committed (now or by an earlier, interrupted open)
-    let lost: { size: number; root: Uint8Array } | undefined;
+    let lost: { size: number; root: string } | undefined;
     let prepared: Awaited<ReturnType<typeof prepareRestore>> | undefined;
     if (restoring) {
       const anchors = logContextOf(meta).anchors;
+      const marked = await restoreMarker(driver.db);
       const ahead = await rootAheadOfCopy(rootDeps, driver.db);
       const state = await readLogState(driver.db);
       const inForce = (await anchors.read()).filter((a) => a.size > (state?.size ?? 0));
-      if (!ahead && inForce.length === 0) {
+      if (!marked && !ahead && inForce.length === 0) {
         throw new VaultError(
           "RESTORE_REFUSED",
           "this metadata is not older than the root or the audit log: open it normally",
         );
       }
-      lost = (await anchors.setAside(now())).reduce<{ size: number; root: Uint8Array } | undefined>(
-        (m, a) => (m && m.size >= a.size ? m : { size: a.size, root: a.root }),
-        undefined,
-      );
+      // a rerun after an interrupted restore: the anchors are aside already, the marker remembers the loss
+      const aside = await anchors.setAside(now());
+      lost =
+        marked?.lost ??
+        aside.reduce<{ size: number; root: string } | undefined>(
+          (m, a) => (m && m.size >= a.size ? m : { size: a.size, root: toHex(a.root) }),
+          undefined,
+        );
       await openLog(meta);
-      prepared = await meta.write((trx) => prepareRestore(rootDeps, trx));
+      prepared = await meta.write((trx) => prepareRestore(rootDeps, trx, lost));
     } else {
-      await openLog(meta); // refuses a database older than the log's last signed checkpoint
       if (await rootAheadOfCopy(rootDeps, driver.db)) {
+        // an older copy: before refusing, put what this host erased back into the log, so that
+        // no other host serves a subject this one knows to be shredded (no event: the log of
+        // such a copy may be behind its anchors; `restore` records it all)
+        await meta.write((trx) => healFork(rootDeps, trx));
+      }
+      await openLog(meta); // refuses a database older than the log's last signed checkpoint
+      if (await restoreMarker(driver.db)) {
         throw new VaultError(
           "RESTORE_REQUIRED",
           "the metadata is older than this host's root (a restored backup?): run voxvault restore, which keeps erased subjects erased",
         );
       }
     }
-    await openRoot(rootDeps);
+    const synced = await openRoot(rootDeps);
     const store = await FsBlobStore.open({ root: path.join(dataDir, LAYOUT.blobs) });
     const vault = new Vault({
       vaultId: config.vaultId,
@@ -506,9 +527,18 @@ async function openInternal(
       embedderFactory: options.embedderFactory,
     });
     const p = prepared;
+    if (!p && synced.erasedSubjects.length > 0) await vault.keys.finishErasures(synced.erasedSubjects);
     return {
       vault,
-      restore: p ? () => finishRestore(vault, rootDeps, p, lost) : undefined,
+      restore: p
+        ? () =>
+            finishRestore(
+              vault,
+              rootDeps,
+              { ...p, pointsRelogged: synced.pointsRelogged, erasedSubjects: synced.erasedSubjects },
+              lost,
+            )
+        : undefined,
     };
   } catch (e) {
     await driver?.close().catch(() => undefined);

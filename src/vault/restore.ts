@@ -15,17 +15,13 @@
  *   4. `vault.restored` records what happened, including the lost log's size and root hash.
  */
 import { recordEvent } from "../audit/record.js";
-import { toBase64, toHex, wipe } from "../crypto/bytes.js";
+import { wipe } from "../crypto/bytes.js";
 import { VaultError } from "../errors.js";
 import type { MetaDb } from "../store/meta/index.js";
 import type { VaultDeps } from "./deps.js";
 import { bucketsInUse, indexEntry, openRef, refKeyVersion, renewBucketKey } from "./refs.js";
-import { latestPunctureSeq, punctureLogId, PUNCTURE_LOG_META } from "./root-sync.js";
+import { latestPunctureSeq, logForked, punctureLogId, RESTORE_MARKER_META } from "./root-sync.js";
 import type { Vault } from "./vault.js";
-import { randomBytes } from "../crypto/bytes.js";
-
-/** Upper bound on punctured points carried into the new log (≈ 20 years of daily epochs and 10M shreds). */
-const MAX_POINTS = 20_000_000;
 
 export interface RestoreReport {
   readonly subjectsErased: readonly string[];
@@ -40,17 +36,38 @@ export interface RestoreReport {
 
 type Deps = Pick<VaultDeps, "meta" | "tree" | "provider" | "actor" | "now">;
 
-/** Whether the copy is older than this host's root (what a normal open refuses). */
+/** Whether the copy is older than this host's root: the log lacks (or differs at) this host's position. */
 export async function rootAheadOfCopy(deps: Pick<Deps, "provider">, db: MetaDb): Promise<boolean> {
-  const at = await deps.provider.applied();
-  return at.log === (await punctureLogId(db)) && at.seq > (await latestPunctureSeq(db));
+  return logForked(db, await deps.provider.applied(), await punctureLogId(db));
 }
 
-/** Step 1, in one write transaction, before the root is synced. */
+export interface RestoreMarker {
+  readonly stage?: string;
+  readonly detectedBy?: string;
+  /** The anchored log the copy predates (set aside at the first run). */
+  readonly lost?: { readonly size: number; readonly root: string } | undefined;
+}
+
+/** The marker a restore (or a host that noticed a rolled-back log) left: normal opens refuse. */
+export async function restoreMarker(db: MetaDb): Promise<RestoreMarker | undefined> {
+  const row = await db
+    .selectFrom("vault_meta")
+    .select("value")
+    .where("key", "=", RESTORE_MARKER_META)
+    .executeTakeFirst();
+  return row ? (JSON.parse(row.value) as RestoreMarker) : undefined;
+}
+
+/**
+ * Step 1, in one write transaction, before the root is synced (the sync then notices the rolled-back
+ * log and writes this host's punctures into a new one). Marks the restore as under way, so that
+ * normal opens refuse until it finished and a rerun resumes it.
+ */
 export async function prepareRestore(
   deps: Deps,
   trx: MetaDb,
-): Promise<{ punctureSeqBefore: number; pointsRelogged: number; rotationAdvised: boolean }> {
+  lost: { size: number; root: string } | undefined,
+): Promise<{ punctureSeqBefore: number; rotationAdvised: boolean }> {
   const provider = deps.provider;
   await provider.refresh();
   const held = await provider.generations();
@@ -75,6 +92,7 @@ export async function prepareRestore(
   }
   const dist = provider.distribution;
   if (dist) {
+    // the copy may list an older key of this host (rotated since): the current one replaces it
     const pub = await dist.hostPublicKey();
     await trx
       .updateTable("key_hosts")
@@ -82,23 +100,19 @@ export async function prepareRestore(
       .where("id", "=", provider.hostId)
       .execute();
   }
-  const known = new Set(gens.filter((g) => g.status !== "destroyed").map((g) => g.generation));
-  const points = new Set<number>();
-  for (const g of held) {
-    if (!known.has(g)) continue;
-    for (const p of await provider.puncturedPoints(g, MAX_POINTS)) points.add(p);
-  }
-  const before = (await provider.applied()).seq;
-  const log = toBase64(randomBytes(12));
-  await trx.updateTable("vault_meta").set({ value: log }).where("key", "=", PUNCTURE_LOG_META).execute();
-  const at = deps.now().toISOString();
-  for (const point of [...points].sort((a, b) => a - b)) {
-    await trx.insertInto("key_punctures").values({ point, reason: "restore", at }).execute();
-  }
+  const marker = JSON.stringify({
+    stage: "restoring",
+    detectedBy: provider.hostId,
+    lost,
+  } satisfies RestoreMarker);
+  await trx
+    .insertInto("vault_meta")
+    .values({ key: RESTORE_MARKER_META, value: marker })
+    .onConflict((oc) => oc.column("key").doUpdateSet({ value: marker }))
+    .execute();
   const maxKnown = Math.max(0, ...gens.map((g) => g.generation));
   return {
-    punctureSeqBefore: before,
-    pointsRelogged: points.size,
+    punctureSeqBefore: (await provider.applied()).seq,
     rotationAdvised: held.some((g) => g > maxKnown),
   };
 }
@@ -107,8 +121,13 @@ export async function prepareRestore(
 export async function finishRestore(
   vault: Vault,
   deps: Deps,
-  prepared: { punctureSeqBefore: number; pointsRelogged: number; rotationAdvised: boolean },
-  lost: { size: number; root: Uint8Array } | undefined,
+  prepared: {
+    punctureSeqBefore: number;
+    pointsRelogged: number;
+    rotationAdvised: boolean;
+    erasedSubjects: readonly string[];
+  },
+  lost: { size: number; root: string } | undefined,
 ): Promise<RestoreReport> {
   await vault.log.rotateKey({ cosignWithOld: false });
   const provider = deps.provider;
@@ -188,16 +207,19 @@ export async function finishRestore(
       punctureSeqBefore: prepared.punctureSeqBefore,
       punctureSeqAfter: await latestPunctureSeq(trx),
       lostLogSize: lost?.size ?? 0,
-      lostLogRoot: lost ? toHex(lost.root) : "",
+      lostLogRoot: lost?.root ?? "",
     });
   });
+  await deps.meta.write((trx) =>
+    trx.deleteFrom("vault_meta").where("key", "=", RESTORE_MARKER_META).execute(),
+  );
   await vault.keys.sync();
   return {
     subjectsErased: erased,
     bucketsRebuilt: rebuilt,
     punctureSeqBefore: prepared.punctureSeqBefore,
     pointsRelogged: prepared.pointsRelogged,
-    lostLog: lost ? { size: lost.size, root: toHex(lost.root) } : null,
+    lostLog: lost ?? null,
     rotationAdvised: prepared.rotationAdvised,
     retentionEpochsErased: swept.epochsDestroyed.length,
   };

@@ -110,7 +110,8 @@ async function start(deps: Deps): Promise<{ state: RotationState; secrets: strin
       .selectFrom("root_generations")
       .select((eb) => eb.fn.max("generation").as("g"))
       .executeTakeFirstOrThrow();
-    const to = max.g + 1;
+    // never reuse a number any host may hold (a restore can forget generations made since the copy)
+    const to = Math.max(max.g, ...(await deps.provider.generations())) + 1;
     const at = deps.now().toISOString();
     await deps.provider.createGeneration(to);
     await trx
@@ -120,7 +121,14 @@ async function start(deps: Deps): Promise<{ state: RotationState; secrets: strin
       .execute();
     await trx
       .insertInto("root_generations")
-      .values({ generation: to, status: "active", created_at: at, retired_at: null, destroyed_at: null })
+      .values({
+        generation: to,
+        status: "active",
+        check_value: Buffer.from(await deps.provider.checkValue(to)),
+        created_at: at,
+        retired_at: null,
+        destroyed_at: null,
+      })
       .execute();
     await deps.tree.rewrapSecrets(trx, to);
 

@@ -4,3 +4,6 @@ import path from "node:path";
 /** The embedded default's TLS private key (PKCS#8 DER); its certificate is TLS_CERT_FILE in the data directory. */
 export const TLS_SECRET = "tls-private-key";
 export const TLS_CERT_FILE = path.join("tls", "cert.pem");
+
+/** The key of consumers' per-application pseudonyms (src/access/pseudonyms.ts). */
+export const PSEUDONYM_SECRET = "consumer-pseudonym-key";

@@ -11,7 +11,9 @@ import { fromBase64, wipe } from "../crypto/bytes.js";
 import { VaultError } from "../errors.js";
 import { newId } from "../ids.js";
 import type { MetaDb } from "../store/meta/index.js";
+import { canonicalJson } from "../crypto/jcs.js";
 import {
+  certificateKeyId,
   CERT_SECRET,
   CERT_TYPE,
   DeletionCertificateSchema,
@@ -256,10 +258,24 @@ export function createShredService(deps: Deps) {
 
     async verify(certificate: unknown): Promise<DeletionCertificate> {
       const db = deps.meta.db;
-      const cert = verifyCertificate(certificate, [
-        await publicKey(db),
-        ...(await retiredCertificateKeys(db)),
-      ]);
+      const current = await publicKey(db);
+      const cert = verifyCertificate(certificate, [current, ...(await retiredCertificateKeys(db))]);
+      // A retired key's seed may be in old copies: what it signed counts only if the vault issued
+      // exactly that certificate (a forger holding the old seed cannot add to the vault's records).
+      if (cert.signature.keyId !== certificateKeyId(current)) {
+        const row = await db
+          .selectFrom("deletion_certificates")
+          .select("body")
+          .where("id", "=", cert.certificateId)
+          .executeTakeFirst();
+        const issued = row ? DeletionCertificateSchema.safeParse(JSON.parse(row.body)) : undefined;
+        if (!issued?.success || canonicalJson(issued.data) !== canonicalJson(cert)) {
+          throw new VaultError(
+            "INVALID_ARGUMENT",
+            "signed by a retired certificate key, but this vault did not issue this certificate",
+          );
+        }
+      }
       if (cert.vaultId !== deps.vaultId)
         throw new VaultError("INVALID_ARGUMENT", "certificate was issued by another vault");
       return cert;

@@ -24,6 +24,7 @@ import { createTokenService, type TokenService } from "../access/tokens.js";
 import { createUploadService, type UploadService } from "../ingest/uploads.js";
 import { DEFAULT_DECODE_LIMITS } from "../audio/pcm/limits.js";
 import { createHostService, type HostService } from "./hosts.js";
+import type { SyncReport } from "./root-sync.js";
 import { createRotationService, type RootRotation, type RotationProgress } from "./rotation.js";
 
 export interface VaultInit extends VaultDeps {
@@ -54,6 +55,8 @@ export class Vault {
   readonly keys: KeyService & {
     /** Root rotation with post-compromise security (src/vault/rotation.ts); resumes an interrupted one. */
     rotateRoot(onProgress?: (p: RotationProgress) => void): Promise<RootRotation>;
+    /** Shreds (again) subjects whose slot a sync found punctured while they were still listed. */
+    finishErasures(subjectIds: readonly string[]): Promise<void>;
   };
   /** Hosts of the vault and their root material (src/vault/hosts.ts). */
   readonly hosts: HostService;
@@ -103,7 +106,29 @@ export class Vault {
       rotateLogKey: () => this.log.rotateKey(),
       sweepRetention: () => this.retention.sweep(),
     });
-    this.keys = { ...keys, rotateRoot: (onProgress) => rotation.rotateRoot(onProgress) };
+    const shredding = this.shredding;
+    const finishErasures = async (ids: readonly string[]) => {
+      for (const id of ids) {
+        await shredding.request(id, { immediate: true }).catch((e: unknown) => {
+          if (!(e instanceof VaultError && e.code === "SUBJECT_SHREDDED")) throw e;
+        });
+      }
+    };
+    // A sync may find erasures to finish, and a received generation replaces the host key: the
+    // second sync drops the old one (forward secrecy for sealed copies left in backups).
+    const afterSync = async (r: SyncReport | undefined): Promise<SyncReport | undefined> => {
+      if (!r) return r;
+      if (r.generationsReceived.length > 0) await keys.sync();
+      if (r.erasedSubjects.length > 0) await finishErasures(r.erasedSubjects);
+      return r;
+    };
+    this.keys = {
+      ...keys,
+      rotateRoot: (onProgress) => rotation.rotateRoot(onProgress),
+      finishErasures,
+      sync: async () => (await afterSync(await keys.sync()))!,
+      syncIfNeeded: async () => afterSync(await keys.syncIfNeeded()),
+    };
     this.hosts = createHostService(init);
     this.abstraction = resolveAbstraction(init.config.abstraction);
     const factory = init.embedderFactory;

@@ -9,11 +9,13 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FileKeyProvider } from "../../src/keys/file-provider.js";
 import { defaultKeyFile } from "../../src/keys/key-file.js";
-import { joinVault } from "../../src/vault/lifecycle.js";
+import { joinVault, restoreVault } from "../../src/vault/lifecycle.js";
+import { encodeFields } from "../../src/crypto/bytes.js";
 import type { Vault } from "../../src/vault/vault.js";
-import { BACKENDS, codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
+import { codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
+import { BACKUP_BACKENDS, takeBackup } from "../support/backup.js";
 
-describe.each(BACKENDS)("several hosts ($name)", (backend) => {
+describe.each(BACKUP_BACKENDS)("several hosts ($name)", (backend) => {
   let sb: Sandbox;
   let a: Vault;
   const open: Vault[] = [];
@@ -122,6 +124,71 @@ describe.each(BACKENDS)("several hosts ($name)", (backend) => {
       "keys.host_revoked",
     ])
       expect(types).toContain(t);
+  });
+
+  it("a generation sealed to a host opens nothing from a backup once the host accepted it", async () => {
+    const joined = await join();
+    await a.hosts.approve(joined.hostId, joined.fingerprint);
+    // a backup (or a WAL archive) taken now holds the sealed copy
+    const row = await a.internals.meta.db
+      .selectFrom("key_distributions")
+      .selectAll()
+      .where("host_id", "=", joined.hostId)
+      .executeTakeFirstOrThrow();
+    await openB(); // accepts, replaces its host key, drops the old one
+    const listed = (await a.hosts.list()).find((h) => h.id === joined.hostId)!;
+    expect(listed.fingerprint).not.toBe(joined.fingerprint);
+    const bFile = await FileKeyProvider.open({ file: keyFileB(), vaultId: a.id });
+    try {
+      const ctx = encodeFields(["voxvault/host", joined.hostId]);
+      expect(
+        await codeOf(bFile.distribution.accept(row.generation, row.sealed, ctx, { log: "", seq: 0 })),
+      ).toBe("KEY_UNAVAILABLE");
+    } finally {
+      await bFile.close();
+    }
+  });
+
+  it("a restored copy of the metadata cannot bring back a subject another host shredded", async () => {
+    const s = await a.subjects.add({ ref: "shredded-on-b" });
+    const t = await a.subjects.add({ ref: "kept" });
+    const sBlob = await a.blobs.put({ subjectId: s.id, kind: "raw", data: [randomBytes(100)] });
+    const tData = randomBytes(100);
+    const tBlob = await a.blobs.put({ subjectId: t.id, kind: "raw", data: [tData] });
+    const joined = await join();
+    await a.hosts.approve(joined.hostId, joined.fingerprint);
+    await (await openB()).close();
+    open.pop();
+    await a.close();
+    const putBack = takeBackup(sb);
+    // host B shreds; host A is down and never applies the puncture
+    const b = await sb.open({ keyFile: keyFileB() });
+    await b.shredding.request(s.id);
+    await b.close();
+    // the metadata is restored from the copy (without running `voxvault restore`)
+    putBack();
+    // B notices the rolled-back log as it opens: it refuses, and first writes what it erased back into the log
+    expect(["RESTORE_REQUIRED", "LOG_INCONSISTENT"]).toContain(
+      await codeOf(sb.open({ keyFile: keyFileB() })),
+    );
+    // so A refuses too (the vault is marked), and `restore` on A, which never saw the shred, keeps it
+    expect(["RESTORE_REQUIRED", "LOG_INCONSISTENT"]).toContain(await codeOf(sb.open()));
+    const { vault, report } = await restoreVault({
+      dataDir: sb.dataDir,
+      env: sb.env,
+      postgresUrl: backend.pgUrl,
+    });
+    a = vault;
+    expect(report.subjectsErased).toEqual([s.id]);
+    expect(await codeOf(a.blobs.read(sBlob.id))).toBe("SUBJECT_SHREDDED");
+    expect((await collectBytes((await a.blobs.read(tBlob.id)).stream)).equals(tData)).toBe(true);
+    const aFile = await FileKeyProvider.open({ file: defaultKeyFile(a.id, sb.env), vaultId: a.id });
+    expect(await aFile.isPunctured(1, await slotOf(a, s.id))).toBe(true);
+    await aFile.close();
+    // and B opens again, re-applying the new log
+    const b2 = await openB();
+    expect(await codeOf(b2.blobs.read(sBlob.id))).toBe("SUBJECT_SHREDDED");
+    expect((await collectBytes((await b2.blobs.read(tBlob.id)).stream)).equals(tData)).toBe(true);
   });
 
   it("a key file that is not one of the vault's hosts does not open it", async () => {

@@ -136,7 +136,9 @@ describe("upgrade of a format-1 vault", () => {
         let err = "";
         c.stdout.on("data", (d: Buffer) => (out += d.toString()));
         c.stderr.on("data", (d: Buffer) => (err += d.toString()));
-        c.on("exit", (code) => { resolve({ code, out, err }); });
+        c.on("exit", (code) => {
+          resolve({ code, out, err });
+        });
       });
     for (let round = 0; round < 3; round++) {
       const fx = copyFixture();

@@ -16,7 +16,11 @@ import { defaultKeyFile } from "../../src/keys/key-file.js";
 import { dekAad } from "../../src/vault/blobs.js";
 import { joinVault } from "../../src/vault/lifecycle.js";
 import { retentionKek } from "../../src/vault/retention-keys.js";
-import { verifyCertificate } from "../../src/vault/certificates.js";
+import {
+  signCertificate,
+  verifyCertificate,
+  type UnsignedCertificate,
+} from "../../src/vault/certificates.js";
 import type { Vault } from "../../src/vault/vault.js";
 import { BACKENDS, codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
 
@@ -257,6 +261,16 @@ describe.each(BACKENDS)("root rotation after a compromise ($name)", (backend) =>
     expect(Buffer.from(await v.shredding.certificatePublicKey()).equals(Buffer.from(oldCertKey))).toBe(false);
     expect((await v.shredding.verify(out.certificate)).certificateId).toBe(out.certificate.certificateId);
     expect(() => verifyCertificate(out.certificate, [])).toThrow(/does not verify/);
+    // ...but a certificate the attacker signs with the old seed (from the copy) is refused: a
+    // retired key only vouches for certificates the vault itself issued
+    const oldSeed = oldSecrets.get("deletion-certificate-signing#1")!;
+    const { signature: _sig, ...body } = out.certificate;
+    const forged = signCertificate(
+      { ...(body as UnsignedCertificate), certificateId: "crt_" + "1".repeat(26), subjectId: alice.id },
+      oldSeed,
+      oldCertKey,
+    );
+    expect(await codeOf(v.shredding.verify(forged))).toBe("INVALID_ARGUMENT");
     // and the data stays readable
     const carolBlob = (await v.blobs.list(carol.id))[0]!;
     expect((await collectBytes((await v.blobs.read(carolBlob.id)).stream)).equals(carolData)).toBe(true);

@@ -17,9 +17,11 @@ export function registerKeys(program: Command, io: CliIo, globals: () => GlobalO
     )
     .option("--subjects", "new key version for every subject only; data keys are rewrapped")
     .option("--templates", "renew template protection: templates made before are no longer compared")
-    .action(async (o: { root?: boolean; subjects?: boolean; templates?: boolean }) => {
+    .option("--pseudonyms", "new consumer pseudonyms, unlinkable to the old ones (after a compromise)")
+    .action(async (o: { root?: boolean; subjects?: boolean; templates?: boolean; pseudonyms?: boolean }) => {
       const g = globals();
-      const doRoot = o.root === true || (o.subjects !== true && o.templates !== true);
+      const doRoot =
+        o.root === true || (o.subjects !== true && o.templates !== true && o.pseudonyms !== true);
       const progress = (line: string) => {
         if (io.isTty && !g.json) io.stderr.write(`\r${line}`);
       };
@@ -39,10 +41,11 @@ export function registerKeys(program: Command, io: CliIo, globals: () => GlobalO
             : undefined;
         if (io.isTty && !g.json && (root || subjects !== undefined)) io.stderr.write("\n");
         const templates = o.templates ? await v.keys.rotateTemplateKey() : undefined;
+        const pseudonyms = o.pseudonyms ? await v.keys.rotatePseudonymKey() : undefined;
         output(
           io,
           g,
-          { root, subjects: subjects === undefined ? undefined : { count: subjects }, templates },
+          { root, subjects: subjects === undefined ? undefined : { count: subjects }, templates, pseudonyms },
           () => [
             ...(root
               ? [
@@ -55,6 +58,11 @@ export function registerKeys(program: Command, io: CliIo, globals: () => GlobalO
             ...(templates
               ? [
                   `template key renewed: version ${templates.version}; earlier templates are no longer compared`,
+                ]
+              : []),
+            ...(pseudonyms
+              ? [
+                  `pseudonym key renewed: version ${pseudonyms.version}; consumers see new pseudonyms from now on`,
                 ]
               : []),
           ],

@@ -32,6 +32,7 @@ export async function m0005RootGenerations(db: Kysely<unknown>, d: Dialect): Pro
     .createTable("root_generations")
     .addColumn("generation", "integer", (c) => c.primaryKey())
     .addColumn("status", "text", (c) => c.notNull()) // active | retiring | retired | destroyed
+    .addColumn("check_value", blob) // the generation's public fingerprint (provider.checkValue)
     .addColumn("created_at", "text", (c) => c.notNull())
     .addColumn("retired_at", "text")
     .addColumn("destroyed_at", "text")
@@ -44,6 +45,7 @@ export async function m0005RootGenerations(db: Kysely<unknown>, d: Dialect): Pro
     )
     .addColumn("point", bigint, (c) => c.notNull())
     .addColumn("reason", "text", (c) => c.notNull())
+    .addColumn("chain", blob, (c) => c.notNull()) // hash chain over the log (src/vault/puncture-log.ts)
     .addColumn("at", "text", (c) => c.notNull())
     .execute();
 

@@ -70,6 +70,8 @@ export type RootGenerationStatus = "active" | "retiring" | "retired" | "destroye
 export interface RootGenerationsTable {
   generation: number;
   status: RootGenerationStatus;
+  /** The provider's check value of the generation (never two different generations with one number). */
+  check_value: Bytes | null;
   created_at: string;
   retired_at: string | null;
   destroyed_at: string | null;
@@ -81,6 +83,8 @@ export interface KeyPuncturesTable {
   point: number;
   reason: string;
   at: string;
+  /** Hash chain over the log's points (src/vault/puncture-log.ts). */
+  chain: Bytes;
 }
 
 export type KeyHostStatus = "pending" | "approved" | "revoked";
