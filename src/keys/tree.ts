@@ -97,16 +97,22 @@ export class KeyTree {
 
   // --- subject keys ---------------------------------------------------------------------------
 
+  async #wrapSubjectKey(
+    trx: MetaDb,
+    subjectId: string,
+    slot: number,
+    version: number,
+    key: Uint8Array,
+  ): Promise<{ generation: number; wrapped: Uint8Array }> {
+    const generation = await this.activeGeneration(trx);
+    const aad = this.#subjectAad(subjectId, version);
+    return { generation, wrapped: await this.#provider.wrap(generation, slotPoint(slot), key, aad) };
+  }
+
   /** A fresh subject key at `version`, wrapped under the active generation. Caller wipes it. */
   async createSubjectKey(trx: MetaDb, subjectId: string, slot: number, version: number): Promise<Uint8Array> {
-    const generation = await this.activeGeneration(trx);
     const key = randomBytes(32);
-    const wrapped = await this.#provider.wrap(
-      generation,
-      slotPoint(slot),
-      key,
-      this.#subjectAad(subjectId, version),
-    );
+    const { generation, wrapped } = await this.#wrapSubjectKey(trx, subjectId, slot, version, key);
     await trx
       .insertInto("subject_keys")
       .values({
@@ -156,13 +162,7 @@ export class KeyTree {
     version: number,
     key: Uint8Array,
   ): Promise<void> {
-    const generation = await this.activeGeneration(trx);
-    const wrapped = await this.#provider.wrap(
-      generation,
-      slotPoint(slot),
-      key,
-      this.#subjectAad(subjectId, version),
-    );
+    const { generation, wrapped } = await this.#wrapSubjectKey(trx, subjectId, slot, version, key);
     await trx
       .updateTable("subject_keys")
       .set({ wrapped_key: Buffer.from(wrapped), root_generation: generation, parent_generation: 0 })

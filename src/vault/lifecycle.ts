@@ -408,10 +408,12 @@ export async function restoreVault(options: OpenOptions): Promise<{ vault: Vault
   }
 }
 
-async function openInternal(
-  options: OpenOptions,
-  restoring: boolean,
-): Promise<{ vault: Vault; restore: (() => Promise<RestoreReport>) | undefined }> {
+/** The data directory, its vault.json and this host's key file, each checked (open and join). */
+async function locateVault(options: {
+  dataDir: string;
+  keyFile?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+}): Promise<{ env: NodeJS.ProcessEnv; dataDir: string; config: VaultConfig; keyFile: string }> {
   const env = options.env ?? process.env;
   const dataDir = path.resolve(options.dataDir);
   await checkDataDir(dataDir);
@@ -420,6 +422,14 @@ async function openInternal(
     options.keyFile ?? config.keyProvider.file ?? defaultKeyFile(config.vaultId, env),
   );
   await checkKeyOutside(dataDir, keyFile);
+  return { env, dataDir, config, keyFile };
+}
+
+async function openInternal(
+  options: OpenOptions,
+  restoring: boolean,
+): Promise<{ vault: Vault; restore: (() => Promise<RestoreReport>) | undefined }> {
+  const { env, dataDir, config, keyFile } = await locateVault(options);
   if (config.keyProvider.kind === "passphrase" && options.passphrase === undefined) {
     throw new VaultError(
       "ROOT_KEY_MISSING",
@@ -573,14 +583,7 @@ export interface JoinResult {
  * open then receives the root generations sealed to it. Nothing is copied between hosts.
  */
 export async function joinVault(options: JoinOptions): Promise<JoinResult> {
-  const env = options.env ?? process.env;
-  const dataDir = path.resolve(options.dataDir);
-  await checkDataDir(dataDir);
-  const config = await readVaultConfig(dataDir);
-  const keyFile = path.resolve(
-    options.keyFile ?? config.keyProvider.file ?? defaultKeyFile(config.vaultId, env),
-  );
-  await checkKeyOutside(dataDir, keyFile);
+  const { env, dataDir, config, keyFile } = await locateVault(options);
   const name = checkHostName(options.hostName ?? defaultHostName());
   const metaConfig = metadataConfig(config, dataDir, options.postgresUrl ?? env.VOXVAULT_PG_URL);
   const driver = connectMetadata(metaConfig);
