@@ -332,6 +332,7 @@ export function withTransparencyLog(driver: DialectDriver, ctx: LogContext): Dia
     ...(driver.schema === undefined ? {} : { schema: driver.schema }),
     translateError: (e) => driver.translateError(e),
     close: () => driver.close(),
+    ...(driver.flushErased ? { flushErased: () => driver.flushErased!() } : {}),
     async write<T>(fn: (trx: MetaDb) => Promise<T>): Promise<T> {
       let signed: SignedCheckpoint | undefined;
       const result = await driver.write(async (trx) => {

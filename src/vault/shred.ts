@@ -169,6 +169,7 @@ export function createShredService(deps: Deps) {
     // The puncture is in the committed log; apply it to this host's root now. If this fails or the
     // process dies first, the next sync (at open, on the timer, on any host) applies it.
     await deps.meta.write((trx) => syncRoot(deps, trx)).catch(() => undefined);
+    await deps.meta.flushErased?.().catch(() => undefined); // best effort: readers may hold the WAL
     return certificate;
   }
 

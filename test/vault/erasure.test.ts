@@ -3,6 +3,8 @@
  * (issue: erasure leaves nothing that re-links a person).
  */
 import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newId } from "../../src/ids.js";
 import type { Vault } from "../../src/vault/vault.js";
@@ -95,6 +97,11 @@ describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
     const contractor = await v.access.tokens.create({ role: "contractor", subjectId: s.id });
     expect(await count("recordings", s.id)).toBe(2500);
 
+    const before = await v.internals.meta.db
+      .selectFrom("subjects")
+      .select(["ref_hash", "ref_enc"])
+      .where("id", "=", s.id)
+      .executeTakeFirstOrThrow();
     const out = await v.shredding.request(s.id);
     if (out.status !== "shredded") throw new Error("expected a shred");
     expect(out.certificate.destroyed).toMatchObject({ recordsErased: { consents: 1, uploads: 0 } });
@@ -128,6 +135,15 @@ describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
       recordings: 2500,
       derivations: 2500,
     });
+    // SQLite: neither the database file nor its WAL still holds the old index entry or sealed reference
+    if (backend.name === "sqlite") {
+      for (const f of ["meta.sqlite", "meta.sqlite-wal"]) {
+        const file = path.join(sb.dataDir, f);
+        const bytes = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+        expect(bytes.indexOf(before.ref_hash!), f).toBe(-1);
+        expect(bytes.indexOf(before.ref_enc!.subarray(8, 40)), f).toBe(-1);
+      }
+    }
     // blob rows and objects go with the sweep
     expect(await count("blobs", s.id)).toBe(1);
     expect((await v.maintenance.run()).blobsRemoved).toBe(1);

@@ -17,6 +17,11 @@ export interface DialectDriver {
   readonly schema?: string;
   /** Runs fn in a transaction that holds the vault's single-writer lock. */
   write<T>(fn: (trx: MetaDb) => Promise<T>): Promise<T>;
+  /**
+   * After an erasure: moves committed pages out of side files that keep old row versions (SQLite's
+   * WAL, truncated to zero) so deleted rows do not linger there. A no-op where the server manages it.
+   */
+  flushErased?(): Promise<void>;
   /** Maps a driver error to a VaultError where one applies (busy, corrupt, ...). */
   translateError(e: unknown): unknown;
   close(): Promise<void>;

@@ -33,6 +33,17 @@ export function connectSqlite(options: SqliteOptions): DialectDriver {
     dialect: "sqlite",
     db,
     write: (fn) => sqliteWrite(db, fn),
+    // secure_delete zeroes freed pages in the database file; the WAL still holds the frames that
+    // had the deleted rows until a checkpoint, which TRUNCATE then cuts off the file.
+    flushErased: () => {
+      try {
+        native.pragma("wal_checkpoint(TRUNCATE)");
+      } catch (e) {
+        const t = translateSqliteError(e);
+        if (!(t instanceof Error && "code" in t && t.code === "VAULT_BUSY")) throw t;
+      }
+      return Promise.resolve();
+    },
     translateError: translateSqliteError,
     close: () => db.destroy(),
   };
