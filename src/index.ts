@@ -1,7 +1,7 @@
 /** voxvault: the public library entry. */
 export { VaultError, ERROR_CODES, isVaultError, asVaultError } from "./errors.js";
 export type { ErrorCode } from "./errors.js";
-export * from "./vault/index.js";
+export * from "./platform/index.js";
 export { initVault, openVault } from "./public-vault.js";
 export type { Actor, AuditEvent, AuditEventType } from "./audit/events.js";
 export type { RecordedEvent, EventQuery } from "./audit/record.js";

@@ -12,8 +12,8 @@ import {
   openVault as openCore,
   type InitOptions,
   type OpenOptions,
-} from "./vault/lifecycle.js";
-import type { Vault } from "./vault/vault.js";
+} from "./platform/lifecycle.js";
+import type { Vault } from "./platform/vault.js";
 
 /** Loaded when the first recording needs it, not when a vault is opened (CLI start-up). */
 const defaultEmbedderFactory = async (config: EmbedderConfig): Promise<EmbedderPort | undefined> =>

@@ -16,7 +16,7 @@ import { decide, principalEntity, subjectEntity } from "../../src/server/authz.j
 import { createReadEventRecorder } from "../../src/server/read-events.js";
 import { subjectResource } from "../../src/server/routes/resources.js";
 import type { Role } from "../../src/store/meta/schema-access.js";
-import { initVault } from "../../src/vault/index.js";
+import { initVault } from "../../src/platform/index.js";
 import { machineLine } from "../machine.js";
 import { pct } from "./common.js";
 

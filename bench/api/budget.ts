@@ -9,7 +9,7 @@ import { createReadStream, mkdtempSync, rmSync } from "node:fs";
 import https from "node:https";
 import os from "node:os";
 import path from "node:path";
-import { openVault } from "../../src/vault/index.js";
+import { openVault } from "../../src/platform/index.js";
 import { machineLine } from "../machine.js";
 import { benchVault, get, pct, serve, speechWav } from "./common.js";
 

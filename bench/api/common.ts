@@ -9,8 +9,8 @@ import https from "node:https";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import type { AccessConfig } from "../../src/access/config.js";
-import { initVault, openVault } from "../../src/vault/index.js";
-import type { Vault } from "../../src/vault/vault.js";
+import { initVault, openVault } from "../../src/platform/index.js";
+import type { Vault } from "../../src/platform/vault.js";
 
 const CLI = new URL("../../src/cli/main.js", import.meta.url).pathname;
 

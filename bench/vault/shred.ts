@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { initVault } from "../../src/vault/index.js";
+import { initVault } from "../../src/platform/index.js";
 import { machineLine, median, percentile } from "../machine.js";
 
 const root = mkdtempSync(path.join(os.tmpdir(), "vv-bench-"));

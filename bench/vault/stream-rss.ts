@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { initVault } from "../../src/vault/index.js";
+import { initVault } from "../../src/platform/index.js";
 import { machineLine } from "../machine.js";
 
 const SIZE = 2_000_000_000;

@@ -2,7 +2,7 @@
 import { recordEvent } from "../audit/record.js";
 import { VaultError } from "../errors.js";
 import type { Purpose } from "../ingest/config.js";
-import { VAULT_APPLICATION } from "../ingest/template-keys.js";
+import { VAULT_APPLICATION } from "../vault/template-keys.js";
 import type { VaultDeps } from "../vault/deps.js";
 import { checkTenant } from "../vault/subjects.js";
 

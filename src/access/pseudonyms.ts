@@ -4,14 +4,18 @@
  */
 import { encodeFields, wipe } from "../crypto/bytes.js";
 import { hmacSha256 } from "../crypto/kdf.js";
-import type { Vault } from "../vault/vault.js";
+import type { KeyTree } from "../keys/tree.js";
+import type { DialectDriver } from "../store/meta/index.js";
 import { PSEUDONYM_SECRET } from "../vault/secret-names.js";
 
 const SECRET = PSEUDONYM_SECRET;
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
-export async function pseudonymKey(vault: Vault): Promise<Uint8Array> {
-  const { meta, tree } = vault.internals;
+export async function pseudonymKey(deps: {
+  readonly meta: DialectDriver;
+  readonly tree: KeyTree;
+}): Promise<Uint8Array> {
+  const { meta, tree } = deps;
   return (await meta.write((trx) => tree.secretOrCreate(trx, SECRET))).value;
 }
 

@@ -6,7 +6,9 @@
 import { toBase64, wipe } from "../crypto/bytes.js";
 import { VaultError } from "../errors.js";
 import { parseId } from "../ids.js";
-import type { VaultDeps } from "../vault/deps.js";
+import type { KeyTree } from "../keys/tree.js";
+import type { DialectDriver } from "../store/meta/index.js";
+import type { Actor } from "./events.js";
 import { consistencyProof, inclusionProof } from "../tlog/index.js";
 import {
   COMMIT_SECRET,
@@ -45,7 +47,13 @@ import {
 } from "./witnesses.js";
 import { parseCheckpoint, parseNote } from "../tlog/index.js";
 
-type Deps = Pick<VaultDeps, "vaultId" | "meta" | "tree" | "actor" | "now">;
+interface Deps {
+  readonly vaultId: string;
+  readonly meta: DialectDriver;
+  readonly tree: KeyTree;
+  readonly actor: Actor;
+  readonly now: () => Date;
+}
 
 export interface InclusionProofResult {
   readonly index: number;

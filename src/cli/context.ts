@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { VaultError } from "../errors.js";
 import { readPrivateFile } from "../fsutil/private-file.js";
-import type { Vault } from "../vault/vault.js";
+import type { Vault } from "../platform/vault.js";
 import { writeLine, type CliIo } from "./io.js";
 
 export interface GlobalOptions {

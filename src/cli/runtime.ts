@@ -12,5 +12,5 @@ export { witnessErrorCode } from "../audit/witness-protocol.js";
 export { defaultKeyFile } from "../keys/key-file.js";
 export { ensureServerTls, fingerprint } from "../server/tls.js";
 export { certificateKeyId, parseCertificateDocument, verifyCertificate } from "../vault/certificates.js";
-export { joinVault, restoreVault } from "../vault/lifecycle.js";
+export { joinVault, restoreVault } from "../platform/lifecycle.js";
 export { fromBase64, toBase64 } from "../crypto/bytes.js";

@@ -37,7 +37,7 @@ import {
 } from "./derivations.js";
 import type { EmbedderPort } from "./embedder-port.js";
 import { readTemplates } from "./read-templates.js";
-import { templateKey, VAULT_APPLICATION } from "./template-keys.js";
+import { templateKey, VAULT_APPLICATION } from "../vault/template-keys.js";
 
 export interface DerivationInfo {
   readonly id: string;

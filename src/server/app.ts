@@ -10,7 +10,7 @@ import { Type } from "typebox";
 import { asVaultError, isVaultError, VaultError } from "../errors.js";
 import type { Authenticated } from "../access/tokens.js";
 import type { PolicyEngine } from "../policy/engine.js";
-import type { Vault } from "../vault/vault.js";
+import type { Vault } from "../platform/vault.js";
 import { decide } from "./authz.js";
 import { errorBody, fromFastifyError, RETRYABLE } from "./errors.js";
 import { parseJsonBody } from "./json-body.js";

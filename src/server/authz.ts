@@ -11,7 +11,7 @@ import { recordEvent } from "../audit/record.js";
 import { VaultError } from "../errors.js";
 import { uid, type CedarValue, type PolicyEngine, type RequestEntity } from "../policy/engine.js";
 import type { SubjectsTable } from "../store/meta/schema.js";
-import type { Vault } from "../vault/vault.js";
+import type { Vault } from "../platform/vault.js";
 import { refuseOverBudget } from "./budget.js";
 import type { ReadEventRecorder } from "./read-events.js";
 import type { ResolvedResource } from "./route.js";

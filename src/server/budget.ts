@@ -10,7 +10,7 @@ import { recordEvent } from "../audit/record.js";
 import { VaultError } from "../errors.js";
 import type { MetaDb } from "../store/meta/index.js";
 import { parseDuration } from "../vault/duration.js";
-import type { Vault } from "../vault/vault.js";
+import type { Vault } from "../platform/vault.js";
 
 type Refusal = Extract<ChargeOutcome, { ok: false }>;
 

@@ -11,7 +11,7 @@
  */
 import type { Actor, AuditEvent } from "../audit/events.js";
 import { recordEvent } from "../audit/record.js";
-import type { Vault } from "../vault/vault.js";
+import type { Vault } from "../platform/vault.js";
 
 interface Pending {
   readonly actor: Actor;

@@ -10,7 +10,7 @@ import type { Authenticated } from "../access/tokens.js";
 import type { CedarValue, RequestEntity } from "../policy/engine.js";
 import type { SubjectsTable } from "../store/meta/schema.js";
 import type { Role } from "../store/meta/schema-access.js";
-import type { Vault } from "../vault/vault.js";
+import type { Vault } from "../platform/vault.js";
 import { DEFAULT_RATE_LIMITS, type RateClass, type RateLimit } from "../access/http-config.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD";

@@ -10,7 +10,7 @@ import path from "node:path";
 import { wipe } from "../crypto/bytes.js";
 import { writeFileAtomic } from "../fsutil/atomic.js";
 import { selfSignedCertificate } from "./x509.js";
-import type { Vault } from "../vault/vault.js";
+import type { Vault } from "../platform/vault.js";
 import { TLS_CERT_FILE as CERT_FILE, TLS_SECRET } from "../vault/secret-names.js";
 
 export { TLS_SECRET } from "../vault/secret-names.js";

@@ -7,7 +7,7 @@
 import { sql } from "kysely";
 import { recordEvent } from "../audit/record.js";
 import { randomBytes, wipe } from "../crypto/bytes.js";
-import { TEMPLATE_SECRET } from "../ingest/template-keys.js";
+import { TEMPLATE_SECRET } from "./template-keys.js";
 import { unwrapKey, wrapKey } from "../crypto/keywrap.js";
 import { VaultError } from "../errors.js";
 import type { VaultDeps } from "./deps.js";

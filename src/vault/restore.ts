@@ -21,7 +21,8 @@ import type { MetaDb } from "../store/meta/index.js";
 import type { VaultDeps } from "./deps.js";
 import { bucketsInUse, indexEntry, openRef, refKeyVersion, renewBucketKey } from "./refs.js";
 import { latestPunctureSeq, logForked, punctureLogId, RESTORE_MARKER_META } from "./root-sync.js";
-import type { Vault } from "./vault.js";
+import type { RetentionService } from "./retention.js";
+import type { ShredService } from "./shred.js";
 
 export interface RestoreReport {
   readonly subjectsErased: readonly string[];
@@ -117,9 +118,18 @@ export async function prepareRestore(
   };
 }
 
+/** The open vault's services a restore finishes with (so their events carry its actor). */
+export interface RestoreServices {
+  readonly id: string;
+  readonly log: { rotateKey(options: { cosignWithOld: boolean }): Promise<unknown> };
+  readonly shredding: Pick<ShredService, "request">;
+  readonly retention: Pick<RetentionService, "sweep">;
+  readonly keys: { sync(): Promise<unknown> };
+}
+
 /** Steps 2–4 on the opened vault. */
 export async function finishRestore(
-  vault: Vault,
+  vault: RestoreServices,
   deps: Deps,
   prepared: {
     punctureSeqBefore: number;

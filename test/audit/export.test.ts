@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AUDIT_EVENT_TYPES, type AuditEvent } from "../../src/audit/events.js";
 import { toOcsf } from "../../src/audit/ocsf.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
 import { cli } from "../support/cli.js";
 import { cliEnv } from "./helpers.js";

@@ -6,7 +6,7 @@
  */
 import { createHash, createPublicKey, verify as edVerify } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
 import { cli, spawnCli } from "../support/cli.js";
 import { cliEnv } from "./helpers.js";

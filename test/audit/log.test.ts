@@ -26,7 +26,7 @@ import {
   signCheckpoint,
   verifyInclusion,
 } from "../../src/tlog/index.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, codeOf, sandbox, type Sandbox } from "../support/backends.js";
 import { cli } from "../support/cli.js";
 import { attackerSql, cliEnv, querySql, snapshotDb, codeOfSync } from "./helpers.js";

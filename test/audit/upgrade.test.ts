@@ -9,7 +9,7 @@ import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dataDirAnchor, keyDirAnchor } from "../../src/audit/anchor.js";
 import { defaultKeyFile } from "../../src/keys/key-file.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
 import { attackerSql, querySql } from "./helpers.js";
 

@@ -23,7 +23,7 @@ import {
   verifierKeyString,
 } from "../../src/tlog/index.js";
 import { ed25519PrivateKey, ed25519RawPublicKey } from "../../src/crypto/ed25519.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, codeOf, sandbox, type Sandbox } from "../support/backends.js";
 import { cli } from "../support/cli.js";
 import { cliEnv, snapshotDb, codeOfSync } from "./helpers.js";

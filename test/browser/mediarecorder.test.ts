@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { readMono } from "../audio/features/gen.js";
 import { HAVE_AUDIO_TOOLS, speech } from "../support/audio.js";
 import { BACKENDS, collectBytes, sandbox, type Sandbox } from "../support/backends.js";

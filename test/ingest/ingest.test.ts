@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decodeAudio } from "../../src/audio/decode/index.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { HAVE_AUDIO_TOOLS, convert, sox, speech, wavBytes, writeTemp } from "../support/audio.js";
 import {
   BACKENDS,

@@ -3,7 +3,7 @@ import { verifySubjectBundle } from "../../src/audit/subject-view.js";
 import { PolicyEngine } from "../../src/policy/engine.js";
 import { buildServer } from "../../src/server/app.js";
 import { parseCheckpoint, parseNote, verifyInclusion, leafHash } from "../../src/tlog/index.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
 
 describe.each(BACKENDS)("transparency log over HTTP ($name)", (backend) => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PolicyEngine } from "../../src/policy/engine.js";
 import { buildServer } from "../../src/server/app.js";
 import { RateLimiter } from "../../src/server/ratelimit.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { sandbox, type Sandbox } from "../support/backends.js";
 
 describe("failed authentications", () => {

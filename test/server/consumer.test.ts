@@ -4,7 +4,7 @@
  * derivations, under per-application pseudonyms, page by page.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { HAVE_AUDIO_TOOLS } from "../support/audio.js";
 import { BACKENDS, collectBytes } from "../support/backends.js";
 import { absentId, call, codeOf, CONSENT_TEXT_HASH, eventsOf, makeWorld, type World } from "./helpers.js";

@@ -12,7 +12,7 @@ import type { Role } from "../../src/store/meta/schema-access.js";
 import { defaultEmbedderFactory } from "../../src/embed-factory.js";
 import { PolicyEngine } from "../../src/policy/engine.js";
 import { buildServer } from "../../src/server/app.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { speech } from "../support/audio.js";
 import { sandbox, type Backend, type Sandbox } from "../support/backends.js";
 

@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, codeOf, sandbox, type Sandbox } from "../support/backends.js";
 import { spawnCli } from "../support/cli.js";
 import { request, serveHttp, until, type Served } from "../support/served.js";

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createReadEventRecorder } from "../../src/server/read-events.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
 import { eventsOf } from "./helpers.js";
 

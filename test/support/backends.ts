@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { initVault, openVault, type InitOptions, type OpenOptions } from "../../src/vault/index.js";
-import type { Vault } from "../../src/vault/vault.js";
+import { initVault, openVault, type InitOptions, type OpenOptions } from "../../src/platform/index.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { need } from "./tools.js";
 import { defaultEmbedderFactory } from "../../src/embed-factory.js";
 

@@ -9,9 +9,9 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FileKeyProvider } from "../../src/keys/file-provider.js";
 import { defaultKeyFile } from "../../src/keys/key-file.js";
-import { joinVault, restoreVault } from "../../src/vault/lifecycle.js";
+import { joinVault, restoreVault } from "../../src/platform/lifecycle.js";
 import { encodeFields } from "../../src/crypto/bytes.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
 import { BACKUP_BACKENDS, takeBackup } from "../support/backup.js";
 

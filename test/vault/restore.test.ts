@@ -8,8 +8,8 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { restoreVault } from "../../src/vault/lifecycle.js";
-import type { Vault } from "../../src/vault/vault.js";
+import { restoreVault } from "../../src/platform/lifecycle.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
 import { BACKUP_BACKENDS, takeBackup } from "../support/backup.js";
 

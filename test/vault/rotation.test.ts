@@ -14,14 +14,14 @@ import { unwrapKey } from "../../src/crypto/keywrap.js";
 import { FileKeyProvider } from "../../src/keys/file-provider.js";
 import { defaultKeyFile } from "../../src/keys/key-file.js";
 import { dekAad } from "../../src/vault/blobs.js";
-import { joinVault } from "../../src/vault/lifecycle.js";
+import { joinVault } from "../../src/platform/lifecycle.js";
 import { retentionKek } from "../../src/vault/retention-keys.js";
 import {
   signCertificate,
   verifyCertificate,
   type UnsignedCertificate,
 } from "../../src/vault/certificates.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
 
 interface Rows {

@@ -7,7 +7,7 @@ import { encodeFields } from "../../src/crypto/bytes.js";
 import { FileKeyProvider } from "../../src/keys/file-provider.js";
 import { loadBlob, openBlob } from "../../src/vault/blobs.js";
 import { defaultKeyFile } from "../../src/keys/key-file.js";
-import type { Vault } from "../../src/vault/vault.js";
+import type { Vault } from "../../src/platform/vault.js";
 import { verifyCertificate } from "../../src/vault/certificates.js";
 import { BACKENDS, codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
 

@@ -242,7 +242,7 @@ export function derivationRoutes(): AnyRoute[] {
             });
           }
         });
-        const key = await pseudonymKey(vault);
+        const key = await pseudonymKey(vault.internals);
         const app = auth.principal.application ?? auth.principal.id;
         try {
           const items = [];

@@ -4,7 +4,7 @@ import { VaultError } from "../../errors.js";
 import { parseId } from "../../ids.js";
 import { RECONSTRUCTABLE, type DerivationName } from "../../ingest/config.js";
 import { uid } from "../../policy/engine.js";
-import type { Vault } from "../../vault/vault.js";
+import type { Vault } from "../../platform/vault.js";
 import { loadSubject } from "../../vault/subjects.js";
 import { AUDIT_LOG_ENTITY, subjectEntity, VAULT_ENTITY } from "../authz.js";
 import type { ResolvedResource } from "../route.js";

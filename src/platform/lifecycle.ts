@@ -18,7 +18,7 @@ import {
   restoreMarker,
   rootAheadOfCopy,
   type RestoreReport,
-} from "./restore.js";
+} from "../vault/restore.js";
 import { recordEvent } from "../audit/record.js";
 import { randomBytes, toBase64, toHex, wipe } from "../crypto/bytes.js";
 import { ed25519PrivateKey, ed25519RawPublicKey } from "../crypto/ed25519.js";
@@ -28,7 +28,12 @@ import { newId } from "../ids.js";
 import { KeyCache } from "../keys/cache.js";
 import { FileKeyProvider } from "../keys/file-provider.js";
 import { defaultKeyFile, LEGACY_KEY_FILE_FORMAT, readKeyFile } from "../keys/key-file.js";
-import { checkStillLegacy, hasLegacyKeys, readLegacyVersions, upgradeLegacyKeys } from "./key-upgrade.js";
+import {
+  checkStillLegacy,
+  hasLegacyKeys,
+  readLegacyVersions,
+  upgradeLegacyKeys,
+} from "../vault/key-upgrade.js";
 import { KeyTree } from "../keys/tree.js";
 import { FsBlobStore } from "../store/blob/fs/store.js";
 import {
@@ -40,7 +45,7 @@ import {
   type DialectDriver,
   type MetadataConfig,
 } from "../store/meta/index.js";
-import { CERT_SECRET } from "./certificates.js";
+import { CERT_SECRET } from "../vault/certificates.js";
 import {
   LAYOUT,
   VAULT_FORMAT,
@@ -50,14 +55,14 @@ import {
   writeVaultConfig,
   type VaultConfig,
 } from "./config.js";
-import { parseDuration } from "./duration.js";
-import { CERT_PUBLIC_KEY_META } from "./shred.js";
-import { checkTenant } from "./subjects.js";
+import { parseDuration } from "../vault/duration.js";
+import { CERT_PUBLIC_KEY_META } from "../vault/shred.js";
+import { checkTenant } from "../vault/subjects.js";
 import { Vault } from "./vault.js";
 import { resolveAbstraction, type AbstractionConfig, type EmbedderConfig } from "../ingest/config.js";
 import type { EmbedderPort } from "../ingest/embedder-port.js";
-import { healFork, PUNCTURE_LOG_META, syncRoot, type SyncReport } from "./root-sync.js";
-import { checkHostName, defaultHostName, registerPendingHost } from "./hosts.js";
+import { healFork, PUNCTURE_LOG_META, syncRoot, type SyncReport } from "../vault/root-sync.js";
+import { checkHostName, defaultHostName, registerPendingHost } from "../vault/hosts.js";
 import { hostKeyFingerprint } from "../crypto/host-seal.js";
 
 export interface InitOptions extends PipelineOptions {

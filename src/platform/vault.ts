@@ -2,19 +2,19 @@
 import { listEvents, type EventQuery, type RecordedEvent } from "../audit/record.js";
 import { createLogService, type LogService } from "../audit/log-service.js";
 import { VaultError } from "../errors.js";
-import { createBlobService, type BlobService } from "./blobs.js";
+import { createBlobService, type BlobService } from "../vault/blobs.js";
 import type { VaultConfig } from "./config.js";
-import type { VaultDeps } from "./deps.js";
-import { createHealthService, type HealthService } from "./health.js";
-import { createKeyService, type KeyService } from "./keys.js";
-import { createShredService, type ShredService } from "./shred.js";
-import { createSubjectService, type SubjectService } from "./subjects.js";
-import { createSweepService, type SweepService } from "./sweep.js";
+import type { VaultDeps } from "../vault/deps.js";
+import { createHealthService, type HealthService } from "../vault/health.js";
+import { createKeyService, type KeyService } from "../vault/keys.js";
+import { createShredService, type ShredService } from "../vault/shred.js";
+import { createSubjectService, type SubjectService } from "../vault/subjects.js";
+import { createSweepService, type SweepService } from "../vault/sweep.js";
 import { resolveAbstraction, type EmbedderConfig, type ResolvedAbstraction } from "../ingest/config.js";
 import type { EmbedderPort } from "../ingest/embedder-port.js";
 import { lazyIngestService } from "../ingest/lazy.js";
 import type { IngestDeps, IngestService } from "../ingest/service.js";
-import { createRetentionService, type RetentionService } from "./retention.js";
+import { createRetentionService, type RetentionService } from "../vault/retention.js";
 import type { Actor } from "../audit/events.js";
 import { resolveAccess, type ResolvedAccess } from "../access/config.js";
 import { createApplicationService, type ApplicationService } from "../access/applications.js";
@@ -23,11 +23,12 @@ import { createConsentService, type ConsentService } from "../access/consent.js"
 import { createTokenService, type TokenService } from "../access/tokens.js";
 import { createUploadService, type UploadService } from "../ingest/uploads.js";
 import { DEFAULT_DECODE_LIMITS } from "../audio/pcm/limits.js";
-import { createHostService, type HostService } from "./hosts.js";
-import type { SyncReport } from "./root-sync.js";
-import { createRotationService, type RootRotation, type RotationProgress } from "./rotation.js";
+import { createHostService, type HostService } from "../vault/hosts.js";
+import type { SyncReport } from "../vault/root-sync.js";
+import { createRotationService, type RootRotation, type RotationProgress } from "../vault/rotation.js";
 
 export interface VaultInit extends VaultDeps {
+  readonly config: VaultConfig;
   readonly dataDir: string;
   readonly decoder?: IngestDeps["decoder"] | undefined;
   /** Builds the configured speaker embedder on first use (src/embed). */

@@ -8,7 +8,7 @@ import path from "node:path";
 import { z } from "zod";
 import { VaultError } from "../errors.js";
 import { writeFileAtomic } from "../fsutil/atomic.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration } from "../vault/duration.js";
 import { AbstractionConfigSchema } from "../ingest/config.js";
 import { AccessConfigSchema } from "../access/config.js";
 
