@@ -12,6 +12,7 @@ import path from "node:path";
 import { openVault } from "../../src/platform/index.js";
 import { machineLine } from "../machine.js";
 import { benchVault, get, pct, serve, speechWav } from "./common.js";
+import { internalsOf } from "../../src/platform/vault.js";
 
 const CLIENTS = 50;
 const ITEMS = 200;
@@ -151,8 +152,8 @@ try {
     console.log("|---|---:|---:|---:|---:|---|");
     const events = await v.audit.list({ limit: 1_000_000 });
     for (const r of runs) {
-      const usage = await v.internals.meta.db
-        .selectFrom("egress_usage")
+      const usage = await internalsOf(v)
+        .meta.db.selectFrom("egress_usage")
         .select(["items", "bytes"])
         .where("principal_id", "=", principalId)
         .where("purpose", "=", r.purpose)

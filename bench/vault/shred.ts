@@ -46,7 +46,9 @@ try {
   let shredded = 0;
   for (const target of [100, 400]) {
     for (; shredded < target; shredded++) await v.shredding.request(filler[shredded]!.id);
-    growth.push(`| ${target} | ${statSync(keyFile).size} | ${((statSync(keyFile).size - before) / target).toFixed(0)} |`);
+    growth.push(
+      `| ${target} | ${statSync(keyFile).size} | ${((statSync(keyFile).size - before) / target).toFixed(0)} |`,
+    );
   }
   // root rotation: every subject gets a new key version; per-subject cost
   for (let i = 0; i < 300; i++) {

@@ -7,6 +7,7 @@
  * scoped (role, purposes, subject), expiring, revocable, and record their last use.
  */
 import { createHash, randomBytes } from "node:crypto";
+import type { Actor } from "../audit/events.js";
 import { recordEvent } from "../audit/record.js";
 import { equalBytes } from "../crypto/bytes.js";
 import { VaultError } from "../errors.js";
@@ -153,6 +154,7 @@ export function createTokenService(deps: Deps) {
   async function create(
     input: CreateTokenInput,
     trxIn?: MetaDb,
+    actor: Actor = deps.actor,
   ): Promise<{ token: string; info: TokenInfo }> {
     if (!ROLES.includes(input.role))
       throw new VaultError("INVALID_ARGUMENT", `role must be one of ${ROLES.join(", ")}`);
@@ -226,7 +228,7 @@ export function createTokenService(deps: Deps) {
         max_uses: input.maxUses ?? null,
       };
       await trx.insertInto("tokens").values(row).execute();
-      await recordEvent(trx, deps.actor, {
+      await recordEvent(trx, actor, {
         type: "token.created",
         tokenId: id,
         principalId: principal.id,
@@ -308,24 +310,48 @@ export function createTokenService(deps: Deps) {
     };
   }
 
+  /** Consumes a single-use token (enrolment) inside the caller's transaction. */
+  async function consume(trx: MetaDb, tokenId: string): Promise<void> {
+    const r = await trx
+      .selectFrom("tokens")
+      .select(["use_count", "max_uses"])
+      .where("id", "=", tokenId)
+      .executeTakeFirst();
+    if (!r || (r.max_uses !== null && r.use_count >= r.max_uses))
+      throw new VaultError("UNAUTHENTICATED", "token already used");
+    await trx
+      .updateTable("tokens")
+      .set({ use_count: r.use_count + 1, last_used_at: deps.now().toISOString() })
+      .where("id", "=", tokenId)
+      .execute();
+  }
+
   return {
-    create,
+    create: (input: CreateTokenInput) => create(input),
     authenticate,
 
-    /** Consumes a single-use token (enrolment) inside the caller's transaction. */
-    async consume(trx: MetaDb, tokenId: string): Promise<void> {
-      const r = await trx
-        .selectFrom("tokens")
-        .select(["use_count", "max_uses"])
-        .where("id", "=", tokenId)
-        .executeTakeFirst();
-      if (!r || (r.max_uses !== null && r.use_count >= r.max_uses))
-        throw new VaultError("UNAUTHENTICATED", "token already used");
-      await trx
-        .updateTable("tokens")
-        .set({ use_count: r.use_count + 1, last_used_at: deps.now().toISOString() })
-        .where("id", "=", tokenId)
-        .execute();
+    /**
+     * Exchanges a one-time enrolment token for a contractor session: the token is used up, the
+     * session created and `enrolment.completed` recorded in one transaction, as the contractor.
+     */
+    async completeEnrolment(
+      secret: string,
+    ): Promise<{ sessionToken: string; subjectId: string; expiresAt: string }> {
+      const auth = await authenticate(secret, "enrolment");
+      const subjectId = auth.token.subjectId;
+      if (!subjectId) throw new VaultError("UNAUTHENTICATED", "enrolment token without subject");
+      const actor: Actor = { type: "principal", id: auth.principal.id, role: auth.principal.role };
+      return deps.meta.write(async (trx) => {
+        await consume(trx, auth.token.id);
+        const session = await create({ role: "contractor", subjectId, kind: "session" }, trx, actor);
+        await recordEvent(trx, actor, {
+          type: "enrolment.completed",
+          subjectId,
+          tokenId: auth.token.id,
+          sessionTokenId: session.info.id,
+        });
+        return { sessionToken: session.token, subjectId, expiresAt: session.info.expiresAt };
+      });
     },
 
     async list(

@@ -5,7 +5,6 @@
  * The HTTP server and the Cedar engine stay separate: only `serve` and `policy check` need them.
  */
 export { initVault, openVault } from "../public-vault.js";
-export { recordEvent } from "../audit/record.js";
 export { verifySubjectBundle } from "../audit/subject-view.js";
 export { addCheckpoint, initWitness, trustLog, witnessInfo } from "../audit/witness.js";
 export { witnessErrorCode } from "../audit/witness-protocol.js";

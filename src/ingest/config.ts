@@ -7,16 +7,7 @@ import { z } from "zod";
 import { VaultError } from "../errors.js";
 import { parseDuration } from "../vault/duration.js";
 
-import { DERIVATION_NAMES, type DerivationName } from "./names.js";
-
-export { DERIVATION_NAMES, type DerivationName };
-
-/** Frame-level features and audio can be inverted to intelligible speech (vocoders); the rest cannot. */
-export const RECONSTRUCTABLE: ReadonlySet<DerivationName> = new Set(["frames", "raw"]);
-
-export function derivationClass(name: DerivationName): "reconstructable" | "non-reconstructable" {
-  return RECONSTRUCTABLE.has(name) ? "reconstructable" : "non-reconstructable";
-}
+import { DERIVATION_NAMES, RECONSTRUCTABLE } from "../derivations/index.js";
 
 const durationString = z.string().refine((s) => {
   try {

@@ -2,7 +2,7 @@ import type { MetaDb } from "../store/meta/index.js";
 import type { SubjectsTable } from "../store/meta/schema.js";
 import { readSmallBlob } from "../vault/blobs.js";
 import type { VaultDeps } from "../vault/deps.js";
-import type { Recipe } from "./derivations.js";
+import type { Recipe } from "../derivations/index.js";
 
 /**
  * The subject's protected templates for one application that were made by `embedderId` under

@@ -21,20 +21,11 @@ import type { VaultDeps } from "../vault/deps.js";
 import { loadSubject, requireActive, requireNotShredded } from "../vault/subjects.js";
 import { analyseRecording, PCM_RATE, type AnalyseOptions } from "./analyse.js";
 import { ByteChannel } from "./channel.js";
-import { derivationClass, retentionExpiry, type DerivationName, type ResolvedAbstraction } from "./config.js";
-import {
-  floatToS16,
-  framesRecipe,
-  framesToBytes,
-  qualityPayload,
-  qualityRecipe,
-  rawRecipe,
-  streamingWavHeader,
-  templateRecipe,
-  voiceStatsPayload,
-  voiceStatsRecipe,
-  type Recipe,
-} from "./derivations.js";
+import { retentionExpiry, type ResolvedAbstraction } from "./config.js";
+import { derivationClass, SUMMARY_KINDS, type DerivationName, type Recipe } from "../derivations/index.js";
+import { framesRecipe, framesToBytes } from "../derivations/frames.js";
+import { floatToS16, rawRecipe, streamingWavHeader } from "../derivations/raw.js";
+import { templateRecipe } from "../derivations/speaker-template.js";
 import type { EmbedderPort } from "./embedder-port.js";
 import { readTemplates } from "./read-templates.js";
 import { templateKey, VAULT_APPLICATION } from "../vault/template-keys.js";
@@ -197,8 +188,11 @@ export function createIngestService(deps: IngestDeps) {
         sealed.push(blob);
         planned.push({ name, recipe, blob, application, expiresAt: undefined });
       };
-      await small("quality", qualityRecipe(), qualityPayload(info, report, loudness));
-      await small("voice-stats", voiceStatsRecipe(), voiceStatsPayload(report));
+      for (const kind of SUMMARY_KINDS) {
+        if (kind.production.kind !== "summary") continue;
+        const { recipe, payload } = kind.production.summarize({ info, report, loudness });
+        await small(kind.name, recipe, payload);
+      }
       if (embedder && embedding) {
         const tk = await deps.meta.write((trx) =>
           templateKey(trx, deps.tree, subject.tenant, VAULT_APPLICATION),

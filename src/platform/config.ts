@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../fsutil/atomic.js";
 import { parseDuration } from "../vault/duration.js";
 import { AbstractionConfigSchema } from "../ingest/config.js";
 import { AccessConfigSchema } from "../access/config.js";
+import { BlobStoreConfigSchema } from "../store/blob/drivers.js";
 
 export const VAULT_FORMAT = "voxvault-vault";
 export const VAULT_FORMAT_VERSION = 1;
@@ -39,7 +40,8 @@ export const VaultConfigSchema = z.strictObject({
     z.strictObject({ driver: z.literal("sqlite") }),
     z.strictObject({ driver: z.literal("postgres"), schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/) }),
   ]),
-  blobStore: z.strictObject({ driver: z.literal("fs") }),
+  /** Where ciphertext objects live (src/store/blob/drivers.ts). */
+  blobStore: BlobStoreConfigSchema,
   shred: z.strictObject({ softDeleteWindow: duration }),
   keyCache: z.strictObject({
     maxEntries: z.number().int().min(1).max(1_000_000),

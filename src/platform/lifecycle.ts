@@ -26,24 +26,25 @@ import { VaultError } from "../errors.js";
 import { GROUP_OTHER_BITS } from "../fsutil/atomic.js";
 import { newId } from "../ids.js";
 import { KeyCache } from "../keys/cache.js";
-import { FileKeyProvider } from "../keys/file-provider.js";
-import { defaultKeyFile, LEGACY_KEY_FILE_FORMAT, readKeyFile } from "../keys/key-file.js";
-import {
-  checkStillLegacy,
-  hasLegacyKeys,
-  readLegacyVersions,
-  upgradeLegacyKeys,
-} from "../vault/key-upgrade.js";
+import type { FileKeyProvider } from "../keys/file-provider.js";
+import { defaultKeyFile } from "../keys/key-file.js";
+import { hasLegacyKeys, upgradeLegacyKeys } from "../vault/key-upgrade.js";
 import { KeyTree } from "../keys/tree.js";
-import { FsBlobStore } from "../store/blob/fs/store.js";
+import { blobStoreConfigFor } from "../store/blob/drivers.js";
+import type { BlobStore } from "../store/blob/types.js";
 import {
-  connectMetadata,
+  blobStoreFor,
+  connectMetadataFor,
+  createRootProvider,
+  metadataConfig,
+  openRootProvider,
+} from "./compose.js";
+import {
   createSchema,
   migrate,
   readSchemaVersion,
   SCHEMA_VERSION,
   type DialectDriver,
-  type MetadataConfig,
 } from "../store/meta/index.js";
 import { CERT_SECRET } from "../vault/certificates.js";
 import {
@@ -86,8 +87,14 @@ export interface InitOptions extends PipelineOptions {
   readonly hostName?: string | undefined;
 }
 
-/** Options both initVault and openVault accept for the abstraction pipeline. */
+/** Options both initVault and openVault accept: the pipeline, and components a library user injects. */
 export interface PipelineOptions {
+  /**
+   * A blob store of the application's own (any implementation of BlobStore). At init the vault
+   * records its kind (vault.json `blobStore: {driver: "external"}`); every open must pass a store
+   * of that kind. Default: the filesystem under the data directory.
+   */
+  readonly blobStore?: BlobStore | undefined;
   /** Decoder worker location and ffmpeg fallback (tests point the worker at the built file). */
   readonly decoder?:
     { readonly workerUrl?: URL | undefined; readonly ffmpegFallback?: boolean | undefined } | undefined;
@@ -176,18 +183,6 @@ async function prepareNewDataDir(dataDir: string): Promise<boolean> {
   }
 }
 
-function metadataConfig(config: VaultConfig, dataDir: string, pgUrl: string | undefined): MetadataConfig {
-  if (config.metadata.driver === "sqlite")
-    return { driver: "sqlite", file: path.join(dataDir, LAYOUT.sqlite) };
-  if (!pgUrl) {
-    throw new VaultError(
-      "CONFIG_INVALID",
-      "this vault keeps metadata in PostgreSQL: set VOXVAULT_PG_URL or pass --pg-url",
-    );
-  }
-  return { driver: "postgres", url: pgUrl, schema: config.metadata.schema };
-}
-
 export async function initVault(options: InitOptions): Promise<Vault> {
   const env = options.env ?? process.env;
   const dataDir = path.resolve(options.dataDir);
@@ -212,7 +207,7 @@ export async function initVault(options: InitOptions): Promise<Vault> {
     metadata: options.postgres
       ? { driver: "postgres", schema: options.postgres.schema ?? `voxvault_${vaultId.slice(4)}` }
       : { driver: "sqlite" },
-    blobStore: { driver: "fs" },
+    blobStore: blobStoreConfigFor(options.blobStore),
     shred: { softDeleteWindow },
     keyCache: options.keyCache ?? { maxEntries: 10_000, ttlSeconds: 300 },
     ...(options.abstraction ? { abstraction: options.abstraction } : {}),
@@ -224,14 +219,15 @@ export async function initVault(options: InitOptions): Promise<Vault> {
   let driver: DialectDriver | undefined;
   let schemaCreated = false;
   try {
-    provider = await FileKeyProvider.create({
-      file: keyFile,
+    provider = await createRootProvider({
+      kind: config.keyProvider.kind,
+      keyFile,
       vaultId,
       passphrase: options.passphrase,
       scryptLogN: options.scryptLogN,
       generations: [1],
     });
-    driver = connectMetadata(metaConfig);
+    driver = connectMetadataFor(metaConfig);
     await createSchema(driver, metaConfig);
     schemaCreated = true;
     const cache = new KeyCache({
@@ -290,7 +286,7 @@ export async function initVault(options: InitOptions): Promise<Vault> {
         hostFingerprint: hostKeyFingerprint(hostPublicKey),
       });
     });
-    const store = await FsBlobStore.open({ root: path.join(dataDir, LAYOUT.blobs) });
+    const store = await blobStoreFor(config, dataDir, options.blobStore);
     await writeVaultConfig(dataDir, config); // last: its presence means "a complete vault"
     return new Vault({
       vaultId,
@@ -325,50 +321,6 @@ export async function initVault(options: InitOptions): Promise<Vault> {
       }
     }
     throw e;
-  }
-}
-
-/**
- * Opens this host's key file. A format-1 file (before root generations) is rewritten first as a
- * format-2 file holding a fresh generation 1 and the old root versions, for the upgrade that
- * follows at open (src/vault/key-upgrade.ts) — unless the vault was already upgraded elsewhere.
- */
-async function openProvider(
-  keyFile: string,
-  config: VaultConfig,
-  passphrase: string | undefined,
-  metaConfig: MetadataConfig,
-): Promise<FileKeyProvider> {
-  const file = await readKeyFile(keyFile);
-  if (file.format !== LEGACY_KEY_FILE_FORMAT) {
-    return FileKeyProvider.open({ file: keyFile, vaultId: config.vaultId, passphrase });
-  }
-  if (file.vaultId !== config.vaultId) {
-    throw new VaultError("ROOT_KEY_MISMATCH", `root key file ${keyFile} belongs to another vault`);
-  }
-  const versions = await readLegacyVersions(file, passphrase);
-  const driver = connectMetadata(metaConfig);
-  try {
-    await migrate(driver);
-    // Under the vault's write lock: two processes (or hosts) opening a format-1 vault at once
-    // must not each write their own generation 1; the second one finds the converted file.
-    return await driver.write(async (trx) => {
-      const now = await readKeyFile(keyFile);
-      if (now.format !== LEGACY_KEY_FILE_FORMAT) {
-        return FileKeyProvider.open({ file: keyFile, vaultId: config.vaultId, passphrase });
-      }
-      await checkStillLegacy(trx);
-      return FileKeyProvider.create({
-        file: keyFile,
-        vaultId: config.vaultId,
-        passphrase,
-        generations: [1],
-        legacy: versions,
-        replacing: { kdf: file.kind === "passphrase" ? file.kdf : undefined },
-      });
-    });
-  } finally {
-    await driver.close();
   }
 }
 
@@ -449,10 +401,10 @@ async function openInternal(
       throw new VaultError("VAULT_CORRUPT", `${configPath(dataDir)} exists but ${LAYOUT.sqlite} is missing`);
     }
   }
-  const provider = await openProvider(keyFile, config, options.passphrase, metaConfig);
+  const provider = await openRootProvider(config, keyFile, options.passphrase, metaConfig);
   let driver: DialectDriver | undefined;
   try {
-    driver = connectMetadata(metaConfig);
+    driver = connectMetadataFor(metaConfig);
     const version = await readSchemaVersion(driver);
     if (version === undefined)
       throw new VaultError("VAULT_CORRUPT", "the metadata store has no voxvault schema");
@@ -527,7 +479,7 @@ async function openInternal(
       }
     }
     const synced = await openRoot(rootDeps);
-    const store = await FsBlobStore.open({ root: path.join(dataDir, LAYOUT.blobs) });
+    const store = await blobStoreFor(config, dataDir, options.blobStore);
     const vault = new Vault({
       vaultId: config.vaultId,
       config,
@@ -591,14 +543,15 @@ export async function joinVault(options: JoinOptions): Promise<JoinResult> {
   const { env, dataDir, config, keyFile } = await locateVault(options);
   const name = checkHostName(options.hostName ?? defaultHostName());
   const metaConfig = metadataConfig(config, dataDir, options.postgresUrl ?? env.VOXVAULT_PG_URL);
-  const driver = connectMetadata(metaConfig);
+  const driver = connectMetadataFor(metaConfig);
   let provider: FileKeyProvider | undefined;
   try {
     if ((await readSchemaVersion(driver)) === undefined)
       throw new VaultError("VAULT_CORRUPT", "the metadata store has no voxvault schema");
     await migrate(driver);
-    provider = await FileKeyProvider.create({
-      file: keyFile,
+    provider = await createRootProvider({
+      kind: config.keyProvider.kind,
+      keyFile,
       vaultId: config.vaultId,
       passphrase: options.passphrase,
       scryptLogN: options.scryptLogN,

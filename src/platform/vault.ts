@@ -22,6 +22,11 @@ import { createBreakglassService, type BreakglassService } from "../access/break
 import { createConsentService, type ConsentService } from "../access/consent.js";
 import { createTokenService, type TokenService } from "../access/tokens.js";
 import { createUploadService, type UploadService } from "../ingest/uploads.js";
+import { createServingService, type ServingService } from "../access/serving.js";
+import { hasActiveConsent } from "../access/consent.js";
+import { recordEvent } from "../audit/record.js";
+import type { AccessEvent } from "../audit/events-access.js";
+import { createTlsKeyService, type TlsKeyService } from "../vault/tls-key.js";
 import { DEFAULT_DECODE_LIMITS } from "../audio/pcm/limits.js";
 import { createHostService, type HostService } from "../vault/hosts.js";
 import type { SyncReport } from "../vault/root-sync.js";
@@ -39,12 +44,30 @@ export interface VaultInit extends VaultDeps {
 interface SharedState {
   embedder: Promise<EmbedderPort | undefined> | undefined;
   tokenUse: Map<string, number>;
+  budgetStrikes: Map<string, number[]>;
   closed: boolean;
   syncTimer: NodeJS.Timeout | undefined;
 }
 
+/** Events an entry point records itself: what it decided about access. */
+export type EntryPointEvent = Extract<
+  AccessEvent,
+  { type: "access.granted" | "access.denied" | "policy.loaded" }
+>;
+
 /** How often an open vault applies punctures and generations other hosts recorded. */
 export const ROOT_SYNC_INTERVAL_MS = 10_000;
+
+const INTERNALS = new WeakMap<Vault, VaultInit>();
+
+/**
+ * The dependencies behind an open vault, for tests and benchmarks that inspect the stores the way
+ * an attacker holding a copy would. Not exported from the package entry (src/index.ts), and
+ * test/architecture forbids it anywhere in src/ outside the composition root.
+ */
+export function internalsOf(vault: Vault): VaultInit {
+  return INTERNALS.get(vault)!;
+}
 
 export class Vault {
   readonly id: string;
@@ -67,7 +90,18 @@ export class Vault {
   readonly recordings: IngestService;
   /** Resumable uploads that end in an ingest. */
   readonly uploads: UploadService;
-  readonly audit: { list(query?: EventQuery): Promise<RecordedEvent[]> };
+  readonly audit: {
+    list(query?: EventQuery): Promise<RecordedEvent[]>;
+    /**
+     * Records what an entry point decided about access (granted reads, denials, the policy set it
+     * loaded), several events in one transaction (the API's group commit, src/server/read-events.ts).
+     */
+    recordAccess(
+      events: readonly { readonly actor: Actor; readonly event: EntryPointEvent }[],
+    ): Promise<void>;
+  };
+  /** The HTTPS server's private key, kept as a vault secret. */
+  readonly tlsKey: TlsKeyService;
   /** Readiness (the metadata database answers), for health probes. */
   readonly health: HealthService;
   /** The transparency log over the audit events (docs/tlog.md): checkpoints, proofs, verification. */
@@ -79,15 +113,23 @@ export class Vault {
     readonly applications: ApplicationService;
     readonly consents: ConsentService;
     readonly breakglass: BreakglassService;
+    /** Serving derivations and datasets under the serving rules (src/access/serving.ts). */
+    readonly serving: ServingService;
+    /** Whether a subject has active consent for a purpose (the authorization context). */
+    consentActive(subjectId: string, purpose: string): Promise<boolean>;
+    /** The tenant of a consumer application ("" for none or unknown). */
+    applicationTenant(application: string | null): Promise<string>;
   };
   readonly #init: VaultInit;
   readonly #shared: SharedState;
 
   constructor(init: VaultInit, shared?: SharedState) {
     this.#init = init;
+    INTERNALS.set(this, init);
     this.#shared = shared ?? {
       embedder: undefined,
       tokenUse: new Map(),
+      budgetStrikes: new Map(),
       closed: false,
       syncTimer: undefined,
     };
@@ -150,23 +192,53 @@ export class Vault {
     const accessConfig = resolveAccess(init.config.access);
     const purposeNames = () => Object.keys(abstraction.purposes);
     const purposes = () => abstraction.purposes;
+    const tokens = createTokenService({
+      ...init,
+      access: accessConfig,
+      purposes: purposeNames,
+      lastUse: state.tokenUse,
+    });
+    const breakglass = createBreakglassService({
+      ...init,
+      access: accessConfig,
+      retention: abstraction.retention,
+    });
+    const db = init.meta.db;
     this.access = {
       config: accessConfig,
-      tokens: createTokenService({
-        ...init,
-        access: accessConfig,
-        purposes: purposeNames,
-        lastUse: state.tokenUse,
-      }),
+      tokens,
       applications: createApplicationService({ ...init, purposes }),
       consents: createConsentService({ ...init, purposes }),
-      breakglass: createBreakglassService({
+      breakglass,
+      serving: createServingService({
         ...init,
         access: accessConfig,
-        retention: abstraction.retention,
+        breakglass,
+        tokens,
+        purposes,
+        strikes: state.budgetStrikes,
       }),
+      consentActive: (subjectId, purpose) => hasActiveConsent(db, subjectId, purpose),
+      async applicationTenant(application) {
+        if (application === null) return "";
+        const row = await db
+          .selectFrom("applications")
+          .select("tenant")
+          .where("name", "=", application)
+          .executeTakeFirst();
+        return row?.tenant ?? "";
+      },
     };
-    this.audit = { list: (q) => listEvents(init.meta.db, q) };
+    this.audit = {
+      list: (q) => listEvents(db, q),
+      recordAccess: async (events) => {
+        if (events.length === 0) return;
+        await init.meta.write(async (trx) => {
+          for (const e of events) await recordEvent(trx, e.actor, e.event);
+        });
+      },
+    };
+    this.tlsKey = createTlsKeyService(init);
     this.health = createHealthService(init, () => state.closed);
     if (!shared) this.#startRootSync();
   }
@@ -194,9 +266,9 @@ export class Vault {
     return new Vault({ ...this.#init, actor }, this.#shared);
   }
 
-  /** The metadata transaction runner, for services composed outside the vault (the HTTP API). */
-  get internals(): Pick<VaultInit, "meta" | "store" | "tree" | "vaultId" | "now" | "actor"> {
-    return this.#init;
+  /** The vault's clock (tests and tools inject one at open). */
+  now(): Date {
+    return this.#init.now();
   }
 
   async close(): Promise<void> {

@@ -4,15 +4,12 @@
  * derivations, consent, budget room and break-glass), then turning a deny into 403 — or 404 when a
  * contractor asks about another subject, so ids of others are not confirmed.
  */
-import { hasActiveConsent } from "../access/consent.js";
 import type { Authenticated } from "../access/tokens.js";
-import { peek, type ChargeOutcome } from "../access/budgets.js";
-import { recordEvent } from "../audit/record.js";
+import type { ChargeOutcome } from "../access/budgets.js";
 import { VaultError } from "../errors.js";
 import { uid, type CedarValue, type PolicyEngine, type RequestEntity } from "../policy/engine.js";
 import type { SubjectsTable } from "../store/meta/schema.js";
 import type { Vault } from "../platform/vault.js";
-import { refuseOverBudget } from "./budget.js";
 import type { ReadEventRecorder } from "./read-events.js";
 import type { ResolvedResource } from "./route.js";
 
@@ -32,14 +29,8 @@ export function subjectEntity(s: Pick<SubjectsTable, "id" | "tenant" | "status">
  * The tenant of a consumer's application: consumers see subjects of that tenant only (policy
  * `consumers-stay-in-their-tenant`). An application that no longer exists has no tenant ("").
  */
-export async function applicationTenant(vault: Vault, application: string | null): Promise<string> {
-  if (application === null) return "";
-  const row = await vault.internals.meta.db
-    .selectFrom("applications")
-    .select("tenant")
-    .where("name", "=", application)
-    .executeTakeFirst();
-  return row?.tenant ?? "";
+export function applicationTenant(vault: Vault, application: string | null): Promise<string> {
+  return vault.access.applicationTenant(application);
 }
 
 export function principalEntity(
@@ -81,15 +72,7 @@ export interface DecisionInput {
 
 /** Room left in the principal's budget right now for one more item (the charge happens in the handler). */
 function budgetRoom(vault: Vault, principalId: string, purpose: string): Promise<ChargeOutcome> {
-  return peek(
-    vault.internals.meta.db,
-    vault.access.config,
-    principalId,
-    purpose,
-    1,
-    1,
-    vault.internals.now().getTime(),
-  );
+  return vault.access.serving.budgets.room(principalId, purpose);
 }
 
 async function breakGlassLive(vault: Vault, input: DecisionInput): Promise<boolean> {
@@ -141,7 +124,7 @@ export async function decide(
     throw new VaultError("BAD_REQUEST", `unknown purpose ${purpose}`);
   const consentActive =
     purpose !== "" && resource.subject
-      ? await hasActiveConsent(vault.internals.meta.db, resource.subject.id, purpose)
+      ? await vault.access.consentActive(resource.subject.id, purpose)
       : false;
   const budget =
     auth.principal.role === "consumer" && purpose !== ""
@@ -154,7 +137,7 @@ export async function decide(
     consentActive,
     budgetOk,
     breakGlass: await breakGlassLive(vault, input),
-    nowSec: Math.floor(vault.internals.now().getTime() / 1000),
+    nowSec: Math.floor(vault.now().getTime() / 1000),
   };
   const consumerTenant =
     auth.principal.role === "consumer" ? await applicationTenant(vault, auth.principal.application) : "";
@@ -182,7 +165,11 @@ export async function decide(
     input.engine.authorize({ ...request, context: { ...context, budgetOk: true } }).allowed
   ) {
     // The budget is the only reason: the same 429 (event, Retry-After, strike) as a refused charge.
-    return refuseOverBudget(vault, auth, purpose, budget);
+    return vault.access.serving.budgets.refuse(
+      { principal: auth.principal, tokenId: auth.token.id },
+      purpose,
+      budget,
+    );
   }
   if (
     !decision.allowed &&
@@ -199,16 +186,19 @@ export async function decide(
       auth.principal.role === "contractor" &&
       resource.subject !== undefined &&
       resource.subject.id !== (auth.token.subjectId ?? auth.principal.subjectId);
-    await vault.internals.meta.write(async (trx) => {
-      await recordEvent(trx, vault.actor, {
-        type: "access.denied",
-        action: input.action,
-        resource: `${resource.entity.type.replace("Voxvault::", "")}:${resource.entity.id}`,
-        // The subject concerned sees the denial in its own log view (transparency for contractors).
-        ...(resource.subject ? { subjectId: resource.subject.id } : {}),
-        reason: decision.reasons.length ? decision.reasons.join(",") : "no permit",
-      });
-    });
+    await vault.audit.recordAccess([
+      {
+        actor: vault.actor,
+        event: {
+          type: "access.denied",
+          action: input.action,
+          resource: `${resource.entity.type.replace("Voxvault::", "")}:${resource.entity.id}`,
+          // The subject concerned sees the denial in its own log view (transparency for contractors).
+          ...(resource.subject ? { subjectId: resource.subject.id } : {}),
+          reason: decision.reasons.length ? decision.reasons.join(",") : "no permit",
+        },
+      },
+    ]);
     if (otherSubject) throw unknownId(resource);
     // A consumer learns about consent only for a purpose it holds, and only for subjects of its
     // own tenant: anything else is the same FORBIDDEN, so consent states do not leak.

@@ -9,13 +9,12 @@
  * one log append) instead of queueing one each behind the database's single writer.
  * The window is kept per process (like the rate limits).
  */
-import type { Actor, AuditEvent } from "../audit/events.js";
-import { recordEvent } from "../audit/record.js";
-import type { Vault } from "../platform/vault.js";
+import type { Actor } from "../audit/events.js";
+import type { EntryPointEvent, Vault } from "../platform/vault.js";
 
 interface Pending {
   readonly actor: Actor;
-  readonly event: AuditEvent;
+  readonly event: EntryPointEvent;
   readonly key: string;
   readonly done: (error?: unknown) => void;
 }
@@ -31,7 +30,7 @@ export interface ReadEventOptions {
 /** Largest number of events in one transaction (bounds the transaction's size and time). */
 const MAX_BATCH = 256;
 
-export type ReadEventRecorder = (vault: Vault, event: AuditEvent) => Promise<void>;
+export type ReadEventRecorder = (vault: Vault, event: EntryPointEvent) => Promise<void>;
 
 export function createReadEventRecorder(options: ReadEventOptions = {}): ReadEventRecorder {
   const windowMs = options.windowMs ?? 60_000;
@@ -60,9 +59,7 @@ export function createReadEventRecorder(options: ReadEventOptions = {}): ReadEve
         const batch = queue.slice(0, MAX_BATCH);
         queue = queue.slice(batch.length);
         try {
-          await vault.internals.meta.write(async (trx) => {
-            for (const p of batch) await recordEvent(trx, p.actor, p.event);
-          });
+          await vault.audit.recordAccess(batch);
           for (const p of batch) {
             remember(p.key);
             p.done();

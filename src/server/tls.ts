@@ -11,7 +11,7 @@ import { wipe } from "../crypto/bytes.js";
 import { writeFileAtomic } from "../fsutil/atomic.js";
 import { selfSignedCertificate } from "./x509.js";
 import type { Vault } from "../platform/vault.js";
-import { TLS_CERT_FILE as CERT_FILE, TLS_SECRET } from "../vault/secret-names.js";
+import { TLS_CERT_FILE as CERT_FILE } from "../vault/secret-names.js";
 
 export { TLS_SECRET } from "../vault/secret-names.js";
 
@@ -47,30 +47,21 @@ export async function ensureServerTls(
   hostnames: readonly string[] = ["localhost", "127.0.0.1", "::1"],
 ): Promise<ServerTls> {
   const certPath = path.join(vault.dataDir, CERT_FILE);
-  const { meta, tree } = vault.internals;
   let certPem: string | undefined;
   try {
     certPem = await fs.readFile(certPath, "utf8");
   } catch {
     certPem = undefined;
   }
-  const hasKey = await meta.db
-    .selectFrom("vault_secrets")
-    .select("version")
-    .where("name", "=", TLS_SECRET)
-    .where("status", "=", "active")
-    .executeTakeFirst();
-  if (certPem && hasKey) {
-    const { value } = await tree.secret(meta.db, TLS_SECRET);
-    const pem = keyPem(value);
-    wipe(value);
+  const current = certPem ? await vault.tlsKey.current() : undefined;
+  if (certPem && current) {
+    const pem = keyPem(current);
+    wipe(current);
     return { cert: certPem, key: pem, fingerprint: fingerprint(certPem) };
   }
   // none yet, or a root rotation replaced the key: a new key and certificate
   const made = await generate(hostnames);
-  await meta.write(async (trx) => {
-    await tree.createSecret(trx, TLS_SECRET, made.keyDer);
-  });
+  await vault.tlsKey.replace(made.keyDer);
   await fs.mkdir(path.dirname(certPath), { recursive: true, mode: 0o700 });
   await writeFileAtomic(certPath, new TextEncoder().encode(made.certPem), { mode: 0o644 });
   const pem = keyPem(made.keyDer);

@@ -60,9 +60,27 @@ describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest (built binary)", () => {
     const list = JSON.parse(
       (await spawnCli(["derivation", "list", "--subject", subject.id, "--json"], env)).stdout,
     ) as {
-      derivations: unknown[];
+      derivations: { id: string; name: string }[];
     };
     expect(list.derivations).toHaveLength(12);
+    // the CLI serves under the same rules as the API: recorded, and raw audio only with a grant
+    const quality = list.derivations.find((d) => d.name === "quality")!;
+    const got = await spawnCli(["derivation", "get", quality.id], env);
+    expect(got.code, got.stderr).toBe(0);
+    expect((JSON.parse(got.stdout) as { format: { sampleRate: number } }).format.sampleRate).toBe(16000);
+    const raw = list.derivations.find((d) => d.name === "raw")!;
+    const out = path.join(sb.root, "raw.wav");
+    const refused = await spawnCli(["derivation", "get", raw.id, "--out", out], env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(
+      /^error\[FORBIDDEN\]: reconstructable material needs a break-glass grant/m,
+    );
+    expect(() => readFileSync(out)).toThrow();
+    const served = (await spawnCli(["audit", "events", "--type", "derivation.served", "--json"], env)).stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { event: { derivationId: string } });
+    expect(served.map((e) => e.event.derivationId)).toEqual([quality.id]);
     const verify = await spawnCli(["verify-speaker", "--subject", subject.id, "--json", good2], env);
     expect(verify.code, verify.stderr).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ match: true });

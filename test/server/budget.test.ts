@@ -8,6 +8,7 @@ import type { AccessConfig } from "../../src/access/config.js";
 import { HAVE_AUDIO_TOOLS } from "../support/audio.js";
 import { BACKENDS } from "../support/backends.js";
 import { call, codeOf, eventsOf, makeWorld, PURPOSES, type Reply, type World } from "./helpers.js";
+import { internalsOf } from "../../src/platform/vault.js";
 
 const QUALITY_ITEMS = 10;
 const STATS_ITEMS = 25;
@@ -62,8 +63,8 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("egress budgets ($name)", (backe
 
   async function used(principalId: string, purpose: string): Promise<{ items: number; bytes: number }> {
     const since = w.clock.now().getTime() - 3_600_000;
-    const rows = await w.vault.internals.meta.db
-      .selectFrom("egress_usage")
+    const rows = await internalsOf(w.vault)
+      .meta.db.selectFrom("egress_usage")
       .select(["items", "bytes"])
       .where("principal_id", "=", principalId)
       .where("purpose", "=", purpose)

@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HAVE_AUDIO_TOOLS } from "../support/audio.js";
 import { call, codeOf, eventsOf, makeWorld, type Reply, type World } from "./helpers.js";
+import { internalsOf } from "../../src/platform/vault.js";
 
 const SQLITE = { name: "sqlite" } as const;
 
@@ -221,7 +222,7 @@ describe.runIf(HAVE_AUDIO_TOOLS)("HEAD on routes with side effects", () => {
 
   const head = (url: string, token: string) =>
     w.app.inject({ method: "HEAD", url, headers: { authorization: `Bearer ${token}` } });
-  const usage = () => w.vault.internals.meta.db.selectFrom("egress_usage").selectAll().execute();
+  const usage = () => internalsOf(w.vault).meta.db.selectFrom("egress_usage").selectAll().execute();
 
   it("charges no budget, records nothing and leaves a break-glass grant unused", async () => {
     const quality = `/v1/derivations/${w.s1.drv.quality!}?purpose=quality-review`;

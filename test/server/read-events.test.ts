@@ -7,6 +7,7 @@ import { createReadEventRecorder } from "../../src/server/read-events.js";
 import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
 import { eventsOf } from "./helpers.js";
+import { internalsOf } from "../../src/platform/vault.js";
 
 describe.each(BACKENDS)("read events ($name)", (backend) => {
   let sb: Sandbox;
@@ -22,7 +23,7 @@ describe.each(BACKENDS)("read events ($name)", (backend) => {
 
   it("commits 60 concurrent reads in fewer transactions, each before its read resolves", async () => {
     const record = createReadEventRecorder();
-    const meta = v.internals.meta;
+    const meta = internalsOf(v).meta;
     const write = meta.write.bind(meta);
     let transactions = 0;
     // Counts the recorder's transactions on the real store (nothing is faked).
@@ -55,7 +56,7 @@ describe.each(BACKENDS)("read events ($name)", (backend) => {
 
   it("fails every read of a batch whose transaction fails, and records none of them", async () => {
     const record = createReadEventRecorder();
-    const meta = v.internals.meta;
+    const meta = internalsOf(v).meta;
     const write = meta.write.bind(meta);
     meta.write = (fn: Parameters<typeof write>[0]) =>
       write(async (trx) => {

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newId } from "../../src/ids.js";
 import type { Vault } from "../../src/platform/vault.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
+import { internalsOf } from "../../src/platform/vault.js";
 
 describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
   let sb: Sandbox;
@@ -26,7 +27,7 @@ describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
   async function withRecords(subjectId: string, recordings: number): Promise<void> {
     const blob = await v.blobs.put({ subjectId, kind: "quality", data: [randomBytes(64)] });
     const at = new Date().toISOString();
-    await v.internals.meta.write(async (trx) => {
+    await internalsOf(v).meta.write(async (trx) => {
       for (let i = 0; i < recordings; i++) {
         const rec = newId("rec");
         await trx
@@ -59,8 +60,8 @@ describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
   }
 
   async function count(table: "recordings" | "derivations" | "consents" | "blobs", subjectId: string) {
-    const r = await v.internals.meta.db
-      .selectFrom(table)
+    const r = await internalsOf(v)
+      .meta.db.selectFrom(table)
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .where("subject_id", "=", subjectId)
       .executeTakeFirstOrThrow();
@@ -77,7 +78,7 @@ describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
     // a break-glass request as one for retained raw audio would leave it (inserted directly:
     // this vault keeps no raw, so the service would refuse to file one)
     const bg = { id: newId("bgr") };
-    await v.internals.meta.write(async (trx) => {
+    await internalsOf(v).meta.write(async (trx) => {
       await trx
         .insertInto("breakglass_requests")
         .values({
@@ -97,8 +98,8 @@ describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
     const contractor = await v.access.tokens.create({ role: "contractor", subjectId: s.id });
     expect(await count("recordings", s.id)).toBe(2500);
 
-    const before = await v.internals.meta.db
-      .selectFrom("subjects")
+    const before = await internalsOf(v)
+      .meta.db.selectFrom("subjects")
       .select(["ref_hash", "ref_enc"])
       .where("id", "=", s.id)
       .executeTakeFirstOrThrow();
@@ -110,20 +111,20 @@ describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
     expect(await count("consents", s.id)).toBe(0);
     // the other subject's rows are untouched
     expect(await count("recordings", other.id)).toBe(3);
-    const row = await v.internals.meta.db
-      .selectFrom("subjects")
+    const row = await internalsOf(v)
+      .meta.db.selectFrom("subjects")
       .selectAll()
       .where("id", "=", s.id)
       .executeTakeFirstOrThrow();
     expect([row.ref_hash, row.ref_enc, row.ref_bucket, row.status]).toEqual([null, null, null, "shredded"]);
-    const req = await v.internals.meta.db
-      .selectFrom("breakglass_requests")
+    const req = await internalsOf(v)
+      .meta.db.selectFrom("breakglass_requests")
       .select("reason")
       .where("id", "=", bg.id)
       .executeTakeFirstOrThrow();
     expect(req.reason).toBe("");
-    const tok = await v.internals.meta.db
-      .selectFrom("tokens")
+    const tok = await internalsOf(v)
+      .meta.db.selectFrom("tokens")
       .select("revoked_at")
       .where("id", "=", contractor.info.id)
       .executeTakeFirstOrThrow();

@@ -14,6 +14,7 @@ import { encodeFields } from "../../src/crypto/bytes.js";
 import type { Vault } from "../../src/platform/vault.js";
 import { codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
 import { BACKUP_BACKENDS, takeBackup } from "../support/backup.js";
+import { internalsOf } from "../../src/platform/vault.js";
 
 describe.each(BACKUP_BACKENDS)("several hosts ($name)", (backend) => {
   let sb: Sandbox;
@@ -130,8 +131,8 @@ describe.each(BACKUP_BACKENDS)("several hosts ($name)", (backend) => {
     const joined = await join();
     await a.hosts.approve(joined.hostId, joined.fingerprint);
     // a backup (or a WAL archive) taken now holds the sealed copy
-    const row = await a.internals.meta.db
-      .selectFrom("key_distributions")
+    const row = await internalsOf(a)
+      .meta.db.selectFrom("key_distributions")
       .selectAll()
       .where("host_id", "=", joined.hostId)
       .executeTakeFirstOrThrow();
@@ -205,8 +206,8 @@ describe.each(BACKUP_BACKENDS)("several hosts ($name)", (backend) => {
 });
 
 async function slotOf(v: Vault, subjectId: string): Promise<number> {
-  const row = await v.internals.meta.db
-    .selectFrom("subjects")
+  const row = await internalsOf(v)
+    .meta.db.selectFrom("subjects")
     .select("slot")
     .where("id", "=", subjectId)
     .executeTakeFirstOrThrow();

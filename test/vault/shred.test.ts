@@ -10,6 +10,7 @@ import { defaultKeyFile } from "../../src/keys/key-file.js";
 import type { Vault } from "../../src/platform/vault.js";
 import { verifyCertificate } from "../../src/vault/certificates.js";
 import { BACKENDS, codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
+import { internalsOf } from "../../src/platform/vault.js";
 
 interface KeyRow {
   subject_id: string;
@@ -210,7 +211,7 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
     try {
       expect((await collectBytes((await other.blobs.read(blob.id)).stream)).equals(data)).toBe(true);
       // a request in the other process loaded its rows before the shred commits...
-      const db = other.internals.meta.db;
+      const db = internalsOf(other).meta.db;
       const row = await loadBlob(db, blob.id);
       const subject = await db
         .selectFrom("subjects")
@@ -219,7 +220,7 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
         .executeTakeFirstOrThrow();
       await v.shredding.request(s.id);
       // ...and its key cache still holds the subject key: the key is re-read on use, and is gone
-      expect(await codeOf(openBlob(other.internals, row, subject))).toBe("KEY_UNAVAILABLE");
+      expect(await codeOf(openBlob(internalsOf(other), row, subject))).toBe("KEY_UNAVAILABLE");
       expect(await codeOf(other.blobs.read(blob.id))).toBe("SUBJECT_SHREDDED");
     } finally {
       await other.close();

@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { asVaultError, VaultError } from "../../errors.js";
-import { DERIVATION_NAMES, type DerivationName } from "../../ingest/names.js";
+import { DERIVATION_NAMES, type DerivationName } from "../../derivations/index.js";
 import type { IngestResult } from "../../ingest/service.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
 import { writeLine, type CliIo } from "../io.js";
@@ -120,6 +120,42 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
               )
             : ["no derivations"],
         );
+      });
+    });
+
+  derivation
+    .command("get <id>")
+    .description(
+      "a derivation's content, under the serving rules: recorded as served; reconstructable material needs --breakglass",
+    )
+    .option("--out <file>", "write the content to this new file (mode 0600); required for binary kinds")
+    .option("--breakglass <id>", "an approved break-glass request of this operator")
+    .action(async (id: string, o: { out?: string; breakglass?: string }) => {
+      const g = globals();
+      await withVault(io, g, async (v) => {
+        const { localOperator } = await import("../../access/serving.js");
+        const served = await v.access.serving.read({
+          requester: localOperator(v.actor.id),
+          derivationId: id,
+          breakglass: o.breakglass,
+        });
+        if (o.out === undefined && served.contentType !== "application/json")
+          throw new VaultError("USAGE", `${served.name} is ${served.contentType}: give --out <file>`);
+        const chunks: Uint8Array[] = [];
+        for await (const c of served.stream) chunks.push(c);
+        const bytes = Buffer.concat(chunks);
+        if (o.out === undefined) {
+          writeLine(io.stdout, bytes.toString("utf8"));
+          return;
+        }
+        const out = path.resolve(io.cwd, o.out);
+        // "wx": never overwrite, never follow a symlink planted at the target
+        await fs.writeFile(out, bytes, { mode: 0o600, flag: "wx" }).catch((e: unknown) => {
+          throw new VaultError("USAGE", `cannot write ${out} (it must not exist yet)`, { cause: e });
+        });
+        output(io, g, { id: served.id, name: served.name, bytes: served.bytes, file: out }, () => [
+          `wrote ${served.bytes} bytes of ${served.name} to ${out}`,
+        ]);
       });
     });
 

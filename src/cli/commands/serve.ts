@@ -46,7 +46,7 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
             import("../../server/app.js"),
             import("../../server/connections.js"),
           ]);
-        const { recordEvent, openVault, ensureServerTls, fingerprint } = runtime;
+        const { openVault, ensureServerTls, fingerprint } = runtime;
         const port = Number(o.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw new VaultError("USAGE", "--port must be 0..65535");
@@ -69,13 +69,12 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
         const local = path.join(dataDir, "policies");
         if (existsSync(local)) dirs.push(local);
         const engine = await PolicyEngine.load({ dirs });
-        await vault.internals.meta.write((trx) =>
-          recordEvent(trx, vault.actor, {
-            type: "policy.loaded",
-            policySetHash: engine.hash,
-            policies: engine.policies.length,
-          }),
-        );
+        await vault.audit.recordAccess([
+          {
+            actor: vault.actor,
+            event: { type: "policy.loaded", policySetHash: engine.hash, policies: engine.policies.length },
+          },
+        ]);
         let https: { key: string; cert: string } | undefined;
         let fp = "";
         if (!o.insecureHttp) {

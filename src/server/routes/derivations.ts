@@ -1,34 +1,20 @@
 import { Readable } from "node:stream";
 import { Type } from "typebox";
-import { pseudonym, pseudonymKey } from "../../access/pseudonyms.js";
-import { hasActiveConsent } from "../../access/consent.js";
-import { recordEvent } from "../../audit/record.js";
-import { wipe } from "../../crypto/bytes.js";
+import { DERIVATION_KINDS, type DerivationName } from "../../derivations/index.js";
 import { VaultError } from "../../errors.js";
-import type { DerivationName } from "../../ingest/config.js";
 import { toDerivationInfo } from "../../ingest/service.js";
-import { loadBlob, openBlob, readSmallBlob } from "../../vault/blobs.js";
-import { loadSubject } from "../../vault/subjects.js";
-import type { BlobsTable } from "../../store/meta/schema.js";
 import { applicationTenant } from "../authz.js";
-import { chargeOrRefuse } from "../budget.js";
 import { RATE, route, type AnyRoute } from "../route.js";
 import { derivationResource, subjectResource, vaultResource } from "./resources.js";
 import { Derivation, Id, SubjectIdParams } from "./schemas.js";
 
-/** How each derivation is served; the route's OpenAPI entry is built from this table. */
-const CONTENT_TYPE: Record<string, string> = {
-  quality: "application/json",
-  "voice-stats": "application/json",
-  "speaker-template": "application/octet-stream",
-  frames: "application/octet-stream",
-  raw: "audio/wav",
-};
+/** What the API serves each kind as (the registry, src/derivations); the OpenAPI entry lists them. */
 const CONTENT_KIND: Record<string, "json" | "binary"> = {
   "application/json": "json",
   "application/octet-stream": "binary",
   "audio/wav": "binary",
 };
+const CONTENT_TYPES = [...new Set(DERIVATION_KINDS.map((k) => k.contentType))];
 
 export function derivationRoutes(): AnyRoute[] {
   return [
@@ -81,58 +67,20 @@ export function derivationRoutes(): AnyRoute[] {
           raw: true,
           description:
             "the derivation: JSON for quality and voice-stats, WAV for raw audio, bytes for templates and frames",
-          content: Object.fromEntries(Object.values(CONTENT_TYPE).map((t) => [t, CONTENT_KIND[t]])),
+          content: Object.fromEntries(CONTENT_TYPES.map((t) => [t, CONTENT_KIND[t]])),
         },
       },
       resource: (ctx) => derivationResource(ctx.vault, ctx.params.id),
       async handler(ctx) {
-        const { vault, auth } = ctx;
-        const d = ctx.resource.derivation!;
-        const subject = ctx.resource.subject!;
-        const drv = await vault.internals.meta.db
-          .selectFrom("derivations")
-          .select("blob_id")
-          .where("id", "=", d.id)
-          .executeTakeFirstOrThrow();
-        const row = await loadBlob(vault.internals.meta.db, drv.blob_id);
-        await chargeOrRefuse(vault, auth, ctx.decision.purpose, row.plaintext_size, 1);
-        const opened = await openBlob(vault.internals, row, subject);
-        await vault.internals.meta.write(async (trx) => {
-          const now = await loadSubject(trx, subject.id);
-          if (now.status !== "active")
-            throw new VaultError("SUBJECT_SHREDDED", "subject is no longer active");
-          if (
-            ctx.decision.purpose &&
-            auth.principal.role === "consumer" &&
-            !(await hasActiveConsent(trx, subject.id, ctx.decision.purpose))
-          ) {
-            throw new VaultError("CONSENT_REQUIRED", "consent was revoked");
-          }
-          if (d.reconstructable) {
-            const q = ctx.query;
-            if (!q.breakglass)
-              throw new VaultError("FORBIDDEN", "reconstructable material needs a break-glass grant");
-            await vault.access.breakglass.consume(
-              trx,
-              auth.principal,
-              q.breakglass,
-              subject.id,
-              d.name as "raw" | "frames",
-              d.id,
-            );
-          }
-          await recordEvent(trx, vault.actor, {
-            type: "derivation.served",
-            subjectId: subject.id,
-            derivationId: d.id,
-            name: d.name,
-            purpose: ctx.decision.purpose,
-            bytes: row.plaintext_size,
-          });
+        const served = await ctx.vault.access.serving.read({
+          requester: { principal: ctx.auth.principal, tokenId: ctx.auth.token.id },
+          derivationId: ctx.resource.derivation!.id,
+          purpose: ctx.decision.purpose,
+          breakglass: ctx.query.breakglass,
         });
-        void ctx.reply.type(CONTENT_TYPE[d.name] ?? "application/octet-stream");
+        void ctx.reply.type(served.contentType);
         // A node stream: Fastify pipes those (an async generator would be serialised as "{}").
-        return ctx.reply.send(Readable.from(opened.stream));
+        return ctx.reply.send(Readable.from(served.stream));
       },
     }),
     route({
@@ -188,82 +136,26 @@ export function derivationRoutes(): AnyRoute[] {
       async handler(ctx) {
         const { vault, auth } = ctx;
         const purpose = ctx.params.purpose;
-        const p = vault.abstraction.purposes[purpose];
-        if (!p) throw new VaultError("NOT_FOUND", `no purpose ${purpose}`);
-        const names = p.derivations.filter((n) => n !== "raw" && n !== "frames");
-        const limit = ctx.query.limit ?? 50;
-        const db = vault.internals.meta.db;
-        // Only the application's tenant (as the `consumers-stay-in-their-tenant` policy for reads).
-        const tenant = await applicationTenant(vault, auth.principal.application);
-        let q = db
-          .selectFrom("derivations")
-          .innerJoin("subjects", "subjects.id", "derivations.subject_id")
-          .innerJoin("consents", (j) =>
-            j
-              .onRef("consents.subject_id", "=", "derivations.subject_id")
-              .on("consents.purpose", "=", purpose)
-              .on("consents.revoked_at", "is", null),
-          )
-          .selectAll("derivations")
-          .where("subjects.status", "=", "active")
-          .where("subjects.tenant", "=", tenant)
-          .where("derivations.name", "in", names.length ? names : ["-"])
-          .orderBy("derivations.id")
-          .limit(limit);
-        if (auth.principal.application) {
-          q = q.where((eb) =>
-            eb.or([
-              eb("derivations.application", "is", null),
-              eb("derivations.application", "=", auth.principal.application),
-            ]),
-          );
-        }
-        if (ctx.query.after) q = q.where("derivations.id", ">", ctx.query.after);
-        const rows = await q.execute();
-        let bytes = 0;
-        const blobs: BlobsTable[] = [];
-        for (const r of rows) {
-          const b = await loadBlob(db, r.blob_id);
-          bytes += b.plaintext_size;
-          blobs.push(b);
-        }
-        await chargeOrRefuse(vault, auth, purpose, bytes, Math.max(1, rows.length));
-        // One event per item, so each contractor sees every access in their own log view.
-        await vault.internals.meta.write(async (trx) => {
-          for (let i = 0; i < rows.length; i++) {
-            const r = rows[i]!;
-            await recordEvent(trx, vault.actor, {
-              type: "derivation.served",
-              subjectId: r.subject_id,
-              derivationId: r.id,
-              name: r.name,
-              purpose,
-              bytes: blobs[i]!.plaintext_size,
-            });
-          }
+        const page = await vault.access.serving.datasetPage({
+          requester: { principal: auth.principal, tokenId: auth.token.id },
+          purpose,
+          // Only the application's tenant (as the `consumers-stay-in-their-tenant` policy for reads).
+          tenant: await applicationTenant(vault, auth.principal.application),
+          after: ctx.query.after,
+          limit: ctx.query.limit,
         });
-        const key = await pseudonymKey(vault.internals);
-        const app = auth.principal.application ?? auth.principal.id;
-        try {
-          const items = [];
-          for (let i = 0; i < rows.length; i++) {
-            const r = rows[i]!;
-            const s = await loadSubject(db, r.subject_id);
-            const content = await readSmallBlob(db, vault.internals, blobs[i]!, s);
-            const info = toDerivationInfo(r);
-            items.push({
-              pseudonym: pseudonym(key, app, r.subject_id),
-              derivationId: r.id,
-              name: r.name,
-              recipe: info.recipe,
-              createdAt: r.created_at,
-              content: Buffer.from(content).toString("base64"),
-            });
-          }
-          return { purpose, items, next: rows.length === limit ? rows[rows.length - 1]!.id : null };
-        } finally {
-          wipe(key);
-        }
+        return {
+          purpose,
+          items: page.items.map((i) => ({
+            pseudonym: i.pseudonym,
+            derivationId: i.derivationId,
+            name: i.name,
+            recipe: toDerivationInfo(i.derivation).recipe,
+            createdAt: i.derivation.created_at,
+            content: Buffer.from(i.content).toString("base64"),
+          })),
+          next: page.next,
+        };
       },
     }),
   ];

@@ -1,6 +1,4 @@
 import { Type } from "typebox";
-import { recordEvent } from "../../audit/record.js";
-import { VaultError } from "../../errors.js";
 import { RATE, route, type AnyRoute } from "../route.js";
 
 const OK = Type.Object({ status: Type.Literal("ok") }, { additionalProperties: false });
@@ -67,29 +65,7 @@ export function publicRoutes(openapi: () => unknown): AnyRoute[] {
         ),
       },
       async handler(ctx) {
-        const tokens = ctx.vault.access.tokens;
-        const auth = await tokens.authenticate(ctx.body.token, "enrolment");
-        const subjectId = auth.token.subjectId;
-        if (!subjectId) throw new VaultError("UNAUTHENTICATED", "enrolment token without subject");
-        const vault = ctx.vault.withActor({
-          type: "principal",
-          id: auth.principal.id,
-          role: auth.principal.role,
-        });
-        return vault.internals.meta.write(async (trx) => {
-          await tokens.consume(trx, auth.token.id);
-          const session = await vault.access.tokens.create(
-            { role: "contractor", subjectId, kind: "session" },
-            trx,
-          );
-          await recordEvent(trx, vault.actor, {
-            type: "enrolment.completed",
-            subjectId,
-            tokenId: auth.token.id,
-            sessionTokenId: session.info.id,
-          });
-          return { sessionToken: session.token, subjectId, expiresAt: session.info.expiresAt };
-        });
+        return ctx.vault.access.tokens.completeEnrolment(ctx.body.token);
       },
     }),
   ];

@@ -2,10 +2,9 @@
 import type { Authenticated } from "../../access/tokens.js";
 import { VaultError } from "../../errors.js";
 import { parseId } from "../../ids.js";
-import { RECONSTRUCTABLE, type DerivationName } from "../../ingest/config.js";
+import { derivationKind } from "../../derivations/index.js";
 import { uid } from "../../policy/engine.js";
 import type { Vault } from "../../platform/vault.js";
-import { loadSubject } from "../../vault/subjects.js";
 import { AUDIT_LOG_ENTITY, subjectEntity, VAULT_ENTITY } from "../authz.js";
 import type { ResolvedResource } from "../route.js";
 
@@ -13,7 +12,7 @@ export const vaultResource = (): Promise<ResolvedResource> => Promise.resolve({ 
 export const auditResource = (): Promise<ResolvedResource> => Promise.resolve({ entity: AUDIT_LOG_ENTITY });
 
 export async function subjectResource(vault: Vault, id: string): Promise<ResolvedResource> {
-  const s = await loadSubject(vault.internals.meta.db, id);
+  const s = await vault.access.serving.subjectRef(id);
   return { entity: subjectEntity(s), subject: s };
 }
 
@@ -27,14 +26,8 @@ export async function ownSubject(vault: Vault, auth: Authenticated): Promise<Res
 
 export async function derivationResource(vault: Vault, id: string): Promise<ResolvedResource> {
   const drvId = parseId("drv", id, "derivation id");
-  const row = await vault.internals.meta.db
-    .selectFrom("derivations")
-    .selectAll()
-    .where("id", "=", drvId)
-    .executeTakeFirst();
-  if (!row) throw new VaultError("NOT_FOUND", `no derivation ${drvId}`);
-  const s = await loadSubject(vault.internals.meta.db, row.subject_id);
-  const reconstructable = RECONSTRUCTABLE.has(row.name as DerivationName);
+  const { derivation: row, subject: s } = await vault.access.serving.derivationRef(drvId);
+  const reconstructable = derivationKind(row.name).reconstructable;
   return {
     entity: {
       ...uid("Derivation", row.id),

@@ -1,0 +1,119 @@
+/**
+ * The composition root's factories: the only place that builds root-key providers, blob stores
+ * and metadata drivers, each chosen by vault.json (test/architecture checks that nothing else
+ * constructs them). The services over them are composed by the Vault (vault.ts); entry points
+ * (server, CLI, library users) receive services, never these components.
+ */
+import path from "node:path";
+import { VaultError } from "../errors.js";
+import { FileKeyProvider } from "../keys/file-provider.js";
+import { LEGACY_KEY_FILE_FORMAT, readKeyFile } from "../keys/key-file.js";
+import { openBlobStore } from "../store/blob/drivers.js";
+import type { BlobStore } from "../store/blob/types.js";
+import { connectMetadata, migrate, type DialectDriver, type MetadataConfig } from "../store/meta/index.js";
+import { checkStillLegacy, readLegacyVersions } from "../vault/key-upgrade.js";
+import { LAYOUT, type VaultConfig } from "./config.js";
+
+/** Where the metadata lives: the embedded SQLite file, or PostgreSQL (URL from the environment). */
+export function metadataConfig(
+  config: VaultConfig,
+  dataDir: string,
+  pgUrl: string | undefined,
+): MetadataConfig {
+  if (config.metadata.driver === "sqlite")
+    return { driver: "sqlite", file: path.join(dataDir, LAYOUT.sqlite) };
+  if (!pgUrl) {
+    throw new VaultError(
+      "CONFIG_INVALID",
+      "this vault keeps metadata in PostgreSQL: set VOXVAULT_PG_URL or pass --pg-url",
+    );
+  }
+  return { driver: "postgres", url: pgUrl, schema: config.metadata.schema };
+}
+
+export function connectMetadataFor(metaConfig: MetadataConfig): DialectDriver {
+  return connectMetadata(metaConfig);
+}
+
+/** The vault's blob store, by `blobStore.driver` (an injected store for `external`). */
+export function blobStoreFor(
+  config: VaultConfig,
+  dataDir: string,
+  injected: BlobStore | undefined,
+): Promise<BlobStore> {
+  return openBlobStore(config.blobStore, { localDir: path.join(dataDir, LAYOUT.blobs), injected });
+}
+
+export interface NewRootOptions {
+  readonly kind: VaultConfig["keyProvider"]["kind"];
+  readonly keyFile: string;
+  readonly vaultId: string;
+  readonly passphrase: string | undefined;
+  readonly scryptLogN?: number | undefined;
+  /** Root generations to create: [1] for a new vault, none for a host that joins one. */
+  readonly generations: readonly number[];
+}
+
+/**
+ * A new root-key provider, by `keyProvider.kind`. Both kinds so far are key files (`passphrase`
+ * seals it with scrypt); an HSM or KMS provider (docs/architecture.md §Other providers) adds a
+ * case here.
+ */
+export function createRootProvider(options: NewRootOptions): Promise<FileKeyProvider> {
+  switch (options.kind) {
+    case "local":
+    case "passphrase":
+      return FileKeyProvider.create({
+        file: options.keyFile,
+        vaultId: options.vaultId,
+        passphrase: options.passphrase,
+        scryptLogN: options.scryptLogN,
+        generations: [...options.generations],
+      });
+  }
+}
+
+/**
+ * Opens this host's root-key provider. A format-1 key file (before root generations) is
+ * rewritten first as a format-2 file holding a fresh generation 1 and the old root versions, for
+ * the upgrade that follows at open (src/vault/key-upgrade.ts), unless the vault was already
+ * upgraded elsewhere.
+ */
+export async function openRootProvider(
+  config: VaultConfig,
+  keyFile: string,
+  passphrase: string | undefined,
+  metaConfig: MetadataConfig,
+): Promise<FileKeyProvider> {
+  const file = await readKeyFile(keyFile);
+  if (file.format !== LEGACY_KEY_FILE_FORMAT) {
+    return FileKeyProvider.open({ file: keyFile, vaultId: config.vaultId, passphrase });
+  }
+  if (file.vaultId !== config.vaultId) {
+    throw new VaultError("ROOT_KEY_MISMATCH", `root key file ${keyFile} belongs to another vault`);
+  }
+  const versions = await readLegacyVersions(file, passphrase);
+  const driver = connectMetadata(metaConfig);
+  try {
+    await migrate(driver);
+    // Under the vault's write lock: two processes (or hosts) opening a format-1 vault at once
+    // must not each write their own generation 1; the second one finds the converted file.
+    return await driver.write(async (trx) => {
+      const now = await readKeyFile(keyFile);
+      if (now.format !== LEGACY_KEY_FILE_FORMAT) {
+        return FileKeyProvider.open({ file: keyFile, vaultId: config.vaultId, passphrase });
+      }
+      await checkStillLegacy(trx);
+      return FileKeyProvider.create({
+        file: keyFile,
+        vaultId: config.vaultId,
+        passphrase,
+        generations: [1],
+        legacy: versions,
+        replacing: { kdf: file.kind === "passphrase" ? file.kdf : undefined },
+      });
+    });
+  } finally {
+    await driver.close();
+  }
+}
