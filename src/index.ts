@@ -16,4 +16,5 @@ export {
   type RandomAccessSource,
 } from "./format/index.js";
 export type { RootKeyProvider } from "./keys/provider.js";
+export { localOperator, type Requester, type ServedDerivation } from "./access/serving.js";
 export type { BlobStore } from "./store/blob/types.js";

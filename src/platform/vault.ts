@@ -1,59 +1,18 @@
-/** The vault handle: services over one set of dependencies. Created by initVault / openVault. */
-import { listEvents, type EventQuery, type RecordedEvent } from "../audit/record.js";
-import { createLogService, type LogService } from "../audit/log-service.js";
-import { VaultError } from "../errors.js";
-import { createBlobService, type BlobService } from "../vault/blobs.js";
-import type { VaultConfig } from "./config.js";
-import type { VaultDeps } from "../vault/deps.js";
-import { createHealthService, type HealthService } from "../vault/health.js";
-import { createKeyService, type KeyService } from "../vault/keys.js";
-import { createShredService, type ShredService } from "../vault/shred.js";
-import { createSubjectService, type SubjectService } from "../vault/subjects.js";
-import { createSweepService, type SweepService } from "../vault/sweep.js";
-import { resolveAbstraction, type EmbedderConfig, type ResolvedAbstraction } from "../ingest/config.js";
-import type { EmbedderPort } from "../ingest/embedder-port.js";
-import { lazyIngestService } from "../ingest/lazy.js";
-import type { IngestDeps, IngestService } from "../ingest/service.js";
-import { createRetentionService, type RetentionService } from "../vault/retention.js";
+/** The vault handle: services over one set of components. Created by initVault / openVault. */
 import type { Actor } from "../audit/events.js";
-import { resolveAccess, type ResolvedAccess } from "../access/config.js";
-import { createApplicationService, type ApplicationService } from "../access/applications.js";
-import { createBreakglassService, type BreakglassService } from "../access/breakglass.js";
-import { createConsentService, type ConsentService } from "../access/consent.js";
-import { createTokenService, type TokenService } from "../access/tokens.js";
-import { createUploadService, type UploadService } from "../ingest/uploads.js";
-import { createServingService, type ServingService } from "../access/serving.js";
-import { hasActiveConsent } from "../access/consent.js";
-import { recordEvent } from "../audit/record.js";
-import type { AccessEvent } from "../audit/events-access.js";
-import { createTlsKeyService, type TlsKeyService } from "../vault/tls-key.js";
-import { DEFAULT_DECODE_LIMITS } from "../audio/pcm/limits.js";
-import { createHostService, type HostService } from "../vault/hosts.js";
-import type { SyncReport } from "../vault/root-sync.js";
-import { createRotationService, type RootRotation, type RotationProgress } from "../vault/rotation.js";
+import { VaultError } from "../errors.js";
+import type { VaultConfig } from "./config.js";
+import {
+  composeServices,
+  type SharedState,
+  type VaultAccess,
+  type VaultAudit,
+  type VaultInit,
+  type VaultKeys,
+  type VaultServices,
+} from "./services.js";
 
-export interface VaultInit extends VaultDeps {
-  readonly config: VaultConfig;
-  readonly dataDir: string;
-  readonly decoder?: IngestDeps["decoder"] | undefined;
-  /** Builds the configured speaker embedder on first use (src/embed). */
-  readonly embedderFactory?: ((config: EmbedderConfig) => Promise<EmbedderPort | undefined>) | undefined;
-}
-
-/** State shared by every actor-bound view of one open vault. */
-interface SharedState {
-  embedder: Promise<EmbedderPort | undefined> | undefined;
-  tokenUse: Map<string, number>;
-  budgetStrikes: Map<string, number[]>;
-  closed: boolean;
-  syncTimer: NodeJS.Timeout | undefined;
-}
-
-/** Events an entry point records itself: what it decided about access. */
-export type EntryPointEvent = Extract<
-  AccessEvent,
-  { type: "access.granted" | "access.denied" | "policy.loaded" }
->;
+export type { EntryPointEvent, VaultInit } from "./services.js";
 
 /** How often an open vault applies punctures and generations other hosts recorded. */
 export const ROOT_SYNC_INTERVAL_MS = 10_000;
@@ -73,53 +32,27 @@ export class Vault {
   readonly id: string;
   readonly config: VaultConfig;
   readonly dataDir: string;
-  readonly subjects: SubjectService;
-  readonly blobs: BlobService;
-  readonly shredding: ShredService;
-  readonly keys: KeyService & {
-    /** Root rotation with post-compromise security (src/vault/rotation.ts); resumes an interrupted one. */
-    rotateRoot(onProgress?: (p: RotationProgress) => void): Promise<RootRotation>;
-    /** Shreds (again) subjects whose slot a sync found punctured while they were still listed. */
-    finishErasures(subjectIds: readonly string[]): Promise<void>;
-  };
+  readonly subjects: VaultServices["subjects"];
+  readonly blobs: VaultServices["blobs"];
+  readonly shredding: VaultServices["shredding"];
+  readonly keys: VaultKeys;
   /** Hosts of the vault and their root material (src/vault/hosts.ts). */
-  readonly hosts: HostService;
-  readonly maintenance: SweepService;
-  readonly retention: RetentionService;
-  readonly abstraction: ResolvedAbstraction;
-  readonly recordings: IngestService;
+  readonly hosts: VaultServices["hosts"];
+  readonly maintenance: VaultServices["maintenance"];
+  readonly retention: VaultServices["retention"];
+  readonly abstraction: VaultServices["abstraction"];
+  readonly recordings: VaultServices["recordings"];
   /** Resumable uploads that end in an ingest. */
-  readonly uploads: UploadService;
-  readonly audit: {
-    list(query?: EventQuery): Promise<RecordedEvent[]>;
-    /**
-     * Records what an entry point decided about access (granted reads, denials, the policy set it
-     * loaded), several events in one transaction (the API's group commit, src/server/read-events.ts).
-     */
-    recordAccess(
-      events: readonly { readonly actor: Actor; readonly event: EntryPointEvent }[],
-    ): Promise<void>;
-  };
+  readonly uploads: VaultServices["uploads"];
+  readonly audit: VaultAudit;
   /** The HTTPS server's private key, kept as a vault secret. */
-  readonly tlsKey: TlsKeyService;
+  readonly tlsKey: VaultServices["tlsKey"];
   /** Readiness (the metadata database answers), for health probes. */
-  readonly health: HealthService;
+  readonly health: VaultServices["health"];
   /** The transparency log over the audit events (docs/tlog.md): checkpoints, proofs, verification. */
-  readonly log: LogService;
+  readonly log: VaultServices["log"];
   /** Access control for the HTTP API: tokens, applications, consent, break-glass. */
-  readonly access: {
-    readonly config: ResolvedAccess;
-    readonly tokens: TokenService;
-    readonly applications: ApplicationService;
-    readonly consents: ConsentService;
-    readonly breakglass: BreakglassService;
-    /** Serving derivations and datasets under the serving rules (src/access/serving.ts). */
-    readonly serving: ServingService;
-    /** Whether a subject has active consent for a purpose (the authorization context). */
-    consentActive(subjectId: string, purpose: string): Promise<boolean>;
-    /** The tenant of a consumer application ("" for none or unknown). */
-    applicationTenant(application: string | null): Promise<string>;
-  };
+  readonly access: VaultAccess;
   readonly #init: VaultInit;
   readonly #shared: SharedState;
 
@@ -136,110 +69,22 @@ export class Vault {
     this.id = init.vaultId;
     this.config = init.config;
     this.dataDir = init.dataDir;
-    this.subjects = createSubjectService(init);
-    this.blobs = createBlobService(init);
-    this.shredding = createShredService(init);
-    const keys = createKeyService(init);
-    this.maintenance = createSweepService(init, this.shredding);
-    this.retention = createRetentionService(init);
-    this.log = createLogService(init);
-    const rotation = createRotationService({
-      ...init,
-      keys,
-      rotateLogKey: () => this.log.rotateKey(),
-      sweepRetention: () => this.retention.sweep(),
-    });
-    const shredding = this.shredding;
-    const finishErasures = async (ids: readonly string[]) => {
-      for (const id of ids) {
-        await shredding.request(id, { immediate: true }).catch((e: unknown) => {
-          if (!(e instanceof VaultError && e.code === "SUBJECT_SHREDDED")) throw e;
-        });
-      }
-    };
-    // A sync may find erasures to finish, and a received generation replaces the host key: the
-    // second sync drops the old one (forward secrecy for sealed copies left in backups).
-    const afterSync = async (r: SyncReport | undefined): Promise<SyncReport | undefined> => {
-      if (!r) return r;
-      if (r.generationsReceived.length > 0) await keys.sync();
-      if (r.erasedSubjects.length > 0) await finishErasures(r.erasedSubjects);
-      return r;
-    };
-    this.keys = {
-      ...keys,
-      rotateRoot: (onProgress) => rotation.rotateRoot(onProgress),
-      finishErasures,
-      sync: async () => (await afterSync(await keys.sync()))!,
-      syncIfNeeded: async () => afterSync(await keys.syncIfNeeded()),
-    };
-    this.hosts = createHostService(init);
-    this.abstraction = resolveAbstraction(init.config.abstraction);
-    const factory = init.embedderFactory;
-    const abstraction = this.abstraction;
-    const state = this.#shared;
-    this.recordings = lazyIngestService({
-      ...init,
-      abstraction,
-      decoder: init.decoder ?? {},
-      embedder: () =>
-        (state.embedder ??= factory ? factory(abstraction.embedder) : Promise.resolve(undefined)),
-    });
-    this.uploads = createUploadService({
-      ...init,
-      ingest: this.recordings,
-      maxBytes: abstraction.limits.maxInputBytes ?? DEFAULT_DECODE_LIMITS.maxInputBytes,
-    });
-    const accessConfig = resolveAccess(init.config.access);
-    const purposeNames = () => Object.keys(abstraction.purposes);
-    const purposes = () => abstraction.purposes;
-    const tokens = createTokenService({
-      ...init,
-      access: accessConfig,
-      purposes: purposeNames,
-      lastUse: state.tokenUse,
-    });
-    const breakglass = createBreakglassService({
-      ...init,
-      access: accessConfig,
-      retention: abstraction.retention,
-    });
-    const db = init.meta.db;
-    this.access = {
-      config: accessConfig,
-      tokens,
-      applications: createApplicationService({ ...init, purposes }),
-      consents: createConsentService({ ...init, purposes }),
-      breakglass,
-      serving: createServingService({
-        ...init,
-        access: accessConfig,
-        breakglass,
-        tokens,
-        purposes,
-        strikes: state.budgetStrikes,
-      }),
-      consentActive: (subjectId, purpose) => hasActiveConsent(db, subjectId, purpose),
-      async applicationTenant(application) {
-        if (application === null) return "";
-        const row = await db
-          .selectFrom("applications")
-          .select("tenant")
-          .where("name", "=", application)
-          .executeTakeFirst();
-        return row?.tenant ?? "";
-      },
-    };
-    this.audit = {
-      list: (q) => listEvents(db, q),
-      recordAccess: async (events) => {
-        if (events.length === 0) return;
-        await init.meta.write(async (trx) => {
-          for (const e of events) await recordEvent(trx, e.actor, e.event);
-        });
-      },
-    };
-    this.tlsKey = createTlsKeyService(init);
-    this.health = createHealthService(init, () => state.closed);
+    const services = composeServices(init, this.#shared);
+    this.subjects = services.subjects;
+    this.blobs = services.blobs;
+    this.shredding = services.shredding;
+    this.maintenance = services.maintenance;
+    this.retention = services.retention;
+    this.log = services.log;
+    this.keys = services.keys;
+    this.hosts = services.hosts;
+    this.abstraction = services.abstraction;
+    this.recordings = services.recordings;
+    this.uploads = services.uploads;
+    this.access = services.access;
+    this.audit = services.audit;
+    this.tlsKey = services.tlsKey;
+    this.health = services.health;
     if (!shared) this.#startRootSync();
   }
 

@@ -1,0 +1,216 @@
+/**
+ * The services of an open vault, composed over its components (the other half of the composition
+ * root, with compose.ts). Nothing above the services receives the components themselves.
+ */
+import { listEvents, type EventQuery, type RecordedEvent } from "../audit/record.js";
+import { createLogService } from "../audit/log-service.js";
+import { VaultError } from "../errors.js";
+import { createBlobService } from "../vault/blobs.js";
+import type { VaultConfig } from "./config.js";
+import type { VaultDeps } from "../vault/deps.js";
+import { createHealthService } from "../vault/health.js";
+import { createKeyService, type KeyService } from "../vault/keys.js";
+import { createShredService } from "../vault/shred.js";
+import { createSubjectService } from "../vault/subjects.js";
+import { createSweepService } from "../vault/sweep.js";
+import { resolveAbstraction, type EmbedderConfig } from "../ingest/config.js";
+import type { EmbedderPort } from "../ingest/embedder-port.js";
+import { lazyIngestService } from "../ingest/lazy.js";
+import type { IngestDeps } from "../ingest/service.js";
+import { createRetentionService } from "../vault/retention.js";
+import type { Actor } from "../audit/events.js";
+import { resolveAccess, type ResolvedAccess } from "../access/config.js";
+import { createApplicationService, type ApplicationService } from "../access/applications.js";
+import { createBreakglassService, type BreakglassService } from "../access/breakglass.js";
+import { createConsentService, type ConsentService } from "../access/consent.js";
+import { createTokenService, type TokenService } from "../access/tokens.js";
+import { createUploadService } from "../ingest/uploads.js";
+import { createServingService, type ServingService } from "../access/serving.js";
+import { hasActiveConsent } from "../access/consent.js";
+import { recordEvent } from "../audit/record.js";
+import type { AccessEvent } from "../audit/events-access.js";
+import { createTlsKeyService } from "../vault/tls-key.js";
+import { DEFAULT_DECODE_LIMITS } from "../audio/pcm/limits.js";
+import { createHostService } from "../vault/hosts.js";
+import type { SyncReport } from "../vault/root-sync.js";
+import { createRotationService, type RootRotation, type RotationProgress } from "../vault/rotation.js";
+
+export interface VaultInit extends VaultDeps {
+  readonly config: VaultConfig;
+  readonly dataDir: string;
+  readonly decoder?: IngestDeps["decoder"] | undefined;
+  /** Builds the configured speaker embedder on first use (src/embed). */
+  readonly embedderFactory?: ((config: EmbedderConfig) => Promise<EmbedderPort | undefined>) | undefined;
+}
+
+/** State shared by every actor-bound view of one open vault. */
+export interface SharedState {
+  embedder: Promise<EmbedderPort | undefined> | undefined;
+  tokenUse: Map<string, number>;
+  budgetStrikes: Map<string, number[]>;
+  closed: boolean;
+  syncTimer: NodeJS.Timeout | undefined;
+}
+
+/** Events an entry point records itself: what it decided about access. */
+export type EntryPointEvent = Extract<
+  AccessEvent,
+  { type: "access.granted" | "access.denied" | "policy.loaded" }
+>;
+
+export type VaultKeys = KeyService & {
+  /** Root rotation with post-compromise security (src/vault/rotation.ts); resumes an interrupted one. */
+  rotateRoot(onProgress?: (p: RotationProgress) => void): Promise<RootRotation>;
+  /** Shreds (again) subjects whose slot a sync found punctured while they were still listed. */
+  finishErasures(subjectIds: readonly string[]): Promise<void>;
+};
+
+export interface VaultAudit {
+  list(query?: EventQuery): Promise<RecordedEvent[]>;
+  /**
+   * Records what an entry point decided about access (granted reads, denials, the policy set it
+   * loaded), several events in one transaction (the API's group commit, src/server/read-events.ts).
+   */
+  recordAccess(events: readonly { readonly actor: Actor; readonly event: EntryPointEvent }[]): Promise<void>;
+}
+
+export interface VaultAccess {
+  readonly config: ResolvedAccess;
+  readonly tokens: TokenService;
+  readonly applications: ApplicationService;
+  readonly consents: ConsentService;
+  readonly breakglass: BreakglassService;
+  /** Serving derivations and datasets under the serving rules (src/access/serving.ts). */
+  readonly serving: ServingService;
+  /** Whether a subject has active consent for a purpose (the authorization context). */
+  consentActive(subjectId: string, purpose: string): Promise<boolean>;
+  /** The tenant of a consumer application ("" for none or unknown). */
+  applicationTenant(application: string | null): Promise<string>;
+}
+
+/**
+ * Every service of an open vault, over one set of components, as one actor. The Vault (vault.ts)
+ * is these services and nothing else; an actor-bound view composes them again over the same
+ * components and shared state.
+ */
+export function composeServices(init: VaultInit, state: SharedState) {
+  const subjects = createSubjectService(init);
+  const blobs = createBlobService(init);
+  const shredding = createShredService(init);
+  const keyService = createKeyService(init);
+  const maintenance = createSweepService(init, shredding);
+  const retention = createRetentionService(init);
+  const log = createLogService(init);
+  const rotation = createRotationService({
+    ...init,
+    keys: keyService,
+    rotateLogKey: () => log.rotateKey(),
+    sweepRetention: () => retention.sweep(),
+  });
+  const finishErasures = async (ids: readonly string[]) => {
+    for (const id of ids) {
+      await shredding.request(id, { immediate: true }).catch((e: unknown) => {
+        if (!(e instanceof VaultError && e.code === "SUBJECT_SHREDDED")) throw e;
+      });
+    }
+  };
+  // A sync may find erasures to finish, and a received generation replaces the host key: the
+  // second sync drops the old one (forward secrecy for sealed copies left in backups).
+  const afterSync = async (r: SyncReport | undefined): Promise<SyncReport | undefined> => {
+    if (!r) return r;
+    if (r.generationsReceived.length > 0) await keyService.sync();
+    if (r.erasedSubjects.length > 0) await finishErasures(r.erasedSubjects);
+    return r;
+  };
+  const keys: VaultKeys = {
+    ...keyService,
+    rotateRoot: (onProgress) => rotation.rotateRoot(onProgress),
+    finishErasures,
+    sync: async () => (await afterSync(await keyService.sync()))!,
+    syncIfNeeded: async () => afterSync(await keyService.syncIfNeeded()),
+  };
+  const hosts = createHostService(init);
+  const abstraction = resolveAbstraction(init.config.abstraction);
+  const factory = init.embedderFactory;
+  const recordings = lazyIngestService({
+    ...init,
+    abstraction,
+    decoder: init.decoder ?? {},
+    embedder: () => (state.embedder ??= factory ? factory(abstraction.embedder) : Promise.resolve(undefined)),
+  });
+  const uploads = createUploadService({
+    ...init,
+    ingest: recordings,
+    maxBytes: abstraction.limits.maxInputBytes ?? DEFAULT_DECODE_LIMITS.maxInputBytes,
+  });
+  const accessConfig = resolveAccess(init.config.access);
+  const purposeNames = () => Object.keys(abstraction.purposes);
+  const purposes = () => abstraction.purposes;
+  const tokens = createTokenService({
+    ...init,
+    access: accessConfig,
+    purposes: purposeNames,
+    lastUse: state.tokenUse,
+  });
+  const breakglass = createBreakglassService({
+    ...init,
+    access: accessConfig,
+    retention: abstraction.retention,
+  });
+  const db = init.meta.db;
+  const access: VaultAccess = {
+    config: accessConfig,
+    tokens,
+    applications: createApplicationService({ ...init, purposes }),
+    consents: createConsentService({ ...init, purposes }),
+    breakglass,
+    serving: createServingService({
+      ...init,
+      access: accessConfig,
+      breakglass,
+      tokens,
+      purposes,
+      strikes: state.budgetStrikes,
+    }),
+    consentActive: (subjectId, purpose) => hasActiveConsent(db, subjectId, purpose),
+    async applicationTenant(application) {
+      if (application === null) return "";
+      const row = await db
+        .selectFrom("applications")
+        .select("tenant")
+        .where("name", "=", application)
+        .executeTakeFirst();
+      return row?.tenant ?? "";
+    },
+  };
+  const audit: VaultAudit = {
+    list: (q) => listEvents(db, q),
+    recordAccess: async (events) => {
+      if (events.length === 0) return;
+      await init.meta.write(async (trx) => {
+        for (const e of events) await recordEvent(trx, e.actor, e.event);
+      });
+    },
+  };
+  const tlsKey = createTlsKeyService(init);
+  const health = createHealthService(init, () => state.closed);
+  return {
+    subjects,
+    blobs,
+    shredding,
+    keys,
+    hosts,
+    maintenance,
+    retention,
+    abstraction,
+    recordings,
+    uploads,
+    audit,
+    tlsKey,
+    health,
+    log,
+    access,
+  };
+}
+
+export type VaultServices = ReturnType<typeof composeServices>;
