@@ -26,6 +26,8 @@ const external = [
   "@wasm-audio-decoders/*",
   "mpg123-decoder",
   "ogg-opus-decoder",
+  // only vaults on S3 load the AWS SDK (src/store/blob/s3/driver.ts, a dynamic import)
+  "@aws-sdk/*",
 ];
 
 // zod's `z` namespace re-exports every locale (half of zod's code); voxvault sets none, and zod

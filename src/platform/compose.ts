@@ -40,8 +40,9 @@ export function blobStoreFor(
   config: VaultConfig,
   dataDir: string,
   injected: BlobStore | undefined,
+  env: NodeJS.ProcessEnv,
 ): Promise<BlobStore> {
-  return openBlobStore(config.blobStore, { localDir: path.join(dataDir, LAYOUT.blobs), injected });
+  return openBlobStore(config.blobStore, { localDir: path.join(dataDir, LAYOUT.blobs), injected, env });
 }
 
 export interface NewRootOptions {

@@ -30,7 +30,7 @@ import type { FileKeyProvider } from "../keys/file-provider.js";
 import { defaultKeyFile } from "../keys/key-file.js";
 import { hasLegacyKeys, upgradeLegacyKeys } from "../vault/key-upgrade.js";
 import { KeyTree } from "../keys/tree.js";
-import { blobStoreConfigFor } from "../store/blob/drivers.js";
+import { blobStoreConfigFor, type BlobStoreConfig } from "../store/blob/drivers.js";
 import type { BlobStore } from "../store/blob/types.js";
 import {
   blobStoreFor,
@@ -75,6 +75,8 @@ export interface InitOptions extends PipelineOptions {
   /** Seal the root key file under this passphrase (scrypt). */
   readonly passphrase?: string | undefined;
   readonly scryptLogN?: number | undefined;
+  /** Where ciphertext objects go (e.g. `{ driver: "s3", bucket, region }`); default the data directory. */
+  readonly storage?: BlobStoreConfig | undefined;
   /** Metadata in PostgreSQL instead of the embedded SQLite file. */
   readonly postgres?: { readonly url: string; readonly schema?: string | undefined } | undefined;
   readonly defaultTenant?: string | undefined;
@@ -207,7 +209,7 @@ export async function initVault(options: InitOptions): Promise<Vault> {
     metadata: options.postgres
       ? { driver: "postgres", schema: options.postgres.schema ?? `voxvault_${vaultId.slice(4)}` }
       : { driver: "sqlite" },
-    blobStore: blobStoreConfigFor(options.blobStore),
+    blobStore: blobStoreConfigFor(options.storage, options.blobStore),
     shred: { softDeleteWindow },
     keyCache: options.keyCache ?? { maxEntries: 10_000, ttlSeconds: 300 },
     ...(options.abstraction ? { abstraction: options.abstraction } : {}),
@@ -219,6 +221,8 @@ export async function initVault(options: InitOptions): Promise<Vault> {
   let driver: DialectDriver | undefined;
   let schemaCreated = false;
   try {
+    // first: an unreachable bucket or a refused endpoint fails before anything is created
+    const store = await blobStoreFor(config, dataDir, options.blobStore, env);
     provider = await createRootProvider({
       kind: config.keyProvider.kind,
       keyFile,
@@ -286,7 +290,6 @@ export async function initVault(options: InitOptions): Promise<Vault> {
         hostFingerprint: hostKeyFingerprint(hostPublicKey),
       });
     });
-    const store = await blobStoreFor(config, dataDir, options.blobStore);
     await writeVaultConfig(dataDir, config); // last: its presence means "a complete vault"
     return new Vault({
       vaultId,
@@ -479,7 +482,7 @@ async function openInternal(
       }
     }
     const synced = await openRoot(rootDeps);
-    const store = await blobStoreFor(config, dataDir, options.blobStore);
+    const store = await blobStoreFor(config, dataDir, options.blobStore, env);
     const vault = new Vault({
       vaultId: config.vaultId,
       config,

@@ -24,6 +24,18 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
       "keep metadata in PostgreSQL (the URL is not stored; pass it again via VOXVAULT_PG_URL)",
     )
     .option("--pg-schema <name>", "PostgreSQL schema for this vault (default voxvault_<id>)")
+    .option(
+      "--s3-bucket <name>",
+      "keep ciphertext in this S3 bucket (credentials: VOXVAULT_S3_ACCESS_KEY_ID/SECRET_ACCESS_KEY or the AWS chain)",
+    )
+    .option("--s3-region <region>", "the bucket's region", "us-east-1")
+    .option("--s3-endpoint <url>", "an S3-compatible service (Ceph RGW, MinIO, R2); https except on loopback")
+    .option("--s3-path-style", "path-style requests (RGW, MinIO)")
+    .option("--s3-prefix <prefix/>", "a fixed key prefix, e.g. voxvault/")
+    .option(
+      "--no-s3-conditional-multipart",
+      "the service ignores If-None-Match on multipart completion (RGW < Squid)",
+    )
     .option("--tenant <name>", "default tenant", "default")
     .option(
       "--soft-delete-window <duration>",
@@ -52,6 +64,12 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
         retainRaw?: string;
         retainFrames?: string;
         onnxEmbedder?: string;
+        s3Bucket?: string;
+        s3Region: string;
+        s3Endpoint?: string;
+        s3PathStyle?: boolean;
+        s3Prefix?: string;
+        s3ConditionalMultipart: boolean;
       }) => {
         const g = globals();
         let passphrase: string | undefined;
@@ -70,6 +88,17 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
           keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,
           passphrase,
           postgres: o.postgres ? { url: o.postgres, schema: o.pgSchema } : undefined,
+          storage: o.s3Bucket
+            ? {
+                driver: "s3",
+                bucket: o.s3Bucket,
+                region: o.s3Region,
+                ...(o.s3Endpoint ? { endpoint: o.s3Endpoint } : {}),
+                ...(o.s3PathStyle ? { forcePathStyle: true } : {}),
+                ...(o.s3Prefix ? { prefix: o.s3Prefix } : {}),
+                ...(o.s3ConditionalMultipart ? {} : { conditionalMultipart: false }),
+              }
+            : undefined,
           defaultTenant: o.tenant,
           softDeleteWindow: o.softDeleteWindow,
           abstraction: {

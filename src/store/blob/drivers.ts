@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { VaultError } from "../../errors.js";
 import { FsConfigSchema, openFsStore } from "./fs/driver.js";
+import { S3ConfigSchema } from "./s3/config.js";
 import type { BlobStore } from "./types.js";
 
 const ExternalConfigSchema = z.strictObject({
@@ -17,7 +18,11 @@ const ExternalConfigSchema = z.strictObject({
   kind: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
 });
 
-export const BlobStoreConfigSchema = z.discriminatedUnion("driver", [FsConfigSchema, ExternalConfigSchema]);
+export const BlobStoreConfigSchema = z.discriminatedUnion("driver", [
+  FsConfigSchema,
+  S3ConfigSchema,
+  ExternalConfigSchema,
+]);
 export type BlobStoreConfig = z.infer<typeof BlobStoreConfigSchema>;
 
 export interface BlobStoreContext {
@@ -25,10 +30,26 @@ export interface BlobStoreContext {
   readonly localDir: string;
   /** A store the library user passed in. */
   readonly injected?: BlobStore | undefined;
+  /** Where drivers read credentials (never from vault.json). */
+  readonly env: NodeJS.ProcessEnv;
 }
 
-/** The vault.json entry for a new vault: the injected store's kind, or the filesystem. */
-export function blobStoreConfigFor(injected: BlobStore | undefined): BlobStoreConfig {
+/** The vault.json entry for a new vault: a configured driver, the injected store's kind, or the filesystem. */
+export function blobStoreConfigFor(
+  configured: BlobStoreConfig | undefined,
+  injected: BlobStore | undefined,
+): BlobStoreConfig {
+  if (configured && injected)
+    throw new VaultError("CONFIG_INVALID", "give a blob-store configuration or a store, not both");
+  if (configured) {
+    const parsed = BlobStoreConfigSchema.safeParse(configured);
+    if (!parsed.success)
+      throw new VaultError(
+        "CONFIG_INVALID",
+        `blob store: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      );
+    return parsed.data;
+  }
   return injected ? { driver: "external", kind: injected.kind } : { driver: "fs" };
 }
 
@@ -41,6 +62,10 @@ export async function openBlobStore(config: BlobStoreConfig, ctx: BlobStoreConte
           "this vault keeps its blobs on the filesystem; do not pass a store",
         );
       return openFsStore(config, ctx);
+    case "s3":
+      if (ctx.injected)
+        throw new VaultError("CONFIG_INVALID", "this vault keeps its blobs in S3; do not pass a store");
+      return (await import("./s3/driver.js")).openS3Store(config, ctx);
     case "external":
       if (!ctx.injected)
         throw new VaultError(

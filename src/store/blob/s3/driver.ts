@@ -1,0 +1,71 @@
+/**
+ * The S3 driver's factory (loaded only for vaults on S3: the AWS SDK costs ~0.2 s to load).
+ * vault.json `"blobStore": { "driver": "s3", "bucket": …, "region": … }`.
+ * Credentials never go into vault.json: VOXVAULT_S3_ACCESS_KEY_ID / VOXVAULT_S3_SECRET_ACCESS_KEY,
+ * or else the AWS SDK's default chain (AWS_* variables, profile, instance role).
+ * Plain-HTTP endpoints are refused except on loopback (encryption in transit).
+ */
+import { HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { VaultError } from "../../../errors.js";
+import type { BlobStore } from "../types.js";
+import { isNotFound, translateS3Error } from "./errors.js";
+import type { S3Config } from "./config.js";
+import { S3BlobStore } from "./store.js";
+
+function checkEndpoint(endpoint: string | undefined): void {
+  if (endpoint === undefined) return;
+  const u = new URL(endpoint);
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
+  if (u.protocol === "https:" || (u.protocol === "http:" && loopback)) return;
+  throw new VaultError(
+    "INSECURE_CONFIG",
+    `S3 endpoint ${u.origin}: use https (plain http only on loopback); voice ciphertext still deserves TLS`,
+  );
+}
+
+export function s3Client(config: S3Config, env: NodeJS.ProcessEnv): S3Client {
+  checkEndpoint(config.endpoint);
+  const id = env.VOXVAULT_S3_ACCESS_KEY_ID;
+  const secret = env.VOXVAULT_S3_SECRET_ACCESS_KEY;
+  if ((id === undefined) !== (secret === undefined))
+    throw new VaultError(
+      "CONFIG_INVALID",
+      "set both VOXVAULT_S3_ACCESS_KEY_ID and VOXVAULT_S3_SECRET_ACCESS_KEY",
+    );
+  return new S3Client({
+    region: config.region,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    forcePathStyle: config.forcePathStyle ?? false,
+    ...(id && secret ? { credentials: { accessKeyId: id, secretAccessKey: secret } } : {}),
+    maxAttempts: 5,
+    retryMode: "standard",
+    // checksums only where the service requires them (RGW and older MinIO reject the new defaults)
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+/** Opens the store and checks that the bucket answers (a clear error now, not at the first put). */
+export async function openS3Store(
+  config: S3Config,
+  ctx: { readonly env: NodeJS.ProcessEnv },
+): Promise<BlobStore> {
+  const client = s3Client(config, ctx.env);
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: config.bucket }));
+  } catch (e) {
+    client.destroy();
+    if (isNotFound(e))
+      throw new VaultError("STORE_IO", `bucket ${config.bucket} does not exist (create it first)`, {
+        cause: e,
+      });
+    throw translateS3Error(e, `bucket ${config.bucket}`);
+  }
+  return new S3BlobStore({
+    bucket: config.bucket,
+    prefix: config.prefix,
+    client,
+    partSize: config.partSizeMiB === undefined ? undefined : config.partSizeMiB * 1024 * 1024,
+    conditionalMultipart: config.conditionalMultipart,
+  });
+}

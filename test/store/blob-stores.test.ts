@@ -1,0 +1,201 @@
+/** One contract, every blob-store driver (kysely's habit: the same tests over real backends). */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { afterEach, describe, expect, it } from "vitest";
+import { FsBlobStore } from "../../src/store/blob/fs/store.js";
+import { openBlobStore } from "../../src/store/blob/drivers.js";
+import type { BlobStore } from "../../src/store/blob/types.js";
+import { codeOf, collectBytes } from "../support/backends.js";
+import { freshBucket, HAVE_S3, s3Env } from "../support/s3.js";
+
+interface Harness {
+  readonly store: BlobStore;
+  /** Leaves an abandoned partial write behind, as a crash would. */
+  abandon(): Promise<void>;
+  /** Partial writes the backend still holds. */
+  pending(): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+const PART = 5 * 1024 * 1024;
+
+const DRIVERS: { name: string; make(): Promise<Harness> }[] = [
+  {
+    name: "fs",
+    async make() {
+      const root = mkdtempSync(path.join(os.tmpdir(), "vv-store-"));
+      const store = await FsBlobStore.open({ root });
+      return {
+        store,
+        abandon() {
+          const p = path.join(root, "incoming", "dead.part");
+          writeFileSync(p, "x");
+          utimesSync(p, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+          return Promise.resolve();
+        },
+        pending: async () => (await import("node:fs")).readdirSync(path.join(root, "incoming")).length,
+        cleanup() {
+          rmSync(root, { recursive: true, force: true });
+          return Promise.resolve();
+        },
+      };
+    },
+  },
+  ...(HAVE_S3
+    ? [
+        {
+          name: "s3",
+          async make(): Promise<Harness> {
+            const b = await freshBucket();
+            const store = await openBlobStore(b.config, { localDir: "/nonexistent", env: s3Env() });
+            const pending = async () =>
+              (await b.client.send(new ListMultipartUploadsCommand({ Bucket: b.config.bucket }))).Uploads
+                ?.length ?? 0;
+            return {
+              store,
+              async abandon() {
+                await b.client.send(
+                  new CreateMultipartUploadCommand({ Bucket: b.config.bucket, Key: "blb_dead" }),
+                );
+              },
+              pending,
+              cleanup: () => b.drop(),
+            };
+          },
+        },
+      ]
+    : []),
+];
+
+const name = () =>
+  `blb_${randomBytes(16)
+    .toString("hex")
+    .slice(0, 26)
+    .replace(/[^0-9a-z]/g, "a")}`;
+
+async function* chunked(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < data.length; i += size) {
+    await Promise.resolve(); // a source that yields to the event loop, like a socket
+    yield data.subarray(i, Math.min(data.length, i + size));
+  }
+}
+
+describe.each(DRIVERS)("blob store contract ($name)", (driver) => {
+  let h: Harness;
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  it("stores and streams back objects of every size around the part boundary", async () => {
+    h = await driver.make();
+    for (const size of [0, 1, 4096, PART - 1, PART, PART + 1, 3 * PART + 17]) {
+      const data = randomBytes(size);
+      const n = name();
+      expect(await h.store.put(n, chunked(data, 65_536 + 3))).toEqual({ size });
+      expect((await collectBytes(h.store.get(n))).equals(data), `size ${size}`).toBe(true);
+      expect((await h.store.stat(n))?.size).toBe(size);
+    }
+  });
+
+  it("reads ranges of a multipart object", async () => {
+    h = await driver.make();
+    const data = randomBytes(2 * PART + 999);
+    const n = name();
+    await h.store.put(n, chunked(data, 1 << 20));
+    const o = await h.store.open(n);
+    try {
+      expect(o.size).toBe(data.length);
+      for (const [off, len] of [
+        [0, 10],
+        [PART - 5, 10],
+        [2 * PART + 990, 9],
+        [12345, 1 << 20],
+        [data.length - 1, 50],
+      ] as const) {
+        const got = await o.read(off, len);
+        expect(Buffer.from(got).equals(data.subarray(off, Math.min(data.length, off + len)))).toBe(true);
+      }
+    } finally {
+      await o.close();
+    }
+  });
+
+  it("never overwrites an object, single-part or multipart, and keeps the first", async () => {
+    h = await driver.make();
+    for (const size of [100, 2 * PART + 1]) {
+      const first = randomBytes(size);
+      const n = name();
+      await h.store.put(n, chunked(first, 1 << 20));
+      expect(await codeOf(h.store.put(n, chunked(randomBytes(size), 1 << 20)))).toBe("STORE_IO");
+      expect((await collectBytes(h.store.get(n))).equals(first)).toBe(true);
+    }
+    expect(await h.pending()).toBe(0);
+  });
+
+  it("passes a failing source's error through and leaves nothing visible or pending", async () => {
+    h = await driver.make();
+    const n = name();
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      await Promise.resolve();
+      yield randomBytes(PART);
+      yield randomBytes(PART);
+      throw new Error("client went away");
+    }
+    await expect(h.store.put(n, failing())).rejects.toThrow("client went away");
+    expect(await h.store.stat(n)).toBeUndefined();
+    expect(await h.pending()).toBe(0);
+  });
+
+  it("answers missing objects with BLOB_NOT_FOUND, deletes, lists and refuses malformed names", async () => {
+    h = await driver.make();
+    const n = name();
+    expect(await h.store.stat(n)).toBeUndefined();
+    expect(await codeOf(collectBytes(h.store.get(n)))).toBe("BLOB_NOT_FOUND");
+    expect(await codeOf(h.store.open(n))).toBe("BLOB_NOT_FOUND");
+    expect(await h.store.delete(n)).toBe(false);
+    const names = [name(), name(), name()].sort();
+    for (const m of names) await h.store.put(m, chunked(randomBytes(10), 10));
+    const listed: string[] = [];
+    for await (const o of h.store.list()) listed.push(o.name);
+    expect(listed.sort()).toEqual(names);
+    expect(await h.store.delete(names[0]!)).toBe(true);
+    expect(await h.store.stat(names[0]!)).toBeUndefined();
+    for (const bad of ["../x", "blb_../../etc", "BLB_AAAAAAAAAAAAAAAAAAAAAAAAAA", ""])
+      expect(await codeOf(h.store.put(bad, chunked(randomBytes(1), 1)))).toBe("INVALID_ARGUMENT");
+  });
+
+  it("sweeps abandoned partial writes older than the cutoff only", async () => {
+    h = await driver.make();
+    await h.abandon();
+    expect(await h.pending()).toBe(1);
+    expect(await h.store.sweepIncomplete(24 * 3_600_000)).toBe(0);
+    expect(await h.store.sweepIncomplete(driver.name === "s3" ? 0 : 60_000)).toBe(1);
+    expect(await h.pending()).toBe(0);
+  });
+});
+
+describe("S3 configuration fails closed", () => {
+  it("refuses plain HTTP to a non-loopback endpoint, before any request", async () => {
+    const cfg = {
+      driver: "s3" as const,
+      bucket: "voices",
+      region: "us-east-1",
+      endpoint: "http://s3.example.com",
+    };
+    expect(await codeOf(openBlobStore(cfg, { localDir: "/x", env: s3Env() }))).toBe("INSECURE_CONFIG");
+  });
+  it("refuses half a credential pair", async () => {
+    const cfg = {
+      driver: "s3" as const,
+      bucket: "voices",
+      region: "us-east-1",
+      endpoint: "https://s3.example.com",
+    };
+    expect(
+      await codeOf(openBlobStore(cfg, { localDir: "/x", env: { VOXVAULT_S3_ACCESS_KEY_ID: "a" } })),
+    ).toBe("CONFIG_INVALID");
+  });
+});
