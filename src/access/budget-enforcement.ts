@@ -3,7 +3,8 @@
  * decision (Cedar's `budgetOk`, through `refuse`) or by the charge inside the write transaction,
  * the caller sees the same refusal: a `budget.exceeded` event, BUDGET_EXCEEDED with Retry-After
  * (429 over HTTP), and a strike towards the token's suspension (config
- * `budgets.suspendAfterExceedances` refusals within one budget window).
+ * `budgets.suspendAfterExceedances` refusals within one budget window, counted in the metadata
+ * store, so across every server and worker).
  */
 import { recordEvent } from "../audit/record.js";
 import { VaultError } from "../errors.js";
@@ -20,15 +21,34 @@ export type BudgetRefusal = Extract<ChargeOutcome, { ok: false }>;
 type Deps = Pick<VaultDeps, "meta" | "actor" | "now"> & {
   readonly access: ResolvedAccess;
   readonly tokens: Pick<TokenService, "revoke">;
-  /**
-   * Refusal times per token. One map per open vault (shared by its actor-bound views); several
-   * processes each count their own refusals.
-   */
-  readonly strikes: Map<string, number[]>;
 };
 
 export function createBudgetEnforcer(deps: Deps) {
-  async function budgetEvent(trx: MetaDb, who: Requester, purpose: string, r: BudgetRefusal): Promise<void> {
+  // strikes older than the longest budget window count towards nothing: pruned as new ones come
+  const longestWindowMs = Math.max(
+    ...[deps.access.budgets.default, ...Object.values(deps.access.budgets.purposes)].map((b) =>
+      parseDuration(b.window),
+    ),
+  );
+
+  /**
+   * Records the refusal (event and strike, in the metadata store: every server and worker counts
+   * the same strikes) and returns the token's strikes within this budget's window.
+   */
+  async function budgetEvent(
+    trx: MetaDb,
+    who: Requester,
+    purpose: string,
+    r: BudgetRefusal,
+  ): Promise<number> {
+    const now = deps.now().getTime();
+    if (who.tokenId !== "") {
+      await trx.insertInto("budget_strikes").values({ token_id: who.tokenId, at_ms: now }).execute();
+      await trx
+        .deleteFrom("budget_strikes")
+        .where("at_ms", "<", now - longestWindowMs)
+        .execute();
+    }
     await recordEvent(trx, deps.actor, {
       type: "budget.exceeded",
       principalId: who.principal.id,
@@ -36,19 +56,28 @@ export function createBudgetEnforcer(deps: Deps) {
       window: r.budget.window,
       retryAfterSec: r.retryAfterSec,
     });
+    if (who.tokenId === "") return 0;
+    const row = await trx
+      .selectFrom("budget_strikes")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("token_id", "=", who.tokenId)
+      .where("at_ms", ">", now - parseDuration(r.budget.window))
+      .executeTakeFirstOrThrow();
+    return row.n;
   }
 
-  async function strikeAndThrow(who: Requester, purpose: string, r: BudgetRefusal): Promise<never> {
+  async function strikeAndThrow(
+    who: Requester,
+    purpose: string,
+    r: BudgetRefusal,
+    strikes: number,
+  ): Promise<never> {
     const limit = deps.access.budgets.suspendAfterExceedances;
-    if (limit > 0) {
-      const now = deps.now().getTime();
-      const since = now - parseDuration(r.budget.window);
-      const recent = [...(deps.strikes.get(who.tokenId) ?? []).filter((t) => t > since), now];
-      deps.strikes.set(who.tokenId, recent);
-      if (recent.length >= limit) {
-        await deps.tokens.revoke(who.tokenId, `suspended after ${recent.length} budget refusals`, true);
-        deps.strikes.delete(who.tokenId);
-      }
+    if (limit > 0 && strikes >= limit) {
+      await deps.tokens.revoke(who.tokenId, `suspended after ${strikes} budget refusals`, true);
+      await deps.meta.write((trx) =>
+        trx.deleteFrom("budget_strikes").where("token_id", "=", who.tokenId).execute(),
+      );
     }
     throw new VaultError("BUDGET_EXCEEDED", `egress budget for ${purpose} used up`, {
       details: { retryAfterSec: r.retryAfterSec },
@@ -63,8 +92,8 @@ export function createBudgetEnforcer(deps: Deps) {
 
     /** A refusal found before the decision (no room left at all): record it and refuse. */
     async refuse(who: Requester, purpose: string, r: BudgetRefusal): Promise<never> {
-      await deps.meta.write((trx) => budgetEvent(trx, who, purpose, r));
-      return strikeAndThrow(who, purpose, r);
+      const strikes = await deps.meta.write((trx) => budgetEvent(trx, who, purpose, r));
+      return strikeAndThrow(who, purpose, r, strikes);
     },
 
     /** Charges atomically; a refusal records the event, may suspend the token, and throws. */
@@ -79,10 +108,9 @@ export function createBudgetEnforcer(deps: Deps) {
           items,
           deps.now().getTime(),
         );
-        if (!r.ok) await budgetEvent(trx, who, purpose, r);
-        return r;
+        return r.ok ? { r, strikes: 0 } : { r, strikes: await budgetEvent(trx, who, purpose, r) };
       });
-      if (!outcome.ok) await strikeAndThrow(who, purpose, outcome);
+      if (!outcome.r.ok) await strikeAndThrow(who, purpose, outcome.r, outcome.strikes);
     },
   };
 }

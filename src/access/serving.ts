@@ -32,8 +32,6 @@ type Deps = Pick<VaultDeps, "vaultId" | "meta" | "store" | "tree" | "actor" | "n
   readonly tokens: Pick<TokenService, "revoke">;
   /** Which derivations each purpose may receive (vault.json `abstraction.purposes`). */
   readonly purposes: () => Readonly<Record<string, { readonly derivations: readonly DerivationName[] }>>;
-  /** Refusal times per token: shared by every actor-bound view of one open vault. */
-  readonly strikes: Map<string, number[]>;
 };
 
 /** Who asks, and with which token (budgets and suspensions are per token). */

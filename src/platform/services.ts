@@ -47,7 +47,6 @@ export interface VaultInit extends VaultDeps {
 export interface SharedState {
   embedder: Promise<EmbedderPort | undefined> | undefined;
   tokenUse: Map<string, number>;
-  budgetStrikes: Map<string, number[]>;
   closed: boolean;
   syncTimer: NodeJS.Timeout | undefined;
 }
@@ -170,7 +169,6 @@ export function composeServices(init: VaultInit, state: SharedState) {
       breakglass,
       tokens,
       purposes,
-      strikes: state.budgetStrikes,
     }),
     consentActive: (subjectId, purpose) => hasActiveConsent(db, subjectId, purpose),
     async applicationTenant(application) {

@@ -62,7 +62,6 @@ export class Vault {
     this.#shared = shared ?? {
       embedder: undefined,
       tokenUse: new Map(),
-      budgetStrikes: new Map(),
       closed: false,
       syncTimer: undefined,
     };

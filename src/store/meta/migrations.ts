@@ -7,6 +7,7 @@ import { m0002TransparencyLog } from "./m0002-transparency-log.js";
 import { m0003Recordings } from "./m0003-recordings.js";
 import { m0004Access } from "./m0004-access.js";
 import { m0005RootGenerations } from "./m0005-root-generations.js";
+import { m0006BudgetStrikes } from "./m0006-budget-strikes.js";
 import type { Dialect } from "./types.js";
 
 type Up = (db: Kysely<unknown>, dialect: Dialect) => Promise<void>;
@@ -136,6 +137,7 @@ const ups: readonly (readonly [string, Up])[] = [
   ["0003_recordings", m0003Recordings],
   ["0004_access", m0004Access],
   ["0005_root_generations", m0005RootGenerations],
+  ["0006_budget_strikes", m0006BudgetStrikes],
 ];
 
 /** The schema version this build writes and understands: one step per migration. */

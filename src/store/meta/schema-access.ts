@@ -46,6 +46,13 @@ export interface ConsentsTable {
   revoked_at: string | null;
 }
 
+/** One budget refusal of a token (src/access/budget-enforcement.ts). */
+export interface BudgetStrikesTable {
+  id: Generated<number>;
+  token_id: string;
+  at_ms: number;
+}
+
 export interface EgressUsageTable {
   id: Generated<number>;
   principal_id: string;
@@ -94,6 +101,7 @@ export interface AccessTables {
   tokens: TokensTable;
   consents: ConsentsTable;
   egress_usage: EgressUsageTable;
+  budget_strikes: BudgetStrikesTable;
   breakglass_requests: BreakglassRequestsTable;
   breakglass_approvals: BreakglassApprovalsTable;
   uploads: UploadsTable;
