@@ -1,5 +1,6 @@
 /** One contract, every blob-store driver (kysely's habit: the same tests over real backends). */
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -197,5 +198,80 @@ describe("S3 configuration fails closed", () => {
     expect(
       await codeOf(openBlobStore(cfg, { localDir: "/x", env: { VOXVAULT_S3_ACCESS_KEY_ID: "a" } })),
     ).toBe("CONFIG_INVALID");
+  });
+});
+
+/** A proxy in front of the S3 service that resets the first `failures` connections it gets. */
+async function flakyProxy(
+  target: URL,
+  failures: number,
+): Promise<{ url: string; resets(): number; close(): Promise<void> }> {
+  let seen = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    client.on("error", () => undefined);
+    if (seen++ < failures) {
+      client.resetAndDestroy();
+      return;
+    }
+    const up = net.connect(Number(target.port), target.hostname);
+    up.on("error", () => client.destroy());
+    client.pipe(up);
+    up.pipe(client);
+    client.on("close", () => up.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    resets: () => Math.min(seen, failures),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => {
+          r();
+        });
+      }),
+  };
+}
+
+describe.runIf(HAVE_S3)("S3 under faults", () => {
+  it("retries connections reset by the network and completes the put and the read", async () => {
+    const b = await freshBucket();
+    const proxy = await flakyProxy(new URL(b.config.endpoint!), 3);
+    try {
+      const store = await openBlobStore(
+        { ...b.config, endpoint: proxy.url },
+        { localDir: "/nonexistent", env: s3Env() },
+      );
+      expect(proxy.resets()).toBe(3); // the bucket check at open already went through three resets
+      const data = randomBytes(2 * PART + 5);
+      const n = name();
+      await store.put(n, chunked(data, 1 << 20));
+      expect((await collectBytes(store.get(n))).equals(data)).toBe(true);
+    } finally {
+      await proxy.close();
+      await b.drop();
+    }
+  });
+
+  it("fails a put with STORE_IO when the service stays away, and leaves no object behind", async () => {
+    const b = await freshBucket();
+    const proxy = await flakyProxy(new URL(b.config.endpoint!), 0);
+    try {
+      const store = await openBlobStore(
+        { ...b.config, endpoint: proxy.url },
+        { localDir: "/x", env: s3Env() },
+      );
+      await proxy.close(); // the service is gone (connection refused from now on)
+      const n = name();
+      expect(await codeOf(store.put(n, chunked(randomBytes(1000), 100)))).toBe("STORE_IO");
+      const direct = await openBlobStore(b.config, { localDir: "/x", env: s3Env() });
+      expect(await direct.stat(n)).toBeUndefined();
+    } finally {
+      await b.drop();
+    }
   });
 });
