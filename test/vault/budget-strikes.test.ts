@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Requester } from "../../src/access/serving.js";
 import type { Vault } from "../../src/platform/vault.js";
-import { BACKENDS, codeOf, sandbox, type Sandbox } from "../support/backends.js";
+import { BACKENDS, codeOf, sandbox, type Backend, type Sandbox } from "../support/backends.js";
 
 const ACCESS = {
   budgets: {
@@ -30,31 +30,37 @@ async function consumer(v: Vault): Promise<{ token: string; who: Requester }> {
 /** Two servers on one database: PostgreSQL only (SQLite vaults are one host). */
 const SHARED = BACKENDS.filter((b) => b.name === "postgres");
 
-async function openWithBudgets(sb: Sandbox): Promise<Vault> {
-  await (await sb.init()).close();
-  const file = path.join(sb.dataDir, "vault.json");
-  const config = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  writeFileSync(file, JSON.stringify({ ...config, access: ACCESS }, null, 2));
-  return sb.open();
-}
-
-describe.each(BACKENDS)("budget strikes ($name)", (backend) => {
-  let sb: Sandbox;
+/** Vault handles ("servers") over one sandbox whose vault.json sets ACCESS; closed after each test. */
+function servers(backend: Backend): { first(): Promise<Vault>; another(): Promise<Vault> } {
+  let sb: Sandbox | undefined;
   const open: Vault[] = [];
   afterEach(async () => {
     for (const v of open.splice(0)) await v.close();
-    await sb.cleanup();
+    await sb?.cleanup();
   });
-
-  const vaultWithBudgets = async (): Promise<Vault> => {
-    sb = sandbox(backend);
-    const v = await openWithBudgets(sb);
+  const another = async () => {
+    const v = await sb!.open();
     open.push(v);
     return v;
   };
+  return {
+    async first() {
+      sb = sandbox(backend);
+      await (await sb.init()).close();
+      const file = path.join(sb.dataDir, "vault.json");
+      const config = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+      writeFileSync(file, JSON.stringify({ ...config, access: ACCESS }, null, 2));
+      return another();
+    },
+    another,
+  };
+}
+
+describe.each(BACKENDS)("budget strikes ($name)", (backend) => {
+  const world = servers(backend);
 
   it("suspends after the configured refusals, and counts them in the metadata store", async () => {
-    const v = await vaultWithBudgets();
+    const v = await world.first();
     const { token, who } = await consumer(v);
     const budgets = v.access.serving.budgets;
     await budgets.charge(who, "quality-review", 10, 1);
@@ -69,23 +75,11 @@ describe.each(BACKENDS)("budget strikes ($name)", (backend) => {
 });
 
 describe.each(SHARED)("budget strikes across servers ($name)", (backend) => {
-  let sb: Sandbox;
-  const open: Vault[] = [];
-  afterEach(async () => {
-    for (const v of open.splice(0)) await v.close();
-    await sb.cleanup();
-  });
-  const vaultWithBudgets = async (): Promise<Vault> => {
-    sb = sandbox(backend);
-    const v = await openWithBudgets(sb);
-    open.push(v);
-    return v;
-  };
+  const world = servers(backend);
 
   it("suspends a token whose refusals were spread over two servers", async () => {
-    const a = await vaultWithBudgets();
-    const b = await sb.open(); // a second server on the same PostgreSQL schema
-    open.push(b);
+    const a = await world.first();
+    const b = await world.another(); // a second server on the same PostgreSQL schema
     const { token, who } = await consumer(a);
     await a.access.serving.budgets.charge(who, "quality-review", 10, 1);
     expect(await codeOf(a.access.serving.budgets.charge(who, "quality-review", 10, 1))).toBe(

@@ -10,6 +10,7 @@ import { constants, createReadStream, promises as fs } from "node:fs";
 import path from "node:path";
 import { VaultError } from "../../../errors.js";
 import { fsyncDir } from "../../../fsutil/atomic.js";
+import { watchSource } from "../source.js";
 import { OBJECT_NAME_RE, type BlobStore, type ObjectInfo, type OpenedObject } from "../types.js";
 import { translateFsError } from "./errors.js";
 
@@ -45,20 +46,10 @@ export class FsBlobStore implements BlobStore {
     const part = path.join(this.#incoming, `${randomBytes(12).toString("hex")}.part`);
     let size = 0;
     let handle: fs.FileHandle | undefined;
-    // Errors of the data source (a client that hung up, a failing encoder) are not the store's:
-    // they pass through as they are, never reported as STORE_IO.
-    const from = { source: false };
-    async function* source(): AsyncGenerator<Uint8Array, void, undefined> {
-      try {
-        yield* data;
-      } catch (e) {
-        from.source = true;
-        throw e;
-      }
-    }
+    const watched = watchSource(data);
     try {
       handle = await fs.open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      for await (const chunk of source()) {
+      for await (const chunk of watched.source) {
         let off = 0;
         while (off < chunk.length) {
           const { bytesWritten } = await handle.write(chunk, off, chunk.length - off);
@@ -78,7 +69,7 @@ export class FsBlobStore implements BlobStore {
     } catch (e) {
       await handle?.close().catch(() => undefined);
       await fs.rm(part, { force: true }).catch(() => undefined);
-      if (from.source) throw e;
+      if (watched.failed()) throw e;
       if ((e as { code?: unknown }).code === "EEXIST") {
         throw new VaultError("STORE_IO", "object already exists; refusing to overwrite", { cause: e });
       }

@@ -28,6 +28,7 @@ import {
   type CompletedPart,
 } from "@aws-sdk/client-s3";
 import { VaultError } from "../../../errors.js";
+import { watchSource } from "../source.js";
 import { OBJECT_NAME_RE, type BlobStore, type ObjectInfo, type OpenedObject } from "../types.js";
 import { MIN_PART_SIZE } from "./config.js";
 import { isNotFound, isPreconditionFailed, translateS3Error } from "./errors.js";
@@ -102,17 +103,8 @@ export class S3BlobStore implements BlobStore {
   async put(name: string, data: AsyncIterable<Uint8Array>): Promise<{ size: number }> {
     const Key = this.#key(name);
     const Bucket = this.#bucket;
-    // Errors of the data source (a client that hung up, a failing encoder) pass through as they are.
-    const from = { source: false };
-    async function* source(): AsyncGenerator<Uint8Array, void, undefined> {
-      try {
-        yield* data;
-      } catch (e) {
-        from.source = true;
-        throw e;
-      }
-    }
-    const it = parts(source(), this.#partSize);
+    const watched = watchSource(data);
+    const it = parts(watched.source, this.#partSize);
     let uploadId: string | undefined;
     let size = 0;
     try {
@@ -158,7 +150,7 @@ export class S3BlobStore implements BlobStore {
           .send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId }))
           .catch(() => undefined); // sweepIncomplete removes it later
       }
-      if (from.source) throw e;
+      if (watched.failed()) throw e;
       if (isPreconditionFailed(e))
         throw new VaultError("STORE_IO", "object already exists; refusing to overwrite", { cause: e });
       throw translateS3Error(e, "put");
