@@ -42,7 +42,8 @@ export function createBudgetEnforcer(deps: Deps) {
     r: BudgetRefusal,
   ): Promise<number> {
     const now = deps.now().getTime();
-    if (who.tokenId !== "") {
+    const counting = who.tokenId !== "" && deps.access.budgets.suspendAfterExceedances > 0;
+    if (counting) {
       await trx.insertInto("budget_strikes").values({ token_id: who.tokenId, at_ms: now }).execute();
       await trx
         .deleteFrom("budget_strikes")
@@ -56,14 +57,14 @@ export function createBudgetEnforcer(deps: Deps) {
       window: r.budget.window,
       retryAfterSec: r.retryAfterSec,
     });
-    if (who.tokenId === "") return 0;
+    if (!counting) return 0;
     const row = await trx
       .selectFrom("budget_strikes")
-      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .select((eb) => eb.fn.countAll<number | string>().as("n"))
       .where("token_id", "=", who.tokenId)
       .where("at_ms", ">", now - parseDuration(r.budget.window))
       .executeTakeFirstOrThrow();
-    return row.n;
+    return Number(row.n); // PostgreSQL's count is an int8, which drivers may return as text
   }
 
   async function strikeAndThrow(

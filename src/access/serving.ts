@@ -3,13 +3,17 @@
  * serving rules, the same for the HTTP API, the CLI and library users:
  *   - the subject is active, checked again inside the write transaction that records the serve;
  *   - a consumer's consent for the purpose is checked again there (it may have been revoked since
- *     the authorization decision), and its egress budget is charged there, atomically;
+ *     the authorization decision); its egress budget is charged atomically just before, in its
+ *     own transaction (a refusal after the charge costs the consumer budget: fail closed);
  *   - reconstructable material (frames, raw audio) needs an approved break-glass grant, consumed
  *     in that same transaction, so it serves once;
  *   - every item served records `derivation.served` in that transaction: nothing is handed out
  *     that the log does not show.
  * The caller has already decided that the principal may perform the action (Cedar, src/server/authz.ts
- * for the API; the CLI acts as the local operator who holds the key file).
+ * for the API). The CLI and library act as the local operator: whoever holds this host's key
+ * file can decrypt everything anyway, so for them these rules are about the record (every serve
+ * is logged) and about not handing out voice by accident, not a barrier against themselves.
+ * The data key is unwrapped only after the transaction committed, so a refusal leaves none.
  */
 import { recordEvent } from "../audit/record.js";
 import { wipe } from "../crypto/bytes.js";
@@ -126,7 +130,6 @@ export function createServingService(deps: Deps) {
         throw new VaultError("FORBIDDEN", `${purpose} does not receive ${kind.name}`);
       const blob = await loadBlob(deps.meta.db, d.blob_id);
       if (isConsumer) await budgets.charge(requester, purpose, blob.plaintext_size, 1);
-      const opened = await openBlob(deps, blob, subject);
       await deps.meta.write(async (trx) => {
         const now = await loadSubject(trx, subject.id);
         if (now.status !== "active") throw new VaultError("SUBJECT_SHREDDED", "subject is no longer active");
@@ -153,6 +156,7 @@ export function createServingService(deps: Deps) {
           bytes: blob.plaintext_size,
         });
       });
+      const opened = await openBlob(deps, blob, subject);
       return {
         id: d.id,
         name: d.name,

@@ -290,6 +290,7 @@ export async function initVault(options: InitOptions): Promise<Vault> {
         hostFingerprint: hostKeyFingerprint(hostPublicKey),
       });
     });
+    await store.bind?.(vaultId, "create"); // a shared bucket and prefix belong to one vault
     await writeVaultConfig(dataDir, config); // last: its presence means "a complete vault"
     return new Vault({
       vaultId,
@@ -483,6 +484,7 @@ async function openInternal(
     }
     const synced = await openRoot(rootDeps);
     const store = await blobStoreFor(config, dataDir, options.blobStore, env);
+    await store.bind?.(config.vaultId, "open");
     const vault = new Vault({
       vaultId: config.vaultId,
       config,

@@ -4,7 +4,12 @@ import net from "node:net";
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import {
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+} from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
 import { FsBlobStore } from "../../src/store/blob/fs/store.js";
 import { openBlobStore } from "../../src/store/blob/drivers.js";
@@ -59,7 +64,7 @@ const DRIVERS: { name: string; make(): Promise<Harness> }[] = [
               store,
               async abandon() {
                 await b.client.send(
-                  new CreateMultipartUploadCommand({ Bucket: b.config.bucket, Key: "blb_dead" }),
+                  new CreateMultipartUploadCommand({ Bucket: b.config.bucket, Key: name() }),
                 );
               },
               pending,
@@ -201,10 +206,15 @@ describe("S3 configuration fails closed", () => {
   });
 });
 
-/** A proxy in front of the S3 service that resets the first `failures` connections it gets. */
+/**
+ * A proxy in front of the S3 service that resets the first `failures` connections it gets, and
+ * with `dropPutReply` swallows the reply to the first PUT (the request reached the service, its
+ * answer is lost on the way back, as when a connection dies at the wrong moment).
+ */
 async function flakyProxy(
   target: URL,
   failures: number,
+  dropPutReply = false,
 ): Promise<{ url: string; resets(): number; close(): Promise<void> }> {
   let seen = 0;
   const sockets = new Set<net.Socket>();
@@ -218,9 +228,24 @@ async function flakyProxy(
     }
     const up = net.connect(Number(target.port), target.hostname);
     up.on("error", () => client.destroy());
-    client.pipe(up);
-    up.pipe(client);
+    let swallow = false;
+    client.on("data", (chunk: Buffer) => {
+      if (dropPutReply && chunk.subarray(0, 4).toString() === "PUT ") {
+        dropPutReply = false;
+        swallow = true;
+      }
+      up.write(chunk);
+    });
+    up.on("data", (chunk: Buffer) => {
+      if (swallow) {
+        client.destroy(); // the service answered; the client never hears it
+        up.destroy();
+        return;
+      }
+      client.write(chunk);
+    });
     client.on("close", () => up.destroy());
+    up.on("close", () => client.destroy());
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as net.AddressInfo).port;
@@ -272,6 +297,83 @@ describe.runIf(HAVE_S3)("S3 under faults", () => {
       expect(await direct.stat(n)).toBeUndefined();
     } finally {
       await b.drop();
+    }
+  });
+
+  it("takes a put whose reply was lost for done when the retry finds exactly its object", async () => {
+    const b = await freshBucket();
+    const proxy = await flakyProxy(new URL(b.config.endpoint!), 0, true);
+    try {
+      const store = await openBlobStore(
+        { ...b.config, endpoint: proxy.url },
+        { localDir: "/x", env: s3Env() },
+      );
+      const data = randomBytes(1000);
+      const n = name();
+      expect(await store.put(n, chunked(data, 100))).toEqual({ size: 1000 });
+      expect((await collectBytes(store.get(n))).equals(data)).toBe(true);
+    } finally {
+      await proxy.close();
+      await b.drop();
+    }
+  });
+});
+
+describe.runIf(HAVE_S3)("S3 store specifics", () => {
+  it("deletes every version of an object, the one from before versioning included", async () => {
+    const b = await freshBucket();
+    try {
+      const store = await openBlobStore(b.config, { localDir: "/x", env: s3Env() });
+      const n = name();
+      await store.put(n, chunked(randomBytes(100), 100)); // the "null" version
+      await b.client.send(
+        new PutBucketVersioningCommand({
+          Bucket: b.config.bucket,
+          VersioningConfiguration: { Status: "Enabled" },
+        }),
+      );
+      expect(await store.delete(n)).toBe(true);
+      expect(await store.stat(n)).toBeUndefined();
+      const left = await b.client.send(new ListObjectVersionsCommand({ Bucket: b.config.bucket }));
+      expect([...(left.Versions ?? []), ...(left.DeleteMarkers ?? [])]).toEqual([]);
+    } finally {
+      await b.drop();
+    }
+  });
+
+  it("sweeps only its own abandoned uploads, not another application's in the same bucket", async () => {
+    const b = await freshBucket();
+    try {
+      const store = await openBlobStore(b.config, { localDir: "/x", env: s3Env() });
+      await b.client.send(
+        new CreateMultipartUploadCommand({ Bucket: b.config.bucket, Key: "backups/db.tar" }),
+      );
+      await b.client.send(new CreateMultipartUploadCommand({ Bucket: b.config.bucket, Key: name() }));
+      expect(await store.sweepIncomplete(0)).toBe(1);
+      const left = await b.client.send(new ListMultipartUploadsCommand({ Bucket: b.config.bucket }));
+      expect((left.Uploads ?? []).map((u) => u.Key)).toEqual(["backups/db.tar"]);
+    } finally {
+      await b.drop();
+    }
+  });
+
+  it("reports a bucket that disappeared as STORE_IO, not as a missing blob", async () => {
+    const b = await freshBucket();
+    const store = await openBlobStore(b.config, { localDir: "/x", env: s3Env() });
+    await b.drop();
+    expect(await codeOf(collectBytes(store.get(name())))).toBe("STORE_IO");
+    expect(await codeOf(store.put(name(), chunked(randomBytes(10), 10)))).toBe("STORE_IO");
+  });
+
+  it("refuses plain HTTP however the endpoint arrives (AWS_ENDPOINT_URL_S3), before sending", async () => {
+    const saved = process.env.AWS_ENDPOINT_URL_S3;
+    process.env.AWS_ENDPOINT_URL_S3 = "http://s3.attacker.example";
+    try {
+      const cfg = { driver: "s3" as const, bucket: "voices", region: "us-east-1" };
+      expect(await codeOf(openBlobStore(cfg, { localDir: "/x", env: s3Env() }))).toBe("INSECURE_CONFIG");
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
+      else process.env.AWS_ENDPOINT_URL_S3 = saved;
     }
   });
 });

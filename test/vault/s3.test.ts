@@ -1,6 +1,6 @@
 /** A vault whose ciphertext lives in S3 (Ceph RGW on loopback), over every metadata backend. */
 import { randomBytes } from "node:crypto";
-import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
 import { internalsOf } from "../../src/platform/vault.js";
 import { BACKENDS, codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
@@ -8,7 +8,10 @@ import { freshBucket, HAVE_S3, s3Env, testClient } from "../support/s3.js";
 
 async function keysIn(b: Awaited<ReturnType<typeof freshBucket>>): Promise<string[]> {
   const r = await b.client.send(new ListObjectsV2Command({ Bucket: b.config.bucket }));
-  return (r.Contents ?? []).map((o) => o.Key!).sort();
+  return (r.Contents ?? [])
+    .map((o) => o.Key!)
+    .filter((k) => k !== "voxvault-vault.json") // the vault's claim on the bucket
+    .sort();
 }
 
 async function* once(data: Uint8Array): AsyncGenerator<Uint8Array> {
@@ -98,5 +101,50 @@ describe.runIf(HAVE_S3).each(BACKENDS)("a vault on S3 ($name metadata)", (backen
     const missing = { ...bucket.config, bucket: `${bucket.config.bucket}-missing` };
     expect(await codeOf(sb.init({ storage: missing, env: { ...sb.env, ...s3Env() } }))).toBe("STORE_IO");
     expect(await codeOf(sb.open())).toBe("VAULT_NOT_FOUND");
+  });
+
+  it("gives a bucket and prefix to one vault only: a second vault there, or a foreign claim, is refused", async () => {
+    sb = sandbox(backend);
+    bucket = await freshBucket();
+    const env = { ...sb.env, ...s3Env() };
+    const v = await sb.init({ storage: bucket.config, env });
+    const s = await v.subjects.add({ ref: "first@example.com" });
+    const kept = await v.blobs.put({ subjectId: s.id, kind: "note", data: once(Buffer.from("mine")) });
+    await v.close();
+
+    const other = sandbox(backend);
+    try {
+      const otherEnv = { ...other.env, ...s3Env() };
+      // a second vault on the same bucket and prefix would sweep the first one's objects as orphans
+      expect(await codeOf(other.init({ storage: bucket.config, env: otherEnv }))).toBe("CONFIG_INVALID");
+      // under a prefix of its own it is fine, and its sweep leaves the first vault's objects alone
+      const w = await other.init({ storage: { ...bucket.config, prefix: "staging/" }, env: otherEnv });
+      await w.maintenance.run({ graceMs: 0 });
+      await w.close();
+    } finally {
+      await other.cleanup();
+    }
+    // a claim that names another vault (a vault.json pointed at the wrong bucket) does not open
+    await bucket.client.send(
+      new PutObjectCommand({
+        Bucket: bucket.config.bucket,
+        Key: "voxvault-vault.json",
+        Body: JSON.stringify({ vaultId: "vlt_00000000000000000000000000" }),
+      }),
+    );
+    expect(await codeOf(sb.open({ env }))).toBe("CONFIG_INVALID");
+    await bucket.client.send(
+      new PutObjectCommand({
+        Bucket: bucket.config.bucket,
+        Key: "voxvault-vault.json",
+        Body: JSON.stringify({ vaultId: v.id }),
+      }),
+    );
+    const again = await sb.open({ env });
+    try {
+      expect((await collectBytes((await again.blobs.read(kept.id)).stream)).toString()).toBe("mine");
+    } finally {
+      await again.close();
+    }
   });
 });

@@ -31,6 +31,12 @@ export interface BlobStore {
   list(): AsyncIterable<ObjectInfo>;
   /** Removes abandoned partial writes older than the given age; returns how many. */
   sweepIncomplete(olderThanMs: number): Promise<number>;
+  /**
+   * For stores that others could share (a bucket): marks the store as this vault's at init
+   * ("create": refused if another vault's mark is there) and checks the mark at every open.
+   * A store inside the vault's own data directory needs none.
+   */
+  bind?(vaultId: string, mode: "create" | "open"): Promise<void>;
 }
 
 /** Object names are blob ids: lowercase, no separators, so they can never address a path. */

@@ -12,15 +12,20 @@ import { isNotFound, translateS3Error } from "./errors.js";
 import type { S3Config } from "./config.js";
 import { S3BlobStore } from "./store.js";
 
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+
+function insecure(origin: string): VaultError {
+  return new VaultError(
+    "INSECURE_CONFIG",
+    `S3 endpoint ${origin}: use https (plain http only on loopback); voice ciphertext still deserves TLS`,
+  );
+}
+
 function checkEndpoint(endpoint: string | undefined): void {
   if (endpoint === undefined) return;
   const u = new URL(endpoint);
-  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
-  if (u.protocol === "https:" || (u.protocol === "http:" && loopback)) return;
-  throw new VaultError(
-    "INSECURE_CONFIG",
-    `S3 endpoint ${u.origin}: use https (plain http only on loopback); voice ciphertext still deserves TLS`,
-  );
+  if (u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK.has(u.hostname))) return;
+  throw insecure(u.origin);
 }
 
 export function s3Client(config: S3Config, env: NodeJS.ProcessEnv): S3Client {
@@ -32,7 +37,7 @@ export function s3Client(config: S3Config, env: NodeJS.ProcessEnv): S3Client {
       "CONFIG_INVALID",
       "set both VOXVAULT_S3_ACCESS_KEY_ID and VOXVAULT_S3_SECRET_ACCESS_KEY",
     );
-  return new S3Client({
+  const client = new S3Client({
     region: config.region,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     forcePathStyle: config.forcePathStyle ?? false,
@@ -43,6 +48,18 @@ export function s3Client(config: S3Config, env: NodeJS.ProcessEnv): S3Client {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
+  // The endpoint can also come from the environment or a profile (AWS_ENDPOINT_URL_S3,
+  // endpoint_url): every request is checked as it leaves, not only vault.json.
+  client.middlewareStack.add(
+    (next) => (args) => {
+      const req = args.request as { protocol?: string; hostname?: string };
+      if (req.protocol === "http:" && !LOOPBACK.has(req.hostname ?? ""))
+        throw insecure(`http://${req.hostname ?? "?"}`);
+      return next(args);
+    },
+    { step: "finalizeRequest", name: "voxvaultRequireTls" },
+  );
+  return client;
 }
 
 /** Opens the store and checks that the bucket answers (a clear error now, not at the first put). */

@@ -15,8 +15,10 @@ export function errorName(e: unknown): string {
   return s?.name ?? s?.Code ?? "";
 }
 
+/** A missing object (a missing bucket is not: that is a configuration error, STORE_IO). */
 export function isNotFound(e: unknown): boolean {
   const n = errorName(e);
+  if (n === "NoSuchBucket") return false;
   return n === "NoSuchKey" || n === "NotFound" || n === "NoSuchUpload" || httpStatus(e) === 404;
 }
 

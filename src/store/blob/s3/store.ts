@@ -52,29 +52,37 @@ export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 /** S3's limit on parts per upload. */
 const MAX_PARTS = 10_000;
 
-/** Accumulates a stream into parts of exactly `size` bytes (the last may be shorter). */
+/**
+ * Cuts a stream into parts of exactly `size` bytes (the last may be shorter). Chunks are kept as
+ * they come and copied into one buffer only when a part is full, so a small object costs its own
+ * size, not a whole part.
+ */
 async function* parts(
   source: AsyncIterable<Uint8Array>,
   size: number,
 ): AsyncGenerator<Buffer, void, undefined> {
-  let buf = Buffer.allocUnsafe(size);
+  let held: Uint8Array[] = [];
   let filled = 0;
   for await (const chunk of source) {
     let off = 0;
     while (off < chunk.length) {
       const n = Math.min(size - filled, chunk.length - off);
-      buf.set(chunk.subarray(off, off + n), filled);
+      held.push(chunk.subarray(off, off + n));
       filled += n;
       off += n;
       if (filled === size) {
-        yield buf;
-        buf = Buffer.allocUnsafe(size); // the yielded part may still be in flight
+        const part = Buffer.concat(held, size);
+        held = [];
         filled = 0;
+        yield part;
       }
     }
   }
-  if (filled > 0) yield buf.subarray(0, filled);
+  if (filled > 0) yield Buffer.concat(held, filled);
 }
+
+/** The object that marks a bucket and prefix as one vault's (never a blob id, so never listed). */
+export const CLAIM_KEY = "voxvault-vault.json";
 
 export class S3BlobStore implements BlobStore {
   readonly kind = "s3";
@@ -109,11 +117,15 @@ export class S3BlobStore implements BlobStore {
     let size = 0;
     try {
       const first = await it.next();
-      const firstPart = first.done ? Buffer.alloc(0) : first.value;
-      const second = first.done ? { done: true as const, value: undefined } : await it.next();
-      if (second.done) {
-        await this.#client.send(new PutObjectCommand({ Bucket, Key, Body: firstPart, IfNoneMatch: "*" }));
-        return { size: firstPart.length };
+      let pending: Buffer | undefined = first.done ? Buffer.alloc(0) : first.value;
+      const second = first.done ? undefined : await it.next();
+      if (!second || second.done) {
+        const body = pending;
+        pending = undefined;
+        await this.#conditional(name, body.length, () =>
+          this.#client.send(new PutObjectCommand({ Bucket, Key, Body: body, IfNoneMatch: "*" })),
+        );
+        return { size: body.length };
       }
       uploadId = (await this.#client.send(new CreateMultipartUploadCommand({ Bucket, Key }))).UploadId;
       if (!uploadId) throw new VaultError("STORE_IO", "put: S3 returned no upload id");
@@ -128,19 +140,31 @@ export class S3BlobStore implements BlobStore {
         done.push({ PartNumber, ETag: r.ETag });
         size += body.length;
       };
-      await upload(firstPart);
-      await upload(second.value);
-      for await (const body of it) await upload(body);
+      // one part in flight while the next one fills; nothing else is held
+      const firstBody = pending;
+      pending = second.value;
+      await upload(firstBody);
+      for (;;) {
+        const body = pending;
+        pending = undefined;
+        await upload(body);
+        const next = await it.next();
+        if (next.done) break;
+        pending = next.value;
+      }
       if (!this.#conditionalMultipart && (await this.stat(name)))
         throw new VaultError("STORE_IO", "object already exists; refusing to overwrite");
-      await this.#client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket,
-          Key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: done },
-          ...(this.#conditionalMultipart ? { IfNoneMatch: "*" } : {}),
-        }),
+      const id = uploadId;
+      await this.#conditional(name, size, () =>
+        this.#client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket,
+            Key,
+            UploadId: id,
+            MultipartUpload: { Parts: done },
+            ...(this.#conditionalMultipart ? { IfNoneMatch: "*" } : {}),
+          }),
+        ),
       );
       uploadId = undefined;
       return { size };
@@ -154,6 +178,64 @@ export class S3BlobStore implements BlobStore {
       if (isPreconditionFailed(e))
         throw new VaultError("STORE_IO", "object already exists; refusing to overwrite", { cause: e });
       throw translateS3Error(e, "put");
+    }
+  }
+
+  /**
+   * A conditional create. When the SDK had to retry it (a reply lost on the way back) and the
+   * retry finds the name taken, the first attempt may have written it: an object of exactly our
+   * size under our random name is ours, anything else is a refusal.
+   */
+  async #conditional(name: string, size: number, send: () => Promise<unknown>): Promise<void> {
+    try {
+      await send();
+    } catch (e) {
+      const attempts = (e as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+      if (isPreconditionFailed(e) && attempts > 1 && (await this.stat(name))?.size === size) return;
+      throw e;
+    }
+  }
+
+  /**
+   * Marks the bucket and prefix as this vault's (at init, a conditional create) or checks the mark
+   * (at open): two vaults on one bucket and prefix would each take the other's objects for
+   * orphans and sweep them.
+   */
+  async bind(vaultId: string, mode: "create" | "open"): Promise<void> {
+    const Key = this.#prefix + CLAIM_KEY;
+    const Bucket = this.#bucket;
+    const claimed = await this.#client
+      .send(new GetObjectCommand({ Bucket, Key }))
+      .then(async (r) => (JSON.parse(await r.Body!.transformToString()) as { vaultId?: unknown }).vaultId)
+      .catch((e: unknown) => {
+        if (isNotFound(e)) return undefined;
+        throw translateS3Error(e, "claim");
+      });
+    const where = `s3://${Bucket}/${this.#prefix}`;
+    if (mode === "open") {
+      if (claimed === vaultId) return;
+      throw new VaultError(
+        "CONFIG_INVALID",
+        claimed === undefined
+          ? `${where} holds no voxvault claim: is this the vault's bucket and prefix?`
+          : `${where} belongs to another vault (${JSON.stringify(claimed)})`,
+      );
+    }
+    if (claimed !== undefined)
+      throw new VaultError(
+        "CONFIG_INVALID",
+        `${where} already belongs to vault ${JSON.stringify(claimed)}; use another prefix`,
+      );
+    try {
+      await this.#client.send(
+        new PutObjectCommand({ Bucket, Key, Body: JSON.stringify({ vaultId }), IfNoneMatch: "*" }),
+      );
+    } catch (e) {
+      if (isPreconditionFailed(e))
+        throw new VaultError("CONFIG_INVALID", `${where} was claimed by another vault meanwhile`, {
+          cause: e,
+        });
+      throw translateS3Error(e, "claim");
     }
   }
 
@@ -187,7 +269,15 @@ export class S3BlobStore implements BlobStore {
         const end = Math.min(info.size, offset + length) - 1;
         try {
           const r = await client.send(new GetObjectCommand({ Bucket, Key, Range: `bytes=${offset}-${end}` }));
-          return await r.Body!.transformToByteArray();
+          const want = end - offset + 1;
+          if (r.ContentLength !== undefined && r.ContentLength !== want) {
+            (r.Body as { destroy?: () => void } | undefined)?.destroy?.(); // the service ignored Range
+            throw new VaultError("STORE_INTEGRITY", `read: asked for ${want} bytes, got ${r.ContentLength}`);
+          }
+          const bytes = await r.Body!.transformToByteArray();
+          if (bytes.length !== want)
+            throw new VaultError("STORE_INTEGRITY", `read: asked for ${want} bytes, got ${bytes.length}`);
+          return bytes;
         } catch (e) {
           throw translateS3Error(e, "read");
         }
@@ -214,17 +304,37 @@ export class S3BlobStore implements BlobStore {
    */
   async delete(name: string): Promise<boolean> {
     const Key = this.#key(name);
+    const Bucket = this.#bucket;
     const existed = (await this.stat(name)) !== undefined;
     try {
-      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key }));
-      const versions = await this.#client.send(
-        new ListObjectVersionsCommand({ Bucket: this.#bucket, Prefix: Key, MaxKeys: 1000 }),
-      );
-      const ids = [...(versions.Versions ?? []), ...(versions.DeleteMarkers ?? [])]
-        .filter((v) => v.Key === Key && v.VersionId && v.VersionId !== "null")
-        .map((v) => ({ Key, VersionId: v.VersionId! }));
-      if (ids.length > 0)
-        await this.#client.send(new DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: ids } }));
+      await this.#client.send(new DeleteObjectCommand({ Bucket, Key }));
+      let keyMarker: string | undefined;
+      let versionMarker: string | undefined;
+      for (;;) {
+        const page = await this.#client.send(
+          new ListObjectVersionsCommand({
+            Bucket,
+            Prefix: Key,
+            KeyMarker: keyMarker,
+            VersionIdMarker: versionMarker,
+          }),
+        );
+        // every version of exactly this key, the pre-versioning "null" one and delete markers too
+        const ids = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]
+          .filter((v) => v.Key === Key && v.VersionId)
+          .map((v) => ({ Key, VersionId: v.VersionId! }));
+        if (ids.length > 0) {
+          const r = await this.#client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: ids } }));
+          if (r.Errors?.length)
+            throw new VaultError(
+              "STORE_IO",
+              `delete: ${r.Errors.length} version(s) of the object could not be deleted (${r.Errors[0]!.Code ?? "error"})`,
+            );
+        }
+        if (!page.IsTruncated) break;
+        keyMarker = page.NextKeyMarker;
+        versionMarker = page.NextVersionIdMarker;
+      }
       return existed;
     } catch (e) {
       throw translateS3Error(e, "delete");
@@ -269,6 +379,9 @@ export class S3BlobStore implements BlobStore {
         );
         for (const u of r.Uploads ?? []) {
           if (!u.Key || !u.UploadId || (u.Initiated && u.Initiated.getTime() >= cutoff)) continue;
+          // only this vault's uploads: blob ids under its prefix (other applications may share a bucket)
+          if (!u.Key.startsWith(this.#prefix) || !OBJECT_NAME_RE.test(u.Key.slice(this.#prefix.length)))
+            continue;
           await this.#client.send(
             new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: u.Key, UploadId: u.UploadId }),
           );
