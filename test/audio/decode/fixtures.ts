@@ -132,7 +132,8 @@ export function rms(x: Float32Array, from = 0, to = x.length): number {
 
 /**
  * Compiles the decode entry and its worker with tsc (no type check) into a temp dir with a
- * node_modules link, so tests can run the worker the way dist/ runs it. Cached per source hash.
+ * node_modules link, so tests can run the worker the way dist/ runs it. Cached per source hash
+ * and checkout.
  */
 export function compiledDecode(): { root: string; workerUrl: URL; indexUrl: URL } {
   const srcDirs = ["src/audio/decode", "src/audio/pcm"];
@@ -141,6 +142,9 @@ export function compiledDecode(): { root: string; workerUrl: URL; indexUrl: URL 
     for (const f of readdirSync(join(REPO, d)).sort()) h.update(f).update(readFileSync(join(REPO, d, f)));
   }
   h.update(readFileSync(join(REPO, "src/errors.ts")));
+  // and per checkout: the build links to this checkout's node_modules, which another checkout
+  // (a worktree, a clone removed since) must not lend it
+  h.update(REPO);
   const root = join(tmpdir(), `voxvault-decode-build-${h.digest("hex").slice(0, 16)}`);
   const worker = join(root, "src/audio/decode/worker.js");
   if (!existsSync(worker)) {
