@@ -65,8 +65,6 @@ export interface ServedDerivation {
 export interface DatasetPageInput {
   readonly requester: Requester;
   readonly purpose: string;
-  /** The consumer's application tenant (consumers read only their own tenant's subjects). */
-  readonly tenant: string;
   readonly after?: string | undefined;
   readonly limit?: number | undefined;
 }
@@ -110,9 +108,24 @@ export function createServingService(deps: Deps) {
     return { derivation, subject: await loadSubject(deps.meta.db, derivation.subject_id) };
   }
 
+  /**
+   * The tenant of a consumer's application: consumers see subjects of that tenant only (policy
+   * `consumers-stay-in-their-tenant`). No application, or one that no longer exists: "" (none).
+   */
+  async function applicationTenant(application: string | null): Promise<string> {
+    if (application === null) return "";
+    const row = await deps.meta.db
+      .selectFrom("applications")
+      .select("tenant")
+      .where("name", "=", application)
+      .executeTakeFirst();
+    return row?.tenant ?? "";
+  }
+
   return {
     derivationRef,
     budgets,
+    applicationTenant,
 
     /** A subject's record, as the authorization decision needs it (tenant, status). */
     subjectRef: (id: string): Promise<SubjectsTable> => loadSubject(deps.meta.db, id),
@@ -172,7 +185,8 @@ export function createServingService(deps: Deps) {
      * application's pseudonym. One event per item, so each contractor sees every access.
      */
     async datasetPage(input: DatasetPageInput): Promise<{ items: DatasetItem[]; next: string | null }> {
-      const { requester, purpose, tenant } = input;
+      const { requester, purpose } = input;
+      const tenant = await applicationTenant(requester.principal.application);
       const p = deps.purposes()[purpose];
       if (!p) throw new VaultError("NOT_FOUND", `no purpose ${purpose}`);
       const names = p.derivations.filter((n) => !derivationKind(n).reconstructable);

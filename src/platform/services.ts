@@ -157,29 +157,22 @@ export function composeServices(init: VaultInit, state: SharedState) {
     retention: abstraction.retention,
   });
   const db = init.meta.db;
+  const serving = createServingService({
+    ...init,
+    access: accessConfig,
+    breakglass,
+    tokens,
+    purposes,
+  });
   const access: VaultAccess = {
     config: accessConfig,
     tokens,
     applications: createApplicationService({ ...init, purposes }),
     consents: createConsentService({ ...init, purposes }),
     breakglass,
-    serving: createServingService({
-      ...init,
-      access: accessConfig,
-      breakglass,
-      tokens,
-      purposes,
-    }),
+    serving,
     consentActive: (subjectId, purpose) => hasActiveConsent(db, subjectId, purpose),
-    async applicationTenant(application) {
-      if (application === null) return "";
-      const row = await db
-        .selectFrom("applications")
-        .select("tenant")
-        .where("name", "=", application)
-        .executeTakeFirst();
-      return row?.tenant ?? "";
-    },
+    applicationTenant: (application) => serving.applicationTenant(application),
   };
   const audit: VaultAudit = {
     list: (q) => listEvents(db, q),

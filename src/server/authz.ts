@@ -5,7 +5,6 @@
  * contractor asks about another subject, so ids of others are not confirmed.
  */
 import type { Authenticated } from "../access/tokens.js";
-import type { ChargeOutcome } from "../access/budgets.js";
 import { VaultError } from "../errors.js";
 import { uid, type CedarValue, type PolicyEngine, type RequestEntity } from "../policy/engine.js";
 import type { SubjectsTable } from "../store/meta/schema.js";
@@ -23,14 +22,6 @@ const ROLE_TYPE = {
 
 export function subjectEntity(s: Pick<SubjectsTable, "id" | "tenant" | "status">): RequestEntity {
   return { ...uid("Subject", s.id), attrs: { tenant: s.tenant, status: s.status } };
-}
-
-/**
- * The tenant of a consumer's application: consumers see subjects of that tenant only (policy
- * `consumers-stay-in-their-tenant`). An application that no longer exists has no tenant ("").
- */
-export function applicationTenant(vault: Vault, application: string | null): Promise<string> {
-  return vault.access.applicationTenant(application);
 }
 
 export function principalEntity(
@@ -68,11 +59,6 @@ export interface DecisionInput {
   readonly breakGlassRequest: string | undefined;
   /** Commits `access.granted` events (group commit, see read-events.ts). */
   readonly recordRead: ReadEventRecorder;
-}
-
-/** Room left in the principal's budget right now for one more item (the charge happens in the handler). */
-function budgetRoom(vault: Vault, principalId: string, purpose: string): Promise<ChargeOutcome> {
-  return vault.access.serving.budgets.room(principalId, purpose);
 }
 
 async function breakGlassLive(vault: Vault, input: DecisionInput): Promise<boolean> {
@@ -128,7 +114,7 @@ export async function decide(
       : false;
   const budget =
     auth.principal.role === "consumer" && purpose !== ""
-      ? await budgetRoom(vault, auth.principal.id, purpose)
+      ? await vault.access.serving.budgets.room(auth.principal.id, purpose)
       : undefined;
   const budgetOk = budget?.ok ?? true;
   const context: Record<string, CedarValue> = {
@@ -140,7 +126,9 @@ export async function decide(
     nowSec: Math.floor(vault.now().getTime() / 1000),
   };
   const consumerTenant =
-    auth.principal.role === "consumer" ? await applicationTenant(vault, auth.principal.application) : "";
+    auth.principal.role === "consumer"
+      ? await vault.access.applicationTenant(auth.principal.application)
+      : "";
   const principal = principalEntity(auth, consumerTenant);
   const entities = [...principal.extra, ...(resource.entities ?? [])];
   if (auth.principal.role === "contractor" && resource.entity.type !== "Voxvault::Subject") {

@@ -15,9 +15,10 @@ import type { KeyHostStatus } from "../store/meta/schema.js";
 import type { VaultDeps } from "./deps.js";
 import {
   appliedSeqIn,
-  distributionContext,
   latestPunctureSeq,
+  liveGenerations,
   punctureLogId,
+  sealToHost,
   syncRoot,
 } from "./root-sync.js";
 
@@ -119,30 +120,14 @@ export function createHostService(deps: Deps) {
             `fingerprint mismatch: host ${row.id} presents ${actual}; do not approve a key you have not compared`,
           );
         }
-        const live = (
-          await trx
-            .selectFrom("root_generations")
-            .select("generation")
-            .where("status", "!=", "destroyed")
-            .execute()
-        ).map((r) => r.generation);
+        const live = await liveGenerations(trx);
         const held = new Set(await deps.provider.generations());
         const seq = await appliedSeqIn(deps.provider, await punctureLogId(trx));
         const at = deps.now().toISOString();
         const sent: number[] = [];
         for (const g of live) {
           if (!held.has(g)) continue;
-          const sealed = await dist.seal(g, row.public_key, distributionContext(row.id));
-          await trx
-            .insertInto("key_distributions")
-            .values({
-              host_id: row.id,
-              generation: g,
-              sealed: Buffer.from(sealed),
-              through_seq: seq,
-              created_at: at,
-            })
-            .execute();
+          await sealToHost(trx, dist, row, g, seq, at);
           sent.push(g);
         }
         await trx

@@ -35,7 +35,7 @@ import {
   PUNCTURE_LOG_META,
   punctureLogId,
 } from "../keys/puncture-log.js";
-import type { LogPosition } from "../keys/provider.js";
+import type { GenerationDistribution, LogPosition } from "../keys/provider.js";
 import type { MetaDb } from "../store/meta/index.js";
 import type { VaultDeps } from "./deps.js";
 
@@ -64,6 +64,40 @@ export interface SyncReport {
 /** Context bound into a generation sealed to a host: the recipient's id. */
 export function distributionContext(hostId: string): Uint8Array {
   return encodeFields(["voxvault/host", hostId]);
+}
+
+/** Generations not destroyed yet (a puncture or a host's copy still matters for them), ascending. */
+export async function liveGenerations(db: MetaDb): Promise<number[]> {
+  return (
+    await db
+      .selectFrom("root_generations")
+      .select("generation")
+      .where("status", "!=", "destroyed")
+      .orderBy("generation")
+      .execute()
+  ).map((r) => r.generation);
+}
+
+/** Seals one root generation to an approved host (it accepts it at its next sync). */
+export async function sealToHost(
+  trx: MetaDb,
+  dist: GenerationDistribution,
+  host: { readonly id: string; readonly public_key: Uint8Array },
+  generation: number,
+  throughSeq: number,
+  at: string,
+): Promise<void> {
+  const sealed = await dist.seal(generation, host.public_key, distributionContext(host.id));
+  await trx
+    .insertInto("key_distributions")
+    .values({
+      host_id: host.id,
+      generation,
+      sealed: Buffer.from(sealed),
+      through_seq: throughSeq,
+      created_at: at,
+    })
+    .execute();
 }
 
 /** The host's position in the current log: a host that applied another log starts over. */
@@ -103,15 +137,7 @@ export async function logForked(db: MetaDb, at: LogPosition, log: string): Promi
 
 /** Writes into the log every point punctured in this host's live generations that it lacks. */
 async function relogOwnPunctures(deps: Pick<Deps, "provider">, trx: MetaDb, at: string): Promise<number> {
-  const live = new Set(
-    (
-      await trx
-        .selectFrom("root_generations")
-        .select("generation")
-        .where("status", "!=", "destroyed")
-        .execute()
-    ).map((r) => r.generation),
-  );
+  const live = new Set(await liveGenerations(trx));
   const mine = new Set<number>();
   for (const g of await deps.provider.generations()) {
     if (!live.has(g)) continue;
@@ -336,14 +362,6 @@ export async function syncNeeded(deps: Pick<Deps, "meta" | "provider">): Promise
     .where("host_id", "=", provider.hostId)
     .executeTakeFirst();
   if (dist) return true;
-  const live = new Set(
-    (
-      await db
-        .selectFrom("root_generations")
-        .select("generation")
-        .where("status", "!=", "destroyed")
-        .execute()
-    ).map((r) => r.generation),
-  );
+  const live = new Set(await liveGenerations(db));
   return (await provider.generations()).some((g) => !live.has(g));
 }

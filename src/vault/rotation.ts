@@ -31,7 +31,7 @@ import type { VaultDeps } from "./deps.js";
 import type { KeyService } from "./keys.js";
 import { ROTATION_META, rotationState, type RotationState } from "./keys.js";
 import { bucketsInUse, REF_SELECTOR_SECRET, renewBucketKey, retireBucketKeys } from "./refs.js";
-import { appliedSeqIn, distributionContext, punctureLogId, syncRoot } from "./root-sync.js";
+import { appliedSeqIn, punctureLogId, sealToHost, syncRoot } from "./root-sync.js";
 import { CERT_PUBLIC_KEY_META, CERT_RETIRED_KEYS_META, retiredCertificateKeys } from "./shred.js";
 import { TLS_CERT_FILE, TLS_SECRET } from "./secret-names.js";
 
@@ -171,19 +171,7 @@ async function start(deps: Deps): Promise<{ state: RotationState; secrets: strin
         .where("status", "=", "approved")
         .where("id", "!=", deps.provider.hostId)
         .execute();
-      for (const h of others) {
-        const sealed = await dist.seal(to, h.public_key, distributionContext(h.id));
-        await trx
-          .insertInto("key_distributions")
-          .values({
-            host_id: h.id,
-            generation: to,
-            sealed: Buffer.from(sealed),
-            through_seq: seq,
-            created_at: at,
-          })
-          .execute();
-      }
+      for (const h of others) await sealToHost(trx, dist, h, to, seq, at);
     }
     const state: RotationState = { fromGeneration: from, toGeneration: to, startedAt: at };
     await trx

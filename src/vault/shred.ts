@@ -24,7 +24,7 @@ import {
 import type { VaultDeps } from "./deps.js";
 import { parseDuration } from "./duration.js";
 import { eraseSubjectData, eraseSubjectRecords } from "./erasure.js";
-import { syncRoot } from "./root-sync.js";
+import { liveGenerations, syncRoot } from "./root-sync.js";
 import { slotPoint } from "../keys/points.js";
 import { loadSubject, toSubjectInfo, type SubjectInfo } from "./subjects.js";
 
@@ -33,18 +33,6 @@ export type ShredOutcome =
   | { readonly status: "scheduled"; readonly subject: SubjectInfo; readonly shredAfter: string };
 
 type Deps = Pick<VaultDeps, "vaultId" | "config" | "meta" | "tree" | "provider" | "actor" | "now">;
-
-/** Generations whose key at a point is still live somewhere (so a puncture matters there). */
-async function liveGenerations(db: MetaDb): Promise<number[]> {
-  return (
-    await db
-      .selectFrom("root_generations")
-      .select("generation")
-      .where("status", "!=", "destroyed")
-      .orderBy("generation")
-      .execute()
-  ).map((r) => r.generation);
-}
 
 export const CERT_PUBLIC_KEY_META = "deletion_certificate_public_key";
 /** JSON array of base64 public keys that signed certificates before a rotation. */

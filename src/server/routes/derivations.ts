@@ -3,7 +3,6 @@ import { Type } from "typebox";
 import { DERIVATION_KINDS, type DerivationName } from "../../derivations/index.js";
 import { VaultError } from "../../errors.js";
 import { toDerivationInfo } from "../../ingest/service.js";
-import { applicationTenant } from "../authz.js";
 import { RATE, route, type AnyRoute } from "../route.js";
 import { derivationResource, subjectResource, vaultResource } from "./resources.js";
 import { Derivation, Id, SubjectIdParams } from "./schemas.js";
@@ -139,8 +138,6 @@ export function derivationRoutes(): AnyRoute[] {
         const page = await vault.access.serving.datasetPage({
           requester: { principal: auth.principal, tokenId: auth.token.id },
           purpose,
-          // Only the application's tenant (as the `consumers-stay-in-their-tenant` policy for reads).
-          tenant: await applicationTenant(vault, auth.principal.application),
           after: ctx.query.after,
           limit: ctx.query.limit,
         });
