@@ -8,7 +8,20 @@ import { VaultError } from "./errors.js";
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 export type IdKind =
-  "vlt" | "sub" | "blb" | "evt" | "crt" | "rec" | "drv" | "prn" | "tok" | "cns" | "bgr" | "upl" | "hst";
+  | "vlt"
+  | "sub"
+  | "blb"
+  | "evt"
+  | "crt"
+  | "rec"
+  | "drv"
+  | "prn"
+  | "tok"
+  | "cns"
+  | "bgr"
+  | "upl"
+  | "hst"
+  | "imp";
 
 export function newId(kind: IdKind): string {
   const bytes = randomBytes(17); // 136 bits drawn, the top 130 used: 26 symbols

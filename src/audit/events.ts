@@ -66,7 +66,50 @@ export type AuditEvent =
       readonly type: "blobs.removed";
       readonly subjectId: string;
       readonly count: number;
-      readonly reason: "subject_shredded" | "retention" | "upload_assembled" | "upload_aborted";
+      readonly reason:
+        "subject_shredded" | "retention" | "upload_assembled" | "upload_aborted" | "upload_failed";
+    }
+  /** An upload's last byte arrived: its staged ciphertext waits for a worker (src/ingest/jobs.ts). */
+  | {
+      readonly type: "upload.queued";
+      readonly subjectId: string;
+      readonly uploadId: string;
+      readonly bytes: number;
+    }
+  /** `voxvault import` (src/ingest/import): a run started or resumed, one event per object, the end. */
+  | {
+      readonly type: "import.started";
+      readonly runId: string;
+      readonly source: "dir" | "s3";
+      readonly resumed: boolean;
+      readonly deleteSource: boolean;
+    }
+  | {
+      readonly type: "import.object";
+      readonly runId: string;
+      /** The keyed hash of the object's key (the key itself may hold a name). */
+      readonly item: string;
+      readonly outcome: "imported" | "skipped" | "failed";
+      readonly subjectId: string | null;
+      readonly recordingId: string | null;
+      readonly code: string | null;
+      readonly sourceDeleted: boolean;
+    }
+  | {
+      readonly type: "import.finished";
+      readonly runId: string;
+      readonly imported: number;
+      readonly skipped: number;
+      readonly failed: number;
+      readonly bytesDestroyed: number;
+    }
+  /** An ingest job ended without a recording; its staged parts were deleted with this event. */
+  | {
+      readonly type: "upload.failed";
+      readonly subjectId: string;
+      readonly uploadId: string;
+      readonly code: string;
+      readonly attempts: number;
     }
   /** Format-1 vaults (root versions); later vaults record keys.root_generation_rotated. */
   | { readonly type: "keys.root_rotated"; readonly fromVersion: number; readonly toVersion: number }
@@ -132,6 +175,11 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   "blob.written",
   "blob.read",
   "blobs.removed",
+  "upload.queued",
+  "upload.failed",
+  "import.started",
+  "import.object",
+  "import.finished",
   "keys.root_rotated",
   "keys.template_key_rotated",
   "keys.root_version_destroyed",

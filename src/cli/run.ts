@@ -15,6 +15,8 @@ import { registerHost } from "./commands/host.js";
 import { registerRestore } from "./commands/restore.js";
 import { registerMaintenance } from "./commands/maintenance.js";
 import { registerSubject } from "./commands/subject.js";
+import { registerWorker } from "./commands/worker.js";
+import { registerImport } from "./commands/import.js";
 import type { GlobalOptions } from "./context.js";
 import { processIo, writeLine, type CliIo } from "./io.js";
 
@@ -32,6 +34,8 @@ const registrars: CommandRegistrar[] = [
   registerRestore,
   registerBlob,
   registerIngest,
+  registerWorker,
+  registerImport,
   registerServe,
   registerAccess,
   registerMaintenance,

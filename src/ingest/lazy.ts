@@ -9,7 +9,7 @@ export function lazyIngestService(deps: IngestDeps): IngestService {
   let service: Promise<IngestService> | undefined;
   const load = () => (service ??= import("./service.js").then((m) => m.createIngestService(deps)));
   return {
-    ingest: async (input) => (await load()).ingest(input),
+    ingest: async (input, staging) => (await load()).ingest(input, staging),
     verifySpeaker: async (input) => (await load()).verifySpeaker(input),
     recordings: async (subjectId) => (await load()).recordings(subjectId),
     derivations: async (filter) => (await load()).derivations(filter),

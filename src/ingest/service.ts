@@ -27,18 +27,18 @@ import { framesRecipe, framesToBytes } from "../derivations/frames.js";
 import { floatToS16, rawRecipe, streamingWavHeader } from "../derivations/raw.js";
 import { templateRecipe } from "../derivations/speaker-template.js";
 import type { EmbedderPort } from "./embedder-port.js";
+import { toDerivationInfo, type DerivationInfo } from "./derivation-info.js";
+
+export { toDerivationInfo, type DerivationInfo } from "./derivation-info.js";
+import {
+  decodeMetadata,
+  encodeMetadata,
+  parseRecordingMetadata,
+  type RecordingMetadata,
+} from "./metadata.js";
+import type { MetaDb } from "../store/meta/types.js";
 import { readTemplates } from "./read-templates.js";
 import { templateKey, VAULT_APPLICATION } from "../vault/template-keys.js";
-
-export interface DerivationInfo {
-  readonly id: string;
-  readonly name: DerivationName;
-  readonly class: "reconstructable" | "non-reconstructable";
-  readonly recipe: Recipe;
-  readonly blobId: string;
-  readonly application: string | null;
-  readonly expiresAt: string | null;
-}
 
 export interface IngestResult {
   readonly id: string;
@@ -52,12 +52,25 @@ export interface IngestResult {
   readonly durationSec: number;
   readonly speechSec: number;
   readonly derivations: readonly DerivationInfo[];
+  readonly metadata?: RecordingMetadata | undefined;
 }
 
 export interface IngestInput {
   readonly subjectId: string;
   readonly source: AsyncIterable<Uint8Array>;
   readonly onProgress?: ((seconds: number) => void) | undefined;
+  /** The platform's external id, kind and recording time (src/ingest/metadata.ts). */
+  readonly metadata?: RecordingMetadata | undefined;
+}
+
+/**
+ * How an ingest job commits (src/ingest/jobs.ts): the recording names its upload, and `within`
+ * runs in the commit's transaction (it refuses a duplicate attempt, rolling everything back).
+ * Internal: the Vault's public `recordings.ingest` takes no staging.
+ */
+export interface IngestStaging {
+  readonly uploadId: string;
+  within(trx: MetaDb, recordingId: string): Promise<void>;
 }
 
 export interface VerifyResult {
@@ -110,7 +123,8 @@ export function createIngestService(deps: IngestDeps) {
     return settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   }
 
-  async function ingest(input: IngestInput): Promise<IngestResult> {
+  async function ingest(input: IngestInput, staging?: IngestStaging): Promise<IngestResult> {
+    const metadata = parseRecordingMetadata(input.metadata);
     const subject = await loadSubject(deps.meta.db, input.subjectId);
     requireActive(subject);
     const embedder = await deps.embedder();
@@ -248,8 +262,12 @@ export function createIngestService(deps: IngestDeps) {
             created_at: createdAt,
             source: JSON.stringify({ ...format, bitsPerSample: info.bitsPerSample ?? null }),
             duration_ms: Math.round(report.durationSec * 1000),
+            speech_ms: Math.round(report.vad.speechSec * 1000),
+            upload_id: staging?.uploadId ?? null,
+            metadata: encodeMetadata(metadata),
           })
           .execute();
+        if (staging) await staging.within(trx, recordingId);
         if (rows.length > 0) await trx.insertInto("derivations").values(rows).execute();
         await recordEvent(trx, deps.actor, {
           type: "recording.ingested",
@@ -269,6 +287,7 @@ export function createIngestService(deps: IngestDeps) {
         durationSec: report.durationSec,
         speechSec: report.vad.speechSec,
         derivations: rows.map(toDerivationInfo),
+        ...(metadata ? { metadata } : {}),
       };
     } catch (e) {
       const fromSinks = await abortSinks(sinks, e);
@@ -349,10 +368,14 @@ export function createIngestService(deps: IngestDeps) {
       }
     },
 
-    async recordings(
-      subjectId: string,
-    ): Promise<
-      { id: string; createdAt: string; durationSec: number; format: AudioInfo | Record<string, unknown> }[]
+    async recordings(subjectId: string): Promise<
+      {
+        id: string;
+        createdAt: string;
+        durationSec: number;
+        format: AudioInfo | Record<string, unknown>;
+        metadata?: RecordingMetadata;
+      }[]
     > {
       const subject = await loadSubject(deps.meta.db, subjectId);
       requireNotShredded(subject);
@@ -368,6 +391,7 @@ export function createIngestService(deps: IngestDeps) {
         createdAt: r.created_at,
         durationSec: r.duration_ms / 1000,
         format: JSON.parse(r.source) as Record<string, unknown>,
+        ...(r.metadata !== null ? { metadata: decodeMetadata(r.metadata)! } : {}),
       }));
     },
 
@@ -402,18 +426,6 @@ export function createIngestService(deps: IngestDeps) {
       if (filter.name !== undefined) q = q.where("name", "=", filter.name);
       return (await q.execute()).map(toDerivationInfo);
     },
-  };
-}
-
-export function toDerivationInfo(r: DerivationsTable): DerivationInfo {
-  return {
-    id: r.id,
-    name: r.name as DerivationName,
-    class: r.class,
-    recipe: JSON.parse(r.recipe) as Recipe,
-    blobId: r.blob_id,
-    application: r.application,
-    expiresAt: r.expires_at,
   };
 }
 

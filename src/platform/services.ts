@@ -16,7 +16,7 @@ import { createSweepService } from "../vault/sweep.js";
 import { resolveAbstraction, type EmbedderConfig } from "../ingest/config.js";
 import type { EmbedderPort } from "../ingest/embedder-port.js";
 import { lazyIngestService } from "../ingest/lazy.js";
-import type { IngestDeps } from "../ingest/service.js";
+import type { IngestDeps, IngestInput } from "../ingest/service.js";
 import { createRetentionService } from "../vault/retention.js";
 import type { Actor } from "../audit/events.js";
 import { resolveAccess, type ResolvedAccess } from "../access/config.js";
@@ -25,6 +25,15 @@ import { createBreakglassService, type BreakglassService } from "../access/break
 import { createConsentService, type ConsentService } from "../access/consent.js";
 import { createTokenService, type TokenService } from "../access/tokens.js";
 import { createUploadService } from "../ingest/uploads.js";
+import { createImportService } from "../ingest/import/service.js";
+import { createJobQueue, DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "../ingest/jobs.js";
+import {
+  drainQueue,
+  startWorker,
+  type DrainReport,
+  type IngestWorker,
+  type WorkerOptions,
+} from "../ingest/worker.js";
 import { createServingService, type ServingService } from "../access/serving.js";
 import { hasActiveConsent } from "../access/consent.js";
 import { recordEvent } from "../audit/record.js";
@@ -49,6 +58,20 @@ export interface SharedState {
   tokenUse: Map<string, number>;
   closed: boolean;
   syncTimer: NodeJS.Timeout | undefined;
+  /** Ingest workers running in this process (woken when an upload here is queued; stopped at close). */
+  workers: Set<IngestWorker>;
+}
+
+/** A worker's settings: how many jobs at once, how it polls, and its queue's lease and retries. */
+export type IngestWorkerOptions = WorkerOptions & Partial<QueueOptions>;
+
+export interface VaultJobs {
+  /** Starts ingest workers in this process; they run until stopped or the vault closes. */
+  startWorker(options?: IngestWorkerOptions): IngestWorker;
+  /** Works until the queue is empty (jobs other processes hold included), then reports. */
+  drain(options?: IngestWorkerOptions): Promise<DrainReport>;
+  /** Uploads queued or being ingested. */
+  pending(): Promise<number>;
 }
 
 /** Events an entry point records itself: what it decided about access. */
@@ -137,11 +160,49 @@ export function composeServices(init: VaultInit, state: SharedState) {
     decoder: init.decoder ?? {},
     embedder: () => (state.embedder ??= factory ? factory(abstraction.embedder) : Promise.resolve(undefined)),
   });
-  const uploads = createUploadService({
+  const baseQueue = createJobQueue(init, DEFAULT_QUEUE_OPTIONS);
+  const uploadService = createUploadService({
     ...init,
     ingest: recordings,
+    queue: baseQueue,
     maxBytes: abstraction.limits.maxInputBytes ?? DEFAULT_DECODE_LIMITS.maxInputBytes,
+    notify: () => {
+      for (const w of state.workers) w.wake();
+    },
   });
+  const { ingestJob, ...uploads } = uploadService;
+  const workerDeps = (o: IngestWorkerOptions) => {
+    const q: QueueOptions = {
+      leaseMs: o.leaseMs ?? DEFAULT_QUEUE_OPTIONS.leaseMs,
+      maxAttempts: o.maxAttempts ?? DEFAULT_QUEUE_OPTIONS.maxAttempts,
+      backoffBaseMs: o.backoffBaseMs ?? DEFAULT_QUEUE_OPTIONS.backoffBaseMs,
+      backoffMaxMs: o.backoffMaxMs ?? DEFAULT_QUEUE_OPTIONS.backoffMaxMs,
+    };
+    return { queue: createJobQueue(init, q), ingestJob, leaseMs: q.leaseMs };
+  };
+  const jobs: VaultJobs = {
+    startWorker(o = {}) {
+      if (state.closed) throw new VaultError("VAULT_CLOSED", "vault is closed");
+      const w = startWorker(workerDeps(o), o);
+      state.workers.add(w);
+      const stop = w.stop.bind(w);
+      return {
+        owner: w.owner,
+        wake: () => {
+          w.wake();
+        },
+        stop: async () => {
+          await stop();
+          state.workers.delete(w);
+        },
+      };
+    },
+    drain: (o = {}) => drainQueue(workerDeps(o), o),
+    pending: () => baseQueue.pending(),
+  };
+  const imports = createImportService({ ...init, subjects, uploads: uploadService });
+  // The public ingest takes no staging: only the upload service commits a job's recording.
+  const publicRecordings = { ...recordings, ingest: (input: IngestInput) => recordings.ingest(input) };
   const accessConfig = resolveAccess(init.config.access);
   const purposeNames = () => Object.keys(abstraction.purposes);
   const purposes = () => abstraction.purposes;
@@ -194,8 +255,10 @@ export function composeServices(init: VaultInit, state: SharedState) {
     maintenance,
     retention,
     abstraction,
-    recordings,
+    recordings: publicRecordings,
     uploads,
+    jobs,
+    imports,
     audit,
     tlsKey,
     health,

@@ -42,8 +42,12 @@ export class Vault {
   readonly retention: VaultServices["retention"];
   readonly abstraction: VaultServices["abstraction"];
   readonly recordings: VaultServices["recordings"];
-  /** Resumable uploads that end in an ingest. */
+  /** Resumable uploads: the last byte queues the upload for an ingest worker. */
   readonly uploads: VaultServices["uploads"];
+  /** Ingest workers and the queue they take uploads from (src/ingest/jobs.ts). */
+  readonly jobs: VaultServices["jobs"];
+  /** Bringing an existing archive in (`voxvault import`, src/ingest/import). */
+  readonly imports: VaultServices["imports"];
   readonly audit: VaultAudit;
   /** The HTTPS server's private key, kept as a vault secret. */
   readonly tlsKey: VaultServices["tlsKey"];
@@ -64,6 +68,7 @@ export class Vault {
       tokenUse: new Map(),
       closed: false,
       syncTimer: undefined,
+      workers: new Set(),
     };
     this.id = init.vaultId;
     this.config = init.config;
@@ -80,6 +85,8 @@ export class Vault {
     this.abstraction = services.abstraction;
     this.recordings = services.recordings;
     this.uploads = services.uploads;
+    this.jobs = services.jobs;
+    this.imports = services.imports;
     this.access = services.access;
     this.audit = services.audit;
     this.tlsKey = services.tlsKey;
@@ -118,6 +125,8 @@ export class Vault {
   async close(): Promise<void> {
     if (this.#shared.closed) return;
     this.#shared.closed = true;
+    // Workers finish the jobs in hand (a job cut short would wait for its lease to lapse).
+    await Promise.all([...this.#shared.workers].map((w) => w.stop()));
     if (this.#shared.syncTimer) clearInterval(this.#shared.syncTimer);
     this.#init.tree.close();
     await this.#init.meta.close();

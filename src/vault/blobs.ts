@@ -413,7 +413,7 @@ export async function deleteBlobs(
   deps: Pick<VaultDeps, "actor">,
   subjectId: string,
   blobIds: readonly string[],
-  reason: "upload_assembled" | "upload_aborted",
+  reason: "upload_assembled" | "upload_aborted" | "upload_failed",
 ): Promise<void> {
   if (blobIds.length === 0) return;
   const rows = await trx

@@ -7,3 +7,6 @@ export const TLS_CERT_FILE = path.join("tls", "cert.pem");
 
 /** The key of consumers' per-application pseudonyms (src/access/pseudonyms.ts). */
 export const PSEUDONYM_SECRET = "consumer-pseudonym-key";
+
+/** The key of `voxvault import`'s keyed hashes of archive keys and contents (src/ingest/import). */
+export const IMPORT_SECRET = "import-content-key";

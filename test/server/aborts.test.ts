@@ -121,7 +121,7 @@ describe.runIf(HAVE_AUDIO_TOOLS)("client aborts", () => {
     expect(errorsOf(last.reqId)).toEqual([]);
     expect(JSON.stringify(last)).not.toMatch(/STORE_IO|INTERNAL/);
     const state = await call(w.app, { method: "GET", url: path, token: w.tok.operator });
-    expect(state.json()).toMatchObject({ offset: 0, status: "open" });
+    expect((state.json() as { upload: unknown }).upload).toMatchObject({ offset: 0, status: "open" });
   });
 
   it("mid-upload of a recording: no error logged", async () => {

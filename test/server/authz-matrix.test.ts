@@ -270,6 +270,13 @@ export const MATRIX: readonly Row[] = [
   },
   // --- uploads ---
   {
+    route: "GET /v1/subjects/:id/uploads",
+    action: "recording.list",
+    scopes: SUBJECT_SCOPES,
+    expect: { ...denyAll, contractor: contractorOwn(), operator: OK },
+    request: subjectRead("/uploads"),
+  },
+  {
     route: "POST /v1/subjects/:id/uploads",
     action: "recording.upload",
     scopes: SUBJECT_SCOPES,

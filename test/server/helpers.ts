@@ -118,6 +118,8 @@ export async function makeWorld(backend: Backend, options: WorldOptions = {}): P
     now: clock.now,
     embedderFactory: options.embedderFactory ?? defaultEmbedderFactory,
   });
+  // As `voxvault serve` does: an ingest worker beside the API takes queued uploads.
+  vault.jobs.startWorker({ pollMs: 50 });
   const eng = await defaultEngine();
   let t = Date.now();
   const limiterNow =

@@ -1,7 +1,8 @@
 /**
  * Uploads over HTTP: direct uploads stream into the abstraction pipeline; resumable uploads take
- * chunks at an offset (409 on a wrong one), survive a failed chunk, ingest on the last byte and
- * return the recording, and can be aborted — leaving no encrypted parts behind.
+ * chunks at an offset (409 on a wrong one), survive a failed chunk, are queued on the last byte
+ * (202) and ingested by the worker beside the API, report their status (with `Prefer: wait` and
+ * `?wait=` for the outcome), and can be aborted — leaving no encrypted parts behind.
  */
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
@@ -19,6 +20,9 @@ interface Upload {
   status: string;
   expiresAt: string;
   recordingId: string | null;
+  attempts: number;
+  error: { code: string; message: string } | null;
+  metadata?: Record<string, string>;
 }
 interface RecordingReply {
   id: string;
@@ -38,12 +42,17 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("uploads ($name)", (backend) => 
     await w.close();
   });
 
-  const start = async (subjectId: string, length: number, token = w.tok.operator): Promise<Upload> => {
+  const start = async (
+    subjectId: string,
+    length: number,
+    token = w.tok.operator,
+    metadata?: Record<string, string>,
+  ): Promise<Upload> => {
     const r = await call(w.app, {
       method: "POST",
       url: `/v1/subjects/${subjectId}/uploads`,
       token,
-      json: { length },
+      json: metadata ? { length, metadata } : { length },
     });
     expect(r.status, r.text).toBe(201);
     return r.json() as Upload;
@@ -53,17 +62,22 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("uploads ($name)", (backend) => 
     offset: number | undefined,
     body: Buffer | Readable,
     token = w.tok.operator,
+    headers: Record<string, string> = {},
   ): Promise<Reply> =>
     call(w.app, {
       method: "PATCH",
       url: `/v1/uploads/${id}`,
       token,
       type: "application/offset+octet-stream",
-      headers: offset === undefined ? {} : { "upload-offset": String(offset) },
+      headers: { ...headers, ...(offset === undefined ? {} : { "upload-offset": String(offset) }) },
       body,
     });
-  const state = async (id: string, token = w.tok.operator): Promise<Upload> =>
-    (await call(w.app, { method: "GET", url: `/v1/uploads/${id}`, token })).json() as Upload;
+  const state = async (id: string, token = w.tok.operator, wait = 0): Promise<Upload> =>
+    (
+      (
+        await call(w.app, { method: "GET", url: `/v1/uploads/${id}${wait ? `?wait=${wait}` : ""}`, token })
+      ).json() as { upload: Upload }
+    ).upload;
   const blobCount = async (subjectId: string): Promise<number> =>
     (
       (
@@ -78,7 +92,9 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("uploads ($name)", (backend) => 
     expect(rec.durationSec).toBeGreaterThan(3);
     expect(rec.derivations.map((d) => d.name).sort()).toEqual(EXPECTED_NAMES);
     // Only schema fields: no blob ids, nothing of the audio.
-    expect(Object.keys(rec).sort()).toEqual(Object.keys(Recording.properties).sort());
+    // (metadata only when the platform gave some)
+    const fields = Object.keys(Recording.properties).filter((k) => k !== "metadata" || "metadata" in rec);
+    expect(Object.keys(rec).sort()).toEqual(fields.sort());
     for (const d of rec.derivations)
       expect(Object.keys(d).sort()).toEqual(Object.keys(Derivation.properties).sort());
     return rec;
@@ -140,7 +156,15 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("uploads ($name)", (backend) => 
     const L = bytes.length;
     const cut = Math.floor(L / 3);
     const u = await start(p.id, L);
-    expect(u).toMatchObject({ subjectId: p.id, offset: 0, length: L, status: "open", recordingId: null });
+    expect(u).toMatchObject({
+      subjectId: p.id,
+      offset: 0,
+      length: L,
+      status: "open",
+      recordingId: null,
+      attempts: 0,
+      error: null,
+    });
     expect(Date.parse(u.expiresAt) - w.clock.now().getTime()).toBeGreaterThan(23 * 3_600_000);
 
     const first = await chunk(u.id, 0, bytes.subarray(0, cut));
@@ -166,15 +190,27 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("uploads ($name)", (backend) => 
     expect((await state(u.id)).offset).toBe(cut);
     expect(await blobCount(p.id)).toBe(parts);
 
-    // Resume from the offset the server reports; the last byte triggers ingest.
+    // Resume from the offset the server reports; the last byte queues the upload for a worker,
+    // and Prefer: wait (RFC 7240) waits for its outcome.
     const middle = await chunk(u.id, cut, bytes.subarray(cut, 2 * cut));
     expect(middle.status).toBe(200);
-    const last = await chunk(u.id, 2 * cut, Readable.from([bytes.subarray(2 * cut)]));
+    const last = await chunk(u.id, 2 * cut, Readable.from([bytes.subarray(2 * cut)]), w.tok.operator, {
+      prefer: "wait=60",
+    });
     expect(last.status, last.text).toBe(200);
+    expect(last.headers["preference-applied"]).toBe("wait=60");
     const done = last.json() as { upload: Upload; recording: RecordingReply };
-    expect(done.upload).toMatchObject({ status: "complete", offset: L, recordingId: done.recording.id });
+    expect(done.upload).toMatchObject({
+      status: "complete",
+      offset: L,
+      recordingId: done.recording.id,
+      attempts: 1,
+      error: null,
+    });
     const rec = checkRecording({ ...last, json: () => done.recording }, p.id);
     expect(await state(u.id)).toMatchObject({ status: "complete", recordingId: rec.id });
+    const got = await call(w.app, { method: "GET", url: `/v1/uploads/${u.id}`, token: w.tok.operator });
+    expect((got.json() as { recording: RecordingReply }).recording).toEqual(done.recording);
     // The encrypted parts are gone; only the derivations remain.
     expect(await blobCount(p.id)).toBe(rec.derivations.length);
     const again = await chunk(u.id, L, Buffer.alloc(1));
@@ -197,13 +233,79 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("uploads ($name)", (backend) => 
     expect((await chunk(u.id, 20_000, Buffer.alloc(10), p.contractor)).status).toBe(409);
   });
 
-  it("aborts an upload whose assembled audio is refused, keeping nothing", async () => {
+  it("fails an upload whose assembled audio is refused with the decoder's code, keeping nothing", async () => {
     const p = await w.fresh();
     const silence = wavBytes(new Int16Array(16000 * 2));
     const u = await start(p.id, silence.length);
     const r = await chunk(u.id, 0, silence);
-    expect([r.status, codeOf(r)]).toEqual([422, "NO_SPEECH"]);
-    expect(await state(u.id)).toMatchObject({ status: "aborted" });
+    // Acknowledged once stored and queued: nothing is decoded in the request.
+    expect(r.status, r.text).toBe(202);
+    expect((r.json() as { upload: Upload }).upload.status).toMatch(/^(queued|processing)$/);
+    const s = await state(u.id, w.tok.operator, 30);
+    expect(s).toMatchObject({ status: "failed", attempts: 1, recordingId: null });
+    expect(s.error?.code).toBe("NO_SPEECH");
     expect(await blobCount(p.id)).toBe(0);
+    // An ended upload can be neither appended to nor aborted.
+    expect((await chunk(u.id, silence.length, Buffer.alloc(1))).status).toBe(409);
+    expect(
+      (await call(w.app, { method: "DELETE", url: `/v1/uploads/${u.id}`, token: w.tok.operator })).status,
+    ).toBe(409);
+  });
+
+  it("carries the platform's metadata to the recording and lists a subject's uploads with their status", async () => {
+    const p = await w.fresh();
+    const bytes = speechBytes("rms");
+    const meta = { externalId: "interview-4711", kind: "interview", recordedAt: "2026-11-30T09:15:00Z" };
+    const u = await start(p.id, bytes.length, w.tok.operator, meta);
+    expect(u.metadata).toEqual({ ...meta, recordedAt: "2026-11-30T09:15:00.000Z" });
+    const open = await start(p.id, 10);
+    const r = await chunk(u.id, 0, bytes);
+    expect([202, 200]).toContain(r.status);
+    const done = (
+      await call(w.app, { method: "GET", url: `/v1/uploads/${u.id}?wait=60`, token: w.tok.operator })
+    ).json() as { upload: Upload; recording: RecordingReply & { metadata: unknown } };
+    expect(done.upload.status).toBe("complete");
+    expect(done.recording.metadata).toEqual(u.metadata);
+    const listed = await call(w.app, {
+      method: "GET",
+      url: `/v1/subjects/${p.id}/recordings`,
+      token: w.tok.operator,
+    });
+    expect((listed.json() as { recordings: { metadata?: unknown }[] }).recordings[0]?.metadata).toEqual(
+      u.metadata,
+    );
+    // The subject's uploads, newest first, with a status filter; the contractor sees them too.
+    const all = await call(w.app, {
+      method: "GET",
+      url: `/v1/subjects/${p.id}/uploads`,
+      token: p.contractor,
+    });
+    expect(all.status, all.text).toBe(200);
+    expect((all.json() as { uploads: Upload[] }).uploads.map((x) => [x.id, x.status])).toEqual([
+      [open.id, "open"],
+      [u.id, "complete"],
+    ]);
+    const complete = await call(w.app, {
+      method: "GET",
+      url: `/v1/subjects/${p.id}/uploads?status=complete`,
+      token: w.tok.operator,
+    });
+    expect((complete.json() as { uploads: Upload[] }).uploads.map((x) => x.id)).toEqual([u.id]);
+    // Metadata is an allow-list: unknown fields and malformed values are refused.
+    const refusals: [Record<string, string>, string][] = [
+      [{ name: "Jane Doe" }, "BAD_REQUEST"], // not in the schema
+      [{ kind: "Interview!" }, "INVALID_ARGUMENT"], // in the schema, refused by the service
+      [{ recordedAt: "yesterday" }, "INVALID_ARGUMENT"],
+      [{ externalId: "has spaces in it" }, "INVALID_ARGUMENT"],
+    ];
+    for (const [bad, code] of refusals) {
+      const r2 = await call(w.app, {
+        method: "POST",
+        url: `/v1/subjects/${p.id}/uploads`,
+        token: w.tok.operator,
+        json: { length: 10, metadata: bad },
+      });
+      expect([r2.status, codeOf(r2)], JSON.stringify(bad)).toEqual([400, code]);
+    }
   });
 });

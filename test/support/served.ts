@@ -28,8 +28,8 @@ export async function until<T>(
   }
 }
 
-export async function serveHttp(env: NodeJS.ProcessEnv): Promise<Served> {
-  const proc = spawn(process.execPath, [MAIN, "serve", "--insecure-http", "--port", "0"], {
+export async function serveHttp(env: NodeJS.ProcessEnv, args: readonly string[] = []): Promise<Served> {
+  const proc = spawn(process.execPath, [MAIN, "serve", "--insecure-http", "--port", "0", ...args], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -67,10 +67,17 @@ export interface HttpReply {
 /** One JSON request on a fresh connection. */
 export function request(
   base: URL,
-  r: { method?: string; path: string; token?: string; json?: unknown },
+  r: {
+    method?: string;
+    path: string;
+    token?: string;
+    json?: unknown;
+    /** A raw body with its headers (an upload chunk), instead of `json`. */
+    raw?: { body: Buffer; headers: Record<string, string> };
+  },
 ): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const body = r.json === undefined ? undefined : Buffer.from(JSON.stringify(r.json));
+    const body = r.raw?.body ?? (r.json === undefined ? undefined : Buffer.from(JSON.stringify(r.json)));
     const req = http.request(
       {
         host: base.hostname,
@@ -80,7 +87,8 @@ export function request(
         agent: false,
         headers: {
           ...(r.token ? { authorization: `Bearer ${r.token}` } : {}),
-          ...(body ? { "content-type": "application/json" } : {}),
+          ...(body && !r.raw ? { "content-type": "application/json" } : {}),
+          ...(r.raw?.headers ?? {}),
         },
       },
       (res) => {

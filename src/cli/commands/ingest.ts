@@ -14,15 +14,56 @@ function summary(file: string, r: IngestResult): string {
   return `${file}: recording ${r.id}, ${r.durationSec.toFixed(1)} s (${r.speechSec.toFixed(1)} s speech), ${r.format.codec} ${r.format.sampleRate} Hz x${r.format.channels} -> ${names.join(", ")}`;
 }
 
+interface IngestOptions {
+  readonly subject: string;
+  readonly queue?: boolean;
+  readonly externalId?: string;
+  readonly kind?: string;
+  readonly recordedAt?: string;
+}
+
+async function fileSize(io: CliIo, file: string): Promise<number> {
+  try {
+    const st = await fs.stat(path.resolve(io.cwd, file));
+    if (!st.isFile()) throw new VaultError("FILE_UNREADABLE", `${file}: not a regular file`);
+    return st.size;
+  } catch (e) {
+    throw unreadable(e);
+  }
+}
+
 export function registerIngest(program: Command, io: CliIo, globals: () => GlobalOptions): void {
   program
     .command("ingest <files...>")
     .description("abstract recordings into derivations; raw audio is dropped unless retention keeps it")
     .requiredOption("--subject <id>")
-    .action(async (files: string[], o: { subject: string }) => {
+    .option(
+      "--queue",
+      "store each file encrypted and queue it for `voxvault worker` instead of ingesting here",
+    )
+    .option("--external-id <id>", "the platform's id for the recording (one file only)")
+    .option("--kind <word>", "what the recording is, e.g. interview or assessment")
+    .option("--recorded-at <time>", "when it was recorded (RFC 3339)")
+    .action(async (files: string[], o: IngestOptions) => {
       const g = globals();
       let failed = 0;
+      if (o.externalId !== undefined && files.length > 1)
+        throw new VaultError("USAGE", "--external-id names one recording: give one file");
+      const metadata = {
+        ...(o.externalId !== undefined ? { externalId: o.externalId } : {}),
+        ...(o.kind !== undefined ? { kind: o.kind } : {}),
+        ...(o.recordedAt !== undefined ? { recordedAt: o.recordedAt } : {}),
+      };
       await withVault(io, g, async (v) => {
+        if (o.queue) {
+          for (const file of files) {
+            const size = await fileSize(io, file);
+            const u = await v.uploads.create(o.subject, v.actor.id, size, metadata);
+            const r = await v.uploads.append(u.id, undefined, 0, await openInput(io, file));
+            output(io, g, { file, upload: r.state }, () => [`${file}: upload ${u.id} ${r.state.status}`]);
+          }
+          return;
+        }
         for (const file of files) {
           const progress =
             io.isTty && !g.json
@@ -33,6 +74,7 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
               subjectId: o.subject,
               source: await openInput(io, file),
               onProgress: progress,
+              metadata,
             });
             if (progress) io.stderr.write("\r\x1b[K");
             if (g.json) writeLine(io.stdout, JSON.stringify({ file, ...r }));

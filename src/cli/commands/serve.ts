@@ -24,6 +24,11 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
     .option("--policies <dir...>", "extra Cedar policy directories (also DATA_DIR/policies if present)")
     .option("--insecure-http", "serve plain HTTP (loopback only; for local tests)")
     .option(
+      "--workers <n>",
+      "ingest jobs this process runs at once beside the API (0: only take uploads; `voxvault worker` runs them elsewhere)",
+      "1",
+    )
+    .option(
       "--public-url <url>",
       "origin that enrolment links point at (env VOXVAULT_PUBLIC_URL; default: the listening address on loopback, else relative links)",
     )
@@ -36,6 +41,7 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
         policies?: string[];
         insecureHttp?: boolean;
         publicUrl?: string;
+        workers: string;
       }) => {
         const g = globals();
         // The server, Cedar and the vault load here only: other commands never import them.
@@ -48,6 +54,9 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
           ]);
         const { openVault, ensureServerTls, fingerprint } = runtime;
         const port = Number(o.port);
+        const workers = Number(o.workers);
+        if (!Number.isInteger(workers) || workers < 0 || workers > 64)
+          throw new VaultError("USAGE", "--workers must be 0..64");
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw new VaultError("USAGE", "--port must be 0..65535");
         if (o.insecureHttp && !isLoopback(o.host))
@@ -97,6 +106,8 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
         }
         const app = await buildServer({ vault, engine, logger: true, https, publicUrl: () => origin });
         const address = await app.listen({ host: o.host, port });
+        // Stopped by vault.close() after the listener, so a job in hand finishes first.
+        if (workers > 0) vault.jobs.startWorker({ concurrency: workers });
         // On loopback the listening address is the only way in; elsewhere only a configured one.
         if (origin === undefined && isLoopback(o.host)) origin = publicOrigin(address);
         writeLine(io.stdout, `listening on ${address}${fp ? ` (certificate SHA-256 ${fp})` : ""}`);

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { Type } from "typebox";
 import { DERIVATION_KINDS, type DerivationName } from "../../derivations/index.js";
 import { VaultError } from "../../errors.js";
-import { toDerivationInfo } from "../../ingest/service.js";
+import { toDerivationInfo } from "../../ingest/derivation-info.js";
 import { RATE, route, type AnyRoute } from "../route.js";
 import { derivationResource, subjectResource, vaultResource } from "./resources.js";
 import { Derivation, Id, SubjectIdParams } from "./schemas.js";

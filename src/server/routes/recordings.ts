@@ -7,6 +7,7 @@ import {
   NoQuery,
   PurposeQuery,
   Recording,
+  RecordingMetadata,
   RecordingSummary,
   SubjectIdParams,
   VerifyResult,
@@ -24,7 +25,8 @@ export function recordingRoutes(): AnyRoute[] {
       action: "recording.upload",
       rateLimit: RATE.upload,
       params: SubjectIdParams,
-      query: NoQuery,
+      // The body is the audio, so what the platform says about it comes in the query.
+      query: RecordingMetadata,
       consumes: ["audio/*"],
       response: { 201: Recording },
       resource: (ctx) => subjectResource(ctx.vault, ctx.params.id),
@@ -32,6 +34,7 @@ export function recordingRoutes(): AnyRoute[] {
         const r = await ctx.vault.recordings.ingest({
           subjectId: ctx.params.id,
           source: bodyStream(ctx.body),
+          metadata: ctx.query,
         });
         void ctx.reply.code(201);
         return r;

@@ -54,6 +54,16 @@ export const Derivation = Type.Object(
   { additionalProperties: false },
 );
 
+/** What the platform says about a recording (src/ingest/metadata.ts checks the values again). */
+export const RecordingMetadata = Type.Object(
+  {
+    externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    kind: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    recordedAt: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+  },
+  { additionalProperties: false },
+);
+
 export const Recording = Type.Object(
   {
     id: Type.String(),
@@ -70,12 +80,18 @@ export const Recording = Type.Object(
     durationSec: Type.Number(),
     speechSec: Type.Number(),
     derivations: Type.Array(Derivation),
+    metadata: Type.Optional(RecordingMetadata),
   },
   { additionalProperties: false },
 );
 
 export const RecordingSummary = Type.Object(
-  { id: Type.String(), createdAt: Type.String(), durationSec: Type.Number() },
+  {
+    id: Type.String(),
+    createdAt: Type.String(),
+    durationSec: Type.Number(),
+    metadata: Type.Optional(RecordingMetadata),
+  },
   { additionalProperties: false },
 );
 

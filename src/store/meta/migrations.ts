@@ -8,6 +8,8 @@ import { m0003Recordings } from "./m0003-recordings.js";
 import { m0004Access } from "./m0004-access.js";
 import { m0005RootGenerations } from "./m0005-root-generations.js";
 import { m0006BudgetStrikes } from "./m0006-budget-strikes.js";
+import { m0007IngestQueue } from "./m0007-ingest-queue.js";
+import { m0008Imports } from "./m0008-imports.js";
 import type { Dialect } from "./types.js";
 
 type Up = (db: Kysely<unknown>, dialect: Dialect) => Promise<void>;
@@ -138,6 +140,8 @@ const ups: readonly (readonly [string, Up])[] = [
   ["0004_access", m0004Access],
   ["0005_root_generations", m0005RootGenerations],
   ["0006_budget_strikes", m0006BudgetStrikes],
+  ["0007_ingest_queue", m0007IngestQueue],
+  ["0008_imports", m0008Imports],
 ];
 
 /** The schema version this build writes and understands: one step per migration. */

@@ -91,8 +91,50 @@ export interface UploadsTable {
   parts: string;
   created_at: string;
   expires_at: string;
-  status: "open" | "complete" | "aborted";
+  /** open → queued → processing → complete | failed; open → aborted (docs/architecture.md). */
+  status: UploadStatus;
   recording_id: string | null;
+  /** Ingest attempts started (each claim by a worker counts one). */
+  attempts: number;
+  /** A queued job is not claimed before this time (backoff after a transient failure). */
+  run_after_ms: number | null;
+  /** A processing job whose lease has passed is taken over by another worker. */
+  lease_until_ms: number | null;
+  lease_owner: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  metadata: string | null;
+  updated_at: string | null;
+}
+
+export type UploadStatus = "open" | "queued" | "processing" | "complete" | "failed" | "aborted";
+
+export interface ImportRunsTable {
+  id: string;
+  fingerprint: string;
+  source: string;
+  status: "running" | "complete";
+  created_at: string;
+  finished_at: string | null;
+  report: string | null;
+}
+
+export type ImportItemStatus = "staging" | "staged" | "imported" | "skipped" | "failed";
+
+export interface ImportItemsTable {
+  run_id: string;
+  key_mac: string;
+  status: ImportItemStatus;
+  subject_id: string | null;
+  upload_id: string | null;
+  recording_id: string | null;
+  content_mac: string | null;
+  bytes: number;
+  duration_ms: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  source_deleted: number;
+  updated_at: string;
 }
 
 export interface AccessTables {
@@ -105,4 +147,6 @@ export interface AccessTables {
   breakglass_requests: BreakglassRequestsTable;
   breakglass_approvals: BreakglassApprovalsTable;
   uploads: UploadsTable;
+  import_runs: ImportRunsTable;
+  import_items: ImportItemsTable;
 }

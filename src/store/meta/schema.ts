@@ -131,6 +131,12 @@ export interface RecordingsTable {
   created_at: string;
   source: string;
   duration_ms: number;
+  /** Seconds of detected speech × 1000 (null for recordings from before migration 0007). */
+  speech_ms: number | null;
+  /** The upload this recording was ingested from (unique): a retried ingest job finds it. */
+  upload_id: string | null;
+  /** JSON: external id, kind, recorded-at given at upload or import (src/ingest/metadata.ts). */
+  metadata: string | null;
 }
 
 export type DerivationClass = "non-reconstructable" | "reconstructable";

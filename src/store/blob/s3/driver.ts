@@ -28,14 +28,23 @@ function checkEndpoint(endpoint: string | undefined): void {
   throw insecure(u.origin);
 }
 
-export function s3Client(config: S3Config, env: NodeJS.ProcessEnv): S3Client {
+/**
+ * An S3 client for `config`, TLS checked on every request. Credentials come from the variables
+ * `<credentialsPrefix>ACCESS_KEY_ID` / `…SECRET_ACCESS_KEY`, else the SDK's default chain (an
+ * import source has its own prefix: another bucket, often another account).
+ */
+export function s3Client(
+  config: Pick<S3Config, "region" | "endpoint" | "forcePathStyle">,
+  env: NodeJS.ProcessEnv,
+  credentialsPrefix = "VOXVAULT_S3_",
+): S3Client {
   checkEndpoint(config.endpoint);
-  const id = env.VOXVAULT_S3_ACCESS_KEY_ID;
-  const secret = env.VOXVAULT_S3_SECRET_ACCESS_KEY;
+  const id = env[`${credentialsPrefix}ACCESS_KEY_ID`];
+  const secret = env[`${credentialsPrefix}SECRET_ACCESS_KEY`];
   if ((id === undefined) !== (secret === undefined))
     throw new VaultError(
       "CONFIG_INVALID",
-      "set both VOXVAULT_S3_ACCESS_KEY_ID and VOXVAULT_S3_SECRET_ACCESS_KEY",
+      `set both ${credentialsPrefix}ACCESS_KEY_ID and ${credentialsPrefix}SECRET_ACCESS_KEY`,
     );
   const client = new S3Client({
     region: config.region,
