@@ -28,7 +28,7 @@ export interface QueueOptions {
 
 export const DEFAULT_QUEUE_OPTIONS: QueueOptions = Object.freeze({
   leaseMs: 60_000,
-  maxAttempts: 5,
+  maxAttempts: 8,
   backoffBaseMs: 2_000,
   backoffMaxMs: 5 * 60_000,
 });

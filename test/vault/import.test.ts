@@ -11,6 +11,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { readFileSync } from "node:fs";
+import type { ImportReport } from "../../src/ingest/import/service.js";
 import { internalsOf } from "../../src/platform/vault.js";
 import { HAVE_AUDIO_TOOLS, convert, speech, wavBytes } from "../support/audio.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
@@ -19,18 +20,7 @@ import { freshBucket, HAVE_S3, S3_ENDPOINT, s3Env } from "../support/s3.js";
 
 const MAIN = new URL("../../dist/bin/voxvault.js", import.meta.url).pathname;
 
-interface Report {
-  runId: string;
-  resumed: boolean;
-  objects: number;
-  imported: number;
-  skipped: number;
-  failed: number;
-  failedByCode: Record<string, number>;
-  audioHours: number;
-  bytesDestroyed: number;
-  versioned: boolean;
-}
+type Report = ImportReport;
 
 describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("voxvault import ($name)", (backend) => {
   let sb: Sandbox;

@@ -13,22 +13,11 @@ import { internalsOf, type Vault } from "../../src/platform/vault.js";
 import { HAVE_AUDIO_TOOLS, sox, speech } from "../support/audio.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
 import { spawnCli } from "../support/cli.js";
+import { prng } from "../support/prng.js";
 
 const MAIN = new URL("../../dist/bin/voxvault.js", import.meta.url).pathname;
 const KILLS = 20;
 const UPLOADS = 12;
-
-/** A small seeded PRNG (mulberry32), so a failing run can be repeated with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];

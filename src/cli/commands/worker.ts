@@ -33,7 +33,7 @@ export function registerWorker(program: Command, io: CliIo, globals: () => Globa
     .option("--drain", "exit once no upload is queued or being ingested")
     .option("--poll-ms <n>", "how often an idle worker looks for jobs", "1000")
     .option("--lease-seconds <n>", "how long a job stays with a worker that stopped answering", "60")
-    .option("--max-attempts <n>", "attempts before a job that keeps failing or losing its worker fails", "5")
+    .option("--max-attempts <n>", "attempts before a job that keeps failing or losing its worker fails", "8")
     .action(
       async (o: {
         concurrency: string;
