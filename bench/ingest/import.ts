@@ -8,21 +8,20 @@
  * Needs flite, sox, ffmpeg and eval "$(scripts/s3-throwaway.sh start)".
  *   node scripts/bench.mjs bench/ingest/import.ts
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { ListObjectVersionsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { ImportReport } from "../../src/ingest/import/service.js";
 import { initVault } from "../../src/platform/index.js";
 import { sox, speech } from "../../test/support/audio.js";
 import { freshBucket, S3_ENDPOINT, s3Env } from "../../test/support/s3.js";
 import { machineLine } from "../machine.js";
+import { pool, run } from "../privacy/tools.js";
 import { watch } from "./proc-stats.js";
 import { prng } from "../../test/support/prng.js";
 
-const run = promisify(execFile);
 const N = Number(process.env.BENCH_IMPORT_N ?? 1000);
 const CONTRACTORS = Math.max(1, Math.round(N / 10));
 const MAIN = path.resolve("dist/bin/voxvault.js");
@@ -61,26 +60,26 @@ async function generate(): Promise<Item[]> {
     const key = `c${String(i % CONTRACTORS).padStart(4, "0")}/r${String(i).padStart(5, "0")}.${fmt}`;
     items.push({ key, file, seconds, voice: voices[i % voices.length]!, offset, fmt });
   }
-  const todo = items.filter((x) => !existsSync(x.file));
-  let next = 0;
-  async function worker() {
-    while (next < todo.length) {
-      const x = todo[next++]!;
+  // Files from an earlier run of the same size are reused (the corpus is deterministic).
+  await pool(
+    items.filter((x) => !existsSync(x.file)),
+    2,
+    async (x) => {
       const trim = ["trim", String(x.offset), String(x.seconds)];
-      if (x.fmt === "wav" || x.fmt === "flac") await run("sox", [x.voice, x.file, ...trim]);
-      else {
-        const tmp = `${x.file}.src.wav`;
-        await run("sox", [x.voice, tmp, ...trim]);
-        const codec =
-          x.fmt === "mp3"
-            ? ["-ar", "44100", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "64k"]
-            : ["-c:a", "libopus", "-b:a", "24k"];
-        await run("ffmpeg", ["-loglevel", "error", "-y", "-i", tmp, ...codec, x.file]);
-        rmSync(tmp);
+      if (x.fmt === "wav" || x.fmt === "flac") {
+        await run("sox", [x.voice, x.file, ...trim]);
+        return;
       }
-    }
-  }
-  await Promise.all([worker(), worker()]);
+      const tmp = `${x.file}.src.wav`;
+      await run("sox", [x.voice, tmp, ...trim]);
+      const codec =
+        x.fmt === "mp3"
+          ? ["-ar", "44100", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "64k"]
+          : ["-c:a", "libopus", "-b:a", "24k"];
+      await run("ffmpeg", ["-loglevel", "error", "-y", "-i", tmp, ...codec, x.file]);
+      rmSync(tmp);
+    },
+  );
   return items;
 }
 

@@ -51,6 +51,9 @@ export function backoffMs(attempt: number, o: QueueOptions, random: () => number
 
 type Deps = Pick<VaultDeps, "meta" | "store" | "actor" | "now">;
 
+/** The lease columns of a job that no worker holds. */
+export const RELEASED = { lease_owner: null, lease_until_ms: null } as const;
+
 export type ClaimedJob = UploadsTable & { readonly lease_owner: string };
 
 export function parts(row: Pick<UploadsTable, "parts">): string[] {
@@ -85,8 +88,7 @@ export function createJobQueue(deps: Deps, options: QueueOptions) {
         parts: "[]",
         error_code: code,
         error_message: message.slice(0, 500),
-        lease_owner: null,
-        lease_until_ms: null,
+        ...RELEASED,
         updated_at: deps.now().toISOString(),
       })
       .where("id", "=", row.id)
@@ -213,8 +215,7 @@ export function createJobQueue(deps: Deps, options: QueueOptions) {
           status: "complete",
           recording_id: recordingId,
           parts: "[]",
-          lease_owner: null,
-          lease_until_ms: null,
+          ...RELEASED,
           error_code: null,
           error_message: null,
           updated_at: deps.now().toISOString(),
@@ -243,8 +244,7 @@ export function createJobQueue(deps: Deps, options: QueueOptions) {
             .set({
               status: "queued",
               run_after_ms: now.getTime() + backoffMs(row.attempts, options),
-              lease_owner: null,
-              lease_until_ms: null,
+              ...RELEASED,
               error_code: error.code,
               error_message: error.message.slice(0, 500),
               updated_at: now.toISOString(),

@@ -12,7 +12,7 @@ import type { UploadsTable } from "../store/meta/schema-access.js";
 import { commitBlobs, deleteBlobs, discardSealed, loadBlob, openBlob, sealBlob } from "../vault/blobs.js";
 import type { VaultDeps } from "../vault/deps.js";
 import { loadSubject, requireActive, requireNotShredded } from "../vault/subjects.js";
-import { enqueue, parts as stagedParts, type ClaimedJob, type JobQueue } from "./jobs.js";
+import { enqueue, parts as stagedParts, RELEASED, type ClaimedJob, type JobQueue } from "./jobs.js";
 import {
   decodeMetadata,
   encodeMetadata,
@@ -125,8 +125,7 @@ export function createUploadService(deps: Deps) {
           recording_id: null,
           attempts: 0,
           run_after_ms: null,
-          lease_until_ms: null,
-          lease_owner: null,
+          ...RELEASED,
           error_code: null,
           error_message: null,
           metadata: encodeMetadata(meta),
@@ -294,8 +293,7 @@ export function createUploadService(deps: Deps) {
           .set({
             status: "aborted",
             parts: "[]",
-            lease_owner: null,
-            lease_until_ms: null,
+            ...RELEASED,
             updated_at: deps.now().toISOString(),
           })
           .where("id", "=", row.id)

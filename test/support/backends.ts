@@ -80,6 +80,12 @@ export function sandbox(backend: Backend): Sandbox {
   };
 }
 
+/** Chunks as an async byte source (what ingest and blob puts take). */
+export async function* bytesOf(...chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  await Promise.resolve();
+  yield* chunks;
+}
+
 export async function collectBytes(src: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const p of src) parts.push(Buffer.from(p));

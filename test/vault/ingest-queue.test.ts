@@ -13,7 +13,7 @@ import { createIngestService } from "../../src/ingest/service.js";
 import { createUploadService } from "../../src/ingest/uploads.js";
 import { internalsOf, type Vault } from "../../src/platform/vault.js";
 import { HAVE_AUDIO_TOOLS, speech, wavBytes } from "../support/audio.js";
-import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
+import { BACKENDS, bytesOf, sandbox, type Sandbox } from "../support/backends.js";
 
 class Clock {
   offsetMs = 0;
@@ -21,13 +21,6 @@ class Clock {
 }
 
 const QUEUE: QueueOptions = { leaseMs: 30_000, maxAttempts: 3, backoffBaseMs: 1000, backoffMaxMs: 10_000 };
-
-function chunks(list: readonly Uint8Array[]): AsyncIterable<Uint8Array> {
-  return (async function* () {
-    await Promise.resolve();
-    yield* list;
-  })();
-}
 
 async function staged(v: Vault, subjectId: string, bytes: Uint8Array, pieces = 3): Promise<string> {
   const u = await v.uploads.create(subjectId, "tester", bytes.length);
@@ -37,7 +30,7 @@ async function staged(v: Vault, subjectId: string, bytes: Uint8Array, pieces = 3
       u.id,
       "tester",
       off,
-      chunks([bytes.subarray(off, Math.min(bytes.length, off + step))]),
+      bytesOf(bytes.subarray(off, Math.min(bytes.length, off + step))),
     );
   return u.id;
 }
@@ -183,7 +176,7 @@ describe.each(BACKENDS)("ingest queue ($name)", (backend) => {
         externalId: "int-1",
         kind: "interview",
       });
-      await v.uploads.append(u.id, "tester", 0, chunks([voice()]));
+      await v.uploads.append(u.id, "tester", 0, bytesOf(voice()));
       const report = await v.jobs.drain({ ...QUEUE, pollMs: 20 });
       expect(report).toMatchObject({ complete: 1, failed: 0 });
       const done = await v.uploads.waitFor(u.id, undefined, 0);

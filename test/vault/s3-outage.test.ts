@@ -8,16 +8,11 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { internalsOf, type Vault } from "../../src/platform/vault.js";
 import { HAVE_AUDIO_TOOLS, speech } from "../support/audio.js";
-import { sandbox, type Sandbox } from "../support/backends.js";
+import { bytesOf, sandbox, type Sandbox } from "../support/backends.js";
 import { freshBucket, HAVE_S3, S3_ENDPOINT, s3Env } from "../support/s3.js";
 import { tcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
 const OUTAGE_MS = 30_000;
-
-async function* once(b: Uint8Array): AsyncGenerator<Uint8Array> {
-  await Promise.resolve();
-  yield b;
-}
 
 describe.runIf(HAVE_S3 && HAVE_AUDIO_TOOLS)("the vault's S3 service away for 30 s", () => {
   let sb: Sandbox;
@@ -52,7 +47,7 @@ describe.runIf(HAVE_S3 && HAVE_AUDIO_TOOLS)("the vault's S3 service away for 30 
     const ids: string[] = [];
     for (const a of audio) {
       const u = await v.uploads.create(s.id, "tester", a.length);
-      await v.uploads.append(u.id, undefined, 0, once(a));
+      await v.uploads.append(u.id, undefined, 0, bytesOf(a));
       ids.push(u.id);
     }
     // The service goes away before any worker has started: every first attempt meets it.

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
 import { internalsOf } from "../../src/platform/vault.js";
-import { BACKENDS, codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
+import { BACKENDS, bytesOf, codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
 import { freshBucket, HAVE_S3, s3Env, testClient } from "../support/s3.js";
 
 async function keysIn(b: Awaited<ReturnType<typeof freshBucket>>): Promise<string[]> {
@@ -12,11 +12,6 @@ async function keysIn(b: Awaited<ReturnType<typeof freshBucket>>): Promise<strin
     .map((o) => o.Key!)
     .filter((k) => k !== "voxvault-vault.json") // the vault's claim on the bucket
     .sort();
-}
-
-async function* once(data: Uint8Array): AsyncGenerator<Uint8Array> {
-  await Promise.resolve();
-  yield data;
 }
 
 describe.runIf(HAVE_S3).each(BACKENDS)("a vault on S3 ($name metadata)", (backend) => {
@@ -38,8 +33,8 @@ describe.runIf(HAVE_S3).each(BACKENDS)("a vault on S3 ($name metadata)", (backen
       const voice = randomBytes(12 * 1024 * 1024 + 5); // several parts
       const marker = Buffer.from("THIS-IS-A-VOICE-RECORDING");
       marker.copy(voice, 1000);
-      const big = await v.blobs.put({ subjectId: s.id, kind: "raw", data: once(voice) });
-      const small = await v.blobs.put({ subjectId: s.id, kind: "note", data: once(marker) });
+      const big = await v.blobs.put({ subjectId: s.id, kind: "raw", data: bytesOf(voice) });
+      const small = await v.blobs.put({ subjectId: s.id, kind: "note", data: bytesOf(marker) });
       expect((await collectBytes((await v.blobs.read(big.id)).stream)).equals(voice)).toBe(true);
       const range = await v.blobs.read(big.id, { start: 1000, end: 1000 + marker.length });
       expect((await collectBytes(range.stream)).equals(marker)).toBe(true);
@@ -81,7 +76,7 @@ describe.runIf(HAVE_S3).each(BACKENDS)("a vault on S3 ($name metadata)", (backen
     bucket = await freshBucket();
     const v = await sb.init({ storage: bucket.config, env: { ...sb.env, ...s3Env() } });
     const s = await v.subjects.add({ ref: "again@example.com" });
-    const b = await v.blobs.put({ subjectId: s.id, kind: "note", data: once(Buffer.from("hello")) });
+    const b = await v.blobs.put({ subjectId: s.id, kind: "note", data: bytesOf(Buffer.from("hello")) });
     expect(internalsOf(v).store.kind).toBe("s3");
     await v.close();
     // wrong secret: the bucket check at open refuses with a clear code, nothing is served
@@ -109,7 +104,7 @@ describe.runIf(HAVE_S3).each(BACKENDS)("a vault on S3 ($name metadata)", (backen
     const env = { ...sb.env, ...s3Env() };
     const v = await sb.init({ storage: bucket.config, env });
     const s = await v.subjects.add({ ref: "first@example.com" });
-    const kept = await v.blobs.put({ subjectId: s.id, kind: "note", data: once(Buffer.from("mine")) });
+    const kept = await v.blobs.put({ subjectId: s.id, kind: "note", data: bytesOf(Buffer.from("mine")) });
     await v.close();
 
     const other = sandbox(backend);

@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { internalsOf, type Vault } from "../../src/platform/vault.js";
 import { HAVE_AUDIO_TOOLS, sox, speech } from "../support/audio.js";
-import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
+import { BACKENDS, bytesOf, sandbox, type Sandbox } from "../support/backends.js";
 import { spawnCli } from "../support/cli.js";
 import { prng } from "../support/prng.js";
 
@@ -27,11 +27,6 @@ function filesUnder(dir: string): string[] {
     else if (e.isFile()) out.push(p);
   }
   return out;
-}
-
-async function* once(b: Uint8Array): AsyncGenerator<Uint8Array> {
-  await Promise.resolve();
-  yield b;
 }
 
 describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("workers killed mid-job ($name)", (backend) => {
@@ -73,7 +68,7 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("workers killed mid-job ($name)"
     for (let i = 0; i < UPLOADS; i++) {
       const bytes = audio[i % audio.length]!;
       const u = await v.uploads.create(s.id, "tester", bytes.length);
-      await v.uploads.append(u.id, undefined, 0, once(bytes));
+      await v.uploads.append(u.id, undefined, 0, bytesOf(bytes));
       uploads.push(u.id);
     }
     await v.close();

@@ -39,7 +39,13 @@ export async function openDirSource(root: string): Promise<ImportSource> {
     },
     read: (key) => createReadStream(resolve(key)) as AsyncIterable<Uint8Array>,
     async delete(key) {
-      await fs.unlink(resolve(key));
+      try {
+        await fs.unlink(resolve(key));
+      } catch (e) {
+        // Already gone (an earlier attempt crashed before recording it): as S3's delete, not an error.
+        if ((e as { code?: string }).code === "ENOENT") return { versions: 0, versioned: false };
+        throw e;
+      }
       return { versions: 1, versioned: false };
     },
     close: () => Promise.resolve(),

@@ -296,11 +296,7 @@ export function createImportService(deps: Deps) {
         if (o.deleteSource) {
           // The recording is committed before anything is deleted (the ordering is the point).
           await deps.meta.write((trx) => setItem(trx, runId, f.keyMac, values));
-          const d = await o.source.delete(f.key).catch((e: unknown) => {
-            // Deleted by an earlier attempt of this run that crashed before recording it.
-            if ((e as { code?: string }).code === "ENOENT") return { versions: 0, versioned: false };
-            throw e;
-          });
+          const d = await o.source.delete(f.key); // a missing object counts as deleted
           versioned ||= d.versioned;
           values.source_deleted = 1;
         }

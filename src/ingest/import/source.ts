@@ -16,7 +16,7 @@ export interface ImportSource {
   read(key: string): AsyncIterable<Uint8Array>;
   /**
    * Deletes the object; on a versioned bucket every version and delete marker of the key.
-   * Returns how many versions were removed.
+   * Returns how many versions were removed; an object already gone is not an error (0).
    */
   delete(key: string): Promise<{ readonly versions: number; readonly versioned: boolean }>;
   close(): Promise<void>;
