@@ -241,6 +241,75 @@ export function createUploadService(deps: Deps) {
       return { state: view(updated) };
     },
 
+    /**
+     * Takes a whole recording in one stream (the API's direct upload, whose length may be
+     * unknown): seals it as one staged part, then records the upload and queues it in one
+     * transaction. Nothing is decoded here; a worker ingests it as any other upload.
+     */
+    async submit(
+      subjectId: string,
+      principalId: string,
+      source: AsyncIterable<Uint8Array>,
+      metadata?: RecordingMetadata,
+    ): Promise<UploadState> {
+      const meta = parseRecordingMetadata(metadata);
+      requireActive(await loadSubject(deps.meta.db, subjectId)); // refuse before reading the body
+      let got = 0;
+      async function* bounded(): AsyncGenerator<Uint8Array, void, undefined> {
+        for await (const c of source) {
+          got += c.length;
+          if (got > deps.maxBytes) throw new VaultError("PAYLOAD_TOO_LARGE", "upload exceeds the size limit");
+          yield c;
+        }
+      }
+      const sealed = await sealBlob(deps, {
+        subjectId,
+        kind: "upload-part",
+        data: bounded(),
+        retention: { expiresAt: new Date(deps.now().getTime() + UPLOAD_TTL_MS) },
+      });
+      if (got === 0) {
+        await discardSealed(deps.store, [sealed]);
+        throw new VaultError("BAD_REQUEST", "empty upload");
+      }
+      let queued: UploadsTable;
+      try {
+        queued = await deps.meta.write(async (trx) => {
+          const s = await loadSubject(trx, subjectId);
+          requireActive(s);
+          await commitBlobs(trx, deps, s.id, [sealed]);
+          const now = deps.now();
+          const row: UploadsTable = {
+            id: newId("upl"),
+            subject_id: s.id,
+            principal_id: principalId,
+            length: got,
+            received: got,
+            parts: JSON.stringify([sealed.row.id]),
+            created_at: now.toISOString(),
+            expires_at: new Date(now.getTime() + UPLOAD_TTL_MS).toISOString(),
+            status: "open",
+            recording_id: null,
+            attempts: 0,
+            run_after_ms: null,
+            ...RELEASED,
+            error_code: null,
+            error_message: null,
+            metadata: encodeMetadata(meta),
+            updated_at: now.toISOString(),
+          };
+          await trx.insertInto("uploads").values(row).execute();
+          await enqueue(trx, deps, row);
+          return { ...row, status: "queued" as const, run_after_ms: now.getTime() };
+        });
+      } catch (e) {
+        await discardSealed(deps.store, [sealed]);
+        throw e;
+      }
+      deps.notify();
+      return view(queued);
+    },
+
     /** Queues a fully received upload that `append` left open. */
     async enqueue(id: string, principalId?: string): Promise<UploadState> {
       const row = await load(id, principalId);

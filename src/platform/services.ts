@@ -24,6 +24,7 @@ import { createApplicationService, type ApplicationService } from "../access/app
 import { createBreakglassService, type BreakglassService } from "../access/breakglass.js";
 import { createConsentService, type ConsentService } from "../access/consent.js";
 import { createTokenService, type TokenService } from "../access/tokens.js";
+import type { RateLimitService } from "../access/rate-limits.js";
 import { createUploadService } from "../ingest/uploads.js";
 import { createImportService } from "../ingest/import/service.js";
 import { createJobQueue, DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "../ingest/jobs.js";
@@ -60,6 +61,8 @@ export interface SharedState {
   syncTimer: NodeJS.Timeout | undefined;
   /** Ingest workers running in this process (woken when an upload here is queued; stopped at close). */
   workers: Set<IngestWorker>;
+  /** Rate-limit buckets, in the metadata store; one service per process for its memory of refusals. */
+  rateLimits: RateLimitService;
 }
 
 /** A worker's settings: how many jobs at once, how it polls, and its queue's lease and retries. */
@@ -104,6 +107,8 @@ export interface VaultAccess {
   readonly breakglass: BreakglassService;
   /** Serving derivations and datasets under the serving rules (src/access/serving.ts). */
   readonly serving: ServingService;
+  /** Request rate limits shared by every server of the vault (src/access/rate-limits.ts). */
+  readonly rateLimits: RateLimitService;
   /** Whether a subject has active consent for a purpose (the authorization context). */
   consentActive(subjectId: string, purpose: string): Promise<boolean>;
   /** The tenant of a consumer application ("" for none or unknown). */
@@ -232,6 +237,7 @@ export function composeServices(init: VaultInit, state: SharedState) {
     consents: createConsentService({ ...init, purposes }),
     breakglass,
     serving,
+    rateLimits: state.rateLimits,
     consentActive: (subjectId, purpose) => hasActiveConsent(db, subjectId, purpose),
     applicationTenant: (application) => serving.applicationTenant(application),
   };

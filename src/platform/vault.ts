@@ -1,4 +1,5 @@
 /** The vault handle: services over one set of components. Created by initVault / openVault. */
+import { createRateLimitService } from "../access/rate-limits.js";
 import type { Actor } from "../audit/events.js";
 import { VaultError } from "../errors.js";
 import type { VaultConfig } from "./config.js";
@@ -69,6 +70,7 @@ export class Vault {
       closed: false,
       syncTimer: undefined,
       workers: new Set(),
+      rateLimits: createRateLimitService(init),
     };
     this.id = init.vaultId;
     this.config = init.config;

@@ -3,7 +3,7 @@
  * no caching of data, strict content types, body limits, rate limits, authentication, Cedar
  * authorization and the error taxonomy. Routes (src/server/routes) declare the rest.
  */
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { isDeepStrictEqual } from "node:util";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { Type } from "typebox";
@@ -17,7 +17,6 @@ import { parseJsonBody } from "./json-body.js";
 import { clientError, frameworkError, newRequestId, SECURITY_HEADERS } from "./envelope.js";
 import { methodIndex } from "./methods.js";
 import { capConnectionsPerClient, serverTimeouts } from "./connections.js";
-import { RateLimiter } from "./ratelimit.js";
 import { createReadEventRecorder, type ReadEventRecorder } from "./read-events.js";
 import type { ResolvedHttp } from "../access/http-config.js";
 import type { AnyRoute, AuthedContext, BaseContext, ResponseSpec } from "./route.js";
@@ -37,6 +36,7 @@ export interface ServerOptions {
   readonly https?: { readonly key: string; readonly cert: string } | undefined;
   /** Largest audio upload accepted (also the decoder's input limit). */
   readonly maxUploadBytes?: number;
+  /** The rate limiter's clock in ms (default: the vault's); tests move it to let limits refill. */
   readonly now?: () => number;
   /** Origin of enrolment links, e.g. `https://vault.example.org` (see {@link publicOrigin}). */
   readonly publicUrl?: (() => string | undefined) | undefined;
@@ -114,7 +114,6 @@ function responseSchemas(spec: AnyRoute): Record<string, unknown> {
 }
 
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
-  const limiter = new RateLimiter(options.now ?? Date.now);
   const http = options.vault.access.config.http;
   const timeouts = serverTimeouts(http);
   const app = Fastify({
@@ -233,7 +232,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       publicUrl: options.publicUrl,
     });
   const recordRead = createReadEventRecorder();
-  for (const spec of routes) register(app, spec, options, { limiter, http }, recordRead);
+  for (const spec of routes) register(app, spec, options, http, recordRead);
   methodsOf = methodIndex(routes.map((r) => ({ method: r.method, url: r.url, head: offersHead(r) })));
   return app;
 }
@@ -254,12 +253,14 @@ function register(
   app: FastifyInstance,
   spec: AnyRoute,
   options: ServerOptions,
-  rate: { readonly limiter: RateLimiter; readonly http: ResolvedHttp },
+  http: ResolvedHttp,
   recordRead: ReadEventRecorder,
 ): void {
-  const { limiter } = rate;
+  // One limiter for every server of the vault (src/access/rate-limits.ts).
+  const limiter = options.vault.access.rateLimits;
+  const now = () => options.now?.(); // undefined: the vault's clock
   const cls = spec.rateLimit.class;
-  const limit = rate.http.rateLimits[cls];
+  const limit = http.rateLimits[cls];
   const consumes = spec.consumes ?? (spec.body ? ["application/json"] : []);
   app.route({
     method: spec.method,
@@ -309,7 +310,9 @@ function register(
         vault: options.vault,
       };
       if (spec.auth === "public") {
-        const wait = limiter.take(`ip:${req.ip}:${cls}`, limit);
+        // Public routes include liveness, which must answer while the database is away: their
+        // limit falls back to this process's own while it is.
+        const wait = await limiter.take(`ip:${req.ip}:${cls}`, limit, now(), { whenUnavailable: "local" });
         if (wait > 0)
           throw new VaultError("RATE_LIMITED", "too many requests", { details: { retryAfterSec: wait } });
         return spec.handler(base);
@@ -324,7 +327,7 @@ function register(
       } catch (e) {
         // An unreachable database is not a failed authentication: no strike against the address.
         if (isVaultError(e, "METADATA_UNAVAILABLE")) throw e;
-        const ipWait = limiter.take(`authfail:${req.ip}`, rate.http.rateLimits.auth);
+        const ipWait = await limiter.take(`authfail:${req.ip}`, http.rateLimits.auth, now());
         if (ipWait > 0)
           throw new VaultError("RATE_LIMITED", "too many failed authentications", {
             details: { retryAfterSec: ipWait },
@@ -332,7 +335,7 @@ function register(
         throw e;
       }
       req.voxvaultAuth = auth;
-      const wait = limiter.take(`tok:${auth.token.id}:${cls}`, limit);
+      const wait = await limiter.take(`tok:${auth.token.id}:${cls}`, limit, now());
       if (wait > 0)
         throw new VaultError("RATE_LIMITED", "too many requests", { details: { retryAfterSec: wait } });
       const vault = options.vault.withActor({
@@ -376,8 +379,15 @@ export function bodyStream(body: unknown): AsyncIterable<Uint8Array> {
 }
 
 async function* clientStream(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+  // A consumer that stops early (a size limit, a refused format) must not destroy the request:
+  // that would reset the connection before the client reads the error. Left undestroyed, the
+  // rest is discarded by the HTTP server once the response is sent.
+  const source =
+    body instanceof Readable
+      ? (body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>)
+      : body;
   try {
-    yield* body;
+    yield* source;
   } catch (e) {
     throw new VaultError("CLIENT_ABORTED", "the client closed the connection mid-request", { cause: e });
   }

@@ -33,7 +33,7 @@ import { ROTATION_META, rotationState, type RotationState } from "./keys.js";
 import { bucketsInUse, REF_SELECTOR_SECRET, renewBucketKey, retireBucketKeys } from "./refs.js";
 import { appliedSeqIn, punctureLogId, sealToHost, syncRoot } from "./root-sync.js";
 import { CERT_PUBLIC_KEY_META, CERT_RETIRED_KEYS_META, retiredCertificateKeys } from "./shred.js";
-import { TLS_CERT_FILE, TLS_SECRET } from "./secret-names.js";
+import { RATE_LIMIT_SECRET, TLS_CERT_FILE, TLS_SECRET } from "./secret-names.js";
 
 type Deps = Pick<VaultDeps, "vaultId" | "meta" | "tree" | "provider" | "actor" | "now"> & {
   readonly dataDir: string;
@@ -149,6 +149,10 @@ async function start(deps: Deps): Promise<{ state: RotationState; secrets: strin
     // TLS: the key goes; `serve` makes a new certificate and key at its next start
     await deps.tree.deleteSecret(trx, TLS_SECRET);
     secrets.push(TLS_SECRET);
+    // rate-limit buckets are named by keyed hashes of client addresses: a new key, empty buckets
+    await deps.tree.deleteSecret(trx, RATE_LIMIT_SECRET);
+    await trx.deleteFrom("rate_limits").execute();
+    secrets.push(RATE_LIMIT_SECRET);
 
     // this host's key: the copied key file must not open what is sealed from now on
     const dist = deps.provider.distribution;

@@ -10,3 +10,6 @@ export const PSEUDONYM_SECRET = "consumer-pseudonym-key";
 
 /** The key of `voxvault import`'s keyed hashes of archive keys and contents (src/ingest/import). */
 export const IMPORT_SECRET = "import-content-key";
+
+/** The key of the keyed hashes that name rate-limit buckets (src/access/rate-limits.ts). */
+export const RATE_LIMIT_SECRET = "rate-limit-key";

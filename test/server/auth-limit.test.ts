@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PolicyEngine } from "../../src/policy/engine.js";
 import { buildServer } from "../../src/server/app.js";
-import { RateLimiter } from "../../src/server/ratelimit.js";
 import type { Vault } from "../../src/platform/vault.js";
 import { sandbox, type Sandbox } from "../support/backends.js";
 
@@ -43,20 +42,5 @@ describe("failed authentications", () => {
     expect((await list(good.token, "10.9.8.7")).statusCode).toBe(200);
     // … while bad tokens from there are still refused with 429.
     expect((await list(bad, "10.9.8.7")).statusCode).toBe(429);
-  });
-});
-
-describe("rate limiter", () => {
-  it("evicts least recently used keys instead of resetting everyone when full", () => {
-    const limiter = new RateLimiter(() => 0, 100);
-    const limit = { perMinute: 1, burst: 1 };
-    expect(limiter.take("victim", limit)).toBe(0);
-    expect(limiter.take("victim", limit)).toBeGreaterThan(0);
-    for (let i = 0; i < 95; i++) limiter.take(`flood-${i}`, limit);
-    expect(limiter.take("victim", limit)).toBeGreaterThan(0); // touched recently: kept
-    for (let i = 95; i < 300; i++) limiter.take(`flood-${i}`, limit);
-    // The flood evicts old flood keys first; the victim was used recently, but 200 fresh keys
-    // later it may go — what matters is that the limiter never cleared everything at once.
-    expect(limiter.take("flood-299", limit)).toBeGreaterThan(0);
   });
 });

@@ -7,6 +7,7 @@ import { createReadStream, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { AccessConfig } from "../../src/access/config.js";
+import { RATE_CLASSES } from "../../src/access/http-config.js";
 import type { IngestLimits } from "../../src/ingest/config.js";
 import type { Role } from "../../src/store/meta/schema-access.js";
 import { defaultEmbedderFactory } from "../../src/embed-factory.js";
@@ -60,7 +61,7 @@ export interface WorldOptions {
   /** The `access` section of vault.json (budgets, token lifetimes, break-glass). */
   readonly access?: AccessConfig;
   readonly maxUploadBytes?: number;
-  /** The rate limiter's clock; default one that jumps an hour per call (limits never bite). */
+  /** The rate limiter's clock, for tests of limits; without it limits are set too high to bite. */
   readonly limiterNow?: () => number;
   /** Builds the speaker embedder; default the project's (the built-in DSP embedder). */
   readonly embedderFactory?: typeof defaultEmbedderFactory;
@@ -108,10 +109,21 @@ export async function makeWorld(backend: Backend, options: WorldOptions = {}): P
     ...(options.softDeleteWindow ? { softDeleteWindow: options.softDeleteWindow } : {}),
   });
   await init.close();
-  if (options.access) {
+  // Without a limiter clock of its own, a world's limits are set as high as they go, so tests that
+  // are not about rate limits never meet one (the shared limiter runs on the vault's clock).
+  const generous = Object.fromEntries(RATE_CLASSES.map((c) => [c, { perMinute: 1_000_000, burst: 100_000 }]));
+  const access: AccessConfig = {
+    ...options.access,
+    ...(options.limiterNow
+      ? {}
+      : {
+          http: { ...options.access?.http, rateLimits: { ...generous, ...options.access?.http?.rateLimits } },
+        }),
+  };
+  if (Object.keys(access).length > 0) {
     const file = path.join(sb.dataDir, "vault.json");
     const config = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-    writeFileSync(file, JSON.stringify({ ...config, access: options.access }, null, 2));
+    writeFileSync(file, JSON.stringify({ ...config, access }, null, 2));
   }
   const clock = new Clock();
   const vault = await sb.open({
@@ -121,17 +133,10 @@ export async function makeWorld(backend: Backend, options: WorldOptions = {}): P
   // As `voxvault serve` does: an ingest worker beside the API takes queued uploads.
   vault.jobs.startWorker({ pollMs: 50 });
   const eng = await defaultEngine();
-  let t = Date.now();
-  const limiterNow =
-    options.limiterNow ??
-    (() => {
-      t += 3_600_000;
-      return t;
-    });
   const app = await buildServer({
     vault,
     engine: eng,
-    now: limiterNow,
+    ...(options.limiterNow ? { now: options.limiterNow } : {}),
     publicUrl: () => PUBLIC_URL,
     ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),
   });

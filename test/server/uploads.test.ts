@@ -100,7 +100,7 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("uploads ($name)", (backend) => 
     return rec;
   }
 
-  it("ingests a direct upload straight through the pipeline and keeps no raw audio", async () => {
+  it("ingests a direct upload through the queue and keeps no raw audio", async () => {
     const p = await w.fresh();
     const bytes = speechBytes("awb");
     // (Chunked, slowly streamed bodies over a real socket: https.test.ts.)
@@ -148,6 +148,41 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("uploads ($name)", (backend) => 
     });
     expect(junk.status).toBe(422);
     expect(await blobCount(p.id)).toBe(before);
+  });
+
+  it("answers a direct upload at once with Prefer: respond-async (202 and the upload to follow)", async () => {
+    const p = await w.fresh();
+    const r = await call(w.app, {
+      method: "POST",
+      url: `/v1/subjects/${p.id}/recordings?externalId=int-77&kind=interview`,
+      token: w.tok.operator,
+      type: "audio/wav",
+      headers: { prefer: "respond-async" },
+      body: speechBytes("slt"),
+    });
+    expect(r.status, r.text).toBe(202);
+    expect(r.headers["preference-applied"]).toBe("respond-async");
+    const { upload } = r.json() as { upload: Upload };
+    expect(r.headers.location).toBe(`/v1/uploads/${upload.id}`);
+    expect(upload.subjectId).toBe(p.id);
+    // Acknowledged once stored encrypted and queued: nothing was decoded in the request.
+    expect(["queued", "processing"]).toContain(upload.status);
+    const done = await state(upload.id, w.tok.operator, 30);
+    expect(done.status).toBe("complete");
+    expect(done.metadata).toEqual({ externalId: "int-77", kind: "interview" });
+    const listed = await call(w.app, {
+      method: "GET",
+      url: `/v1/subjects/${p.id}/recordings`,
+      token: w.tok.operator,
+    });
+    expect((listed.json() as { recordings: { id: string }[] }).recordings.map((x) => x.id)).toEqual([
+      done.recordingId,
+    ]);
+    // The staged ciphertext went with the recording's commit: only derivations remain.
+    const rec = (
+      await call(w.app, { method: "GET", url: `/v1/uploads/${upload.id}`, token: w.tok.operator })
+    ).json() as { recording: RecordingReply };
+    expect(await blobCount(p.id)).toBe(rec.recording.derivations.length);
   });
 
   it("takes chunks at the right offset, resumes after a failed chunk, and returns the recording on the last byte", async () => {

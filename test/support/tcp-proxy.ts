@@ -55,7 +55,7 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
     port,
     down: stop,
     up: async () => {
-      await listen(port);
+      if (!server) await listen(port); // already up: nothing to do
     },
     close: stop,
   };

@@ -2,9 +2,9 @@
  * Several machines against one PostgreSQL (issue 13 §3): two `voxvault serve --workers 0` and two
  * `voxvault worker` processes, all reaching the database through a TCP proxy that can cut it.
  * Uploads taken by either server are ingested by either worker exactly once and their status is
- * the same from both servers; a token revoked on one server is refused on the other; and when the
- * database is away for 30 s, requests get 503 while queued jobs wait, then every job completes
- * once, with nothing half-committed.
+ * the same from both servers; a token revoked on one server is refused on the other; rate limits
+ * hold across both servers; and when the database is away for 30 s, requests get 503 while
+ * queued jobs wait, then every job completes once, with nothing half-committed.
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -182,6 +182,22 @@ describe.runIf(PG && HAVE_AUDIO_TOOLS)("two servers and two workers on one Postg
     });
     expect(revoked.status).toBe(200);
     expect((await list(servers[1]!)).status).toBe(401);
+  });
+
+  it("failed authentications from one address are limited across both servers, not per server", async () => {
+    const bad = "vvt_00000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++)
+      statuses.push((await request(servers[i % 2]!.url, { path: "/v1/subjects", token: bad })).status);
+    // The default auth limit is a burst of 5 per address (20/min): 5 failures in all, not 5 per
+    // server (the revocation test above may already have spent one).
+    const failed = statuses.filter((s) => s === 401).length;
+    expect(failed).toBeGreaterThanOrEqual(4);
+    expect(failed).toBeLessThanOrEqual(5);
+    expect(statuses.slice(6)).toEqual([429, 429, 429, 429]);
+    // A valid token still gets through on both.
+    for (const s of servers)
+      expect((await request(s.url, { path: "/v1/subjects", token: operator })).status).toBe(200);
   });
 
   it(`the database away for ${OUTAGE_MS / 1000} s: 503s meanwhile, queued jobs wait, then each completes once`, async () => {

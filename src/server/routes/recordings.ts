@@ -3,6 +3,7 @@ import { VaultError } from "../../errors.js";
 import { bodyStream } from "../app.js";
 import { RATE, route, type AnyRoute } from "../route.js";
 import { subjectResource } from "./resources.js";
+import { MAX_WAIT_S, preferWait, uploadFailure, UploadWithRecording } from "./uploads.js";
 import {
   NoQuery,
   PurposeQuery,
@@ -19,7 +20,7 @@ export function recordingRoutes(): AnyRoute[] {
       method: "POST",
       url: "/v1/subjects/:id/recordings",
       summary:
-        "Upload a recording; it streams straight into the abstraction pipeline (nothing raw is kept unless retention says so)",
+        "Upload a recording: stored encrypted and queued for an ingest worker; waits for the recording (201) up to 60 s or Prefer: wait=N, else 202 with the upload to follow (Prefer: respond-async answers at once)",
       tags: ["recordings"],
       auth: "token",
       action: "recording.upload",
@@ -28,16 +29,28 @@ export function recordingRoutes(): AnyRoute[] {
       // The body is the audio, so what the platform says about it comes in the query.
       query: RecordingMetadata,
       consumes: ["audio/*"],
-      response: { 201: Recording },
+      response: { 201: Recording, 202: UploadWithRecording },
       resource: (ctx) => subjectResource(ctx.vault, ctx.params.id),
       async handler(ctx) {
-        const r = await ctx.vault.recordings.ingest({
-          subjectId: ctx.params.id,
-          source: bodyStream(ctx.body),
-          metadata: ctx.query,
-        });
-        void ctx.reply.code(201);
-        return r;
+        const principal = ctx.auth.principal.id;
+        const queued = await ctx.vault.uploads.submit(
+          ctx.params.id,
+          principal,
+          bodyStream(ctx.body),
+          ctx.query,
+        );
+        const asked = preferWait(ctx.request.headers.prefer, -1);
+        const wait = asked >= 0 ? asked : MAX_WAIT_S;
+        if (asked >= 0)
+          void ctx.reply.header("preference-applied", wait > 0 ? `wait=${wait}` : "respond-async");
+        const done = await ctx.vault.uploads.waitFor(queued.id, principal, wait * 1000);
+        if (done.state.status === "failed") throw uploadFailure(done.state.error);
+        if (done.recording) {
+          void ctx.reply.code(201);
+          return done.recording;
+        }
+        void ctx.reply.code(202).header("location", `/v1/uploads/${queued.id}`);
+        return { upload: done.state };
       },
     }),
     route({

@@ -4,7 +4,7 @@
  * `Prefer: wait=N` header (RFC 7240 §4.3) waits for the outcome.
  */
 import { Type } from "typebox";
-import { VaultError } from "../../errors.js";
+import { ERROR_CODES, VaultError, type ErrorCode } from "../../errors.js";
 import { MAX_WAIT_MS } from "../../ingest/uploads.js";
 import { bodyStream, CHUNK_TYPE } from "../app.js";
 import { RATE, route, type AnyRoute } from "../route.js";
@@ -38,22 +38,34 @@ export const Upload = Type.Object(
   },
   { additionalProperties: false },
 );
-const UploadWithRecording = Type.Object(
+export const UploadWithRecording = Type.Object(
   { upload: Upload, recording: Type.Optional(Recording) },
   { additionalProperties: false },
 );
 const UploadParams = Type.Object({ id: Id("upl") }, { additionalProperties: false });
-const MAX_WAIT_S = MAX_WAIT_MS / 1000;
+export const MAX_WAIT_S = MAX_WAIT_MS / 1000;
 
-/** `Prefer: wait=N` (RFC 7240): seconds the client is willing to wait, capped; 0 when absent. */
-function preferWait(header: string | string[] | undefined): number {
+/**
+ * `Prefer: wait=N` (RFC 7240 §4.3): seconds the client is willing to wait, capped; `fallback`
+ * when absent; 0 with `Prefer: respond-async` (§4.1).
+ */
+export function preferWait(header: string | string[] | undefined, fallback = 0): number {
   const values = Array.isArray(header) ? header : header ? [header] : [];
+  let wait: number | undefined;
   for (const v of values)
     for (const pref of v.split(",")) {
-      const m = /^\s*wait\s*=\s*"?(\d{1,6})"?\s*$/i.exec(pref.split(";")[0] ?? "");
-      if (m) return Math.min(Number(m[1]), MAX_WAIT_S);
+      const token = (pref.split(";")[0] ?? "").trim();
+      if (/^respond-async$/i.test(token)) return 0;
+      const m = /^wait\s*=\s*"?(\d{1,6})"?$/i.exec(token);
+      if (m) wait ??= Math.min(Number(m[1]), MAX_WAIT_S);
     }
-  return 0;
+  return wait ?? fallback;
+}
+
+/** The error a failed upload ended with, as the vault error it was (INTERNAL if unknown). */
+export function uploadFailure(error: { readonly code: string; readonly message: string } | null): VaultError {
+  const code = error && error.code in ERROR_CODES ? (error.code as ErrorCode) : "INTERNAL";
+  return new VaultError(code, error?.message ?? "ingest failed");
 }
 
 export function uploadRoutes(): AnyRoute[] {

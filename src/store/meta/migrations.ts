@@ -10,6 +10,7 @@ import { m0005RootGenerations } from "./m0005-root-generations.js";
 import { m0006BudgetStrikes } from "./m0006-budget-strikes.js";
 import { m0007IngestQueue } from "./m0007-ingest-queue.js";
 import { m0008Imports } from "./m0008-imports.js";
+import { m0009RateLimits } from "./m0009-rate-limits.js";
 import type { Dialect } from "./types.js";
 
 type Up = (db: Kysely<unknown>, dialect: Dialect) => Promise<void>;
@@ -142,6 +143,7 @@ const ups: readonly (readonly [string, Up])[] = [
   ["0006_budget_strikes", m0006BudgetStrikes],
   ["0007_ingest_queue", m0007IngestQueue],
   ["0008_imports", m0008Imports],
+  ["0009_rate_limits", m0009RateLimits],
 ];
 
 /** The schema version this build writes and understands: one step per migration. */

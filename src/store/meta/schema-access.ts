@@ -137,6 +137,12 @@ export interface ImportItemsTable {
   updated_at: string;
 }
 
+/** One rate-limit bucket (GCRA): a keyed hash of its key and its theoretical arrival time in µs. */
+export interface RateLimitsTable {
+  key_mac: Bytes;
+  tat_us: number;
+}
+
 export interface AccessTables {
   applications: ApplicationsTable;
   principals: PrincipalsTable;
@@ -149,4 +155,5 @@ export interface AccessTables {
   uploads: UploadsTable;
   import_runs: ImportRunsTable;
   import_items: ImportItemsTable;
+  rate_limits: RateLimitsTable;
 }

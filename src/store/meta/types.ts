@@ -22,6 +22,13 @@ export interface DialectDriver {
    * WAL, truncated to zero) so deleted rows do not linger there. A no-op where the server manages it.
    */
   flushErased?(): Promise<void>;
+  /**
+   * Runs one statement's worth of work on state whose last moments may be lost in a power
+   * failure without harm (rate-limit buckets), committed without waiting for the disk. SQLite
+   * lowers `synchronous` to NORMAL around it (in WAL mode a commit then does not fsync; the file
+   * stays consistent); where a dialect has no such switch, fn runs as it is.
+   */
+  unsynced?<T>(fn: (db: MetaDb) => Promise<T>): Promise<T>;
   /** Maps a driver error to a VaultError where one applies (busy, corrupt, ...). */
   translateError(e: unknown): unknown;
   close(): Promise<void>;

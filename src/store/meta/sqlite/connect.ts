@@ -1,6 +1,6 @@
 /** SQLite (better-sqlite3) metadata backend: the embedded default, one file inside the data dir. */
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
+import { Kysely, sql, SqliteDialect } from "kysely";
 import type { Database } from "../schema.js";
 import type { DialectDriver } from "../types.js";
 import { translateSqliteError } from "./errors.js";
@@ -44,6 +44,17 @@ export function connectSqlite(options: SqliteOptions): DialectDriver {
       }
       return Promise.resolve();
     },
+    // One connection: nothing else runs on it meanwhile (Kysely holds it), so the switch
+    // cannot leak into a vault write; it is switched back before the connection is released.
+    unsynced: (fn) =>
+      db.connection().execute(async (conn) => {
+        await sql`PRAGMA synchronous = NORMAL`.execute(conn);
+        try {
+          return await fn(conn);
+        } finally {
+          await sql`PRAGMA synchronous = FULL`.execute(conn);
+        }
+      }),
     translateError: translateSqliteError,
     close: () => db.destroy(),
   };
