@@ -5,6 +5,7 @@
  * any copy; the rows and objects are then removed.
  */
 import { recordEvent } from "../audit/record.js";
+import { deleteBlobs } from "./blobs.js";
 import type { VaultDeps } from "./deps.js";
 import { EPOCH_SECRET_PREFIX, epochExpired, epochSecretName } from "./retention-keys.js";
 import { syncRoot } from "./root-sync.js";
@@ -15,6 +16,8 @@ export interface RetentionReport {
   readonly derivationsRemoved: number;
   /** Root points punctured (one per epoch). */
   readonly puncturedPoints: number;
+  /** Uploads left open past their expiry, now failed with RETENTION_EXPIRED and their parts deleted. */
+  readonly uploadsExpired: number;
 }
 
 type Deps = Pick<VaultDeps, "meta" | "store" | "tree" | "provider" | "actor" | "now">;
@@ -22,9 +25,54 @@ type Deps = Pick<VaultDeps, "meta" | "store" | "tree" | "provider" | "actor" | "
 const CHUNK = 500;
 
 export function createRetentionService(deps: Deps) {
+  /**
+   * Uploads whose last chunk never came: failed with RETENTION_EXPIRED (and `upload.failed`),
+   * their encrypted parts deleted with the same commit, then their objects. Without this an
+   * abandoned upload would stay `open` (its parts' keys still go with their retention day).
+   */
+  async function expireAbandonedUploads(nowIso: string): Promise<number> {
+    const objects: string[] = [];
+    const n = await deps.meta.write(async (trx) => {
+      const rows = await trx
+        .selectFrom("uploads")
+        .select(["id", "subject_id", "parts", "attempts"])
+        .where("status", "=", "open")
+        .where("expires_at", "<=", nowIso)
+        .execute();
+      for (const r of rows) {
+        const parts = JSON.parse(r.parts) as string[];
+        await deleteBlobs(trx, deps, r.subject_id, parts, "upload_failed");
+        objects.push(...parts);
+        await trx
+          .updateTable("uploads")
+          .set({
+            status: "failed",
+            parts: "[]",
+            error_code: "RETENTION_EXPIRED",
+            error_message: "the upload expired before its last chunk arrived",
+            updated_at: nowIso,
+          })
+          .where("id", "=", r.id)
+          .where("status", "=", "open")
+          .execute();
+        await recordEvent(trx, deps.actor, {
+          type: "upload.failed",
+          subjectId: r.subject_id,
+          uploadId: r.id,
+          code: "RETENTION_EXPIRED",
+          attempts: r.attempts,
+        });
+      }
+      return rows.length;
+    });
+    for (const id of objects) await deps.store.delete(id);
+    return n;
+  }
+
   return {
     async sweep(): Promise<RetentionReport> {
       const now = deps.now();
+      const uploadsExpired = await expireAbandonedUploads(now.toISOString());
       const names = await deps.meta.db
         .selectFrom("vault_secrets")
         .select("name")
@@ -35,7 +83,13 @@ export function createRetentionService(deps: Deps) {
         .map((r) => r.name.slice(EPOCH_SECRET_PREFIX.length))
         .filter((e) => epochExpired(e, now));
       if (expired.length === 0)
-        return { epochsDestroyed: [], blobsRemoved: 0, derivationsRemoved: 0, puncturedPoints: 0 };
+        return {
+          epochsDestroyed: [],
+          blobsRemoved: 0,
+          derivationsRemoved: 0,
+          puncturedPoints: 0,
+          uploadsExpired,
+        };
       const removed: string[] = [];
       let derivationsRemoved = 0;
       let punctured = 0;
@@ -91,6 +145,7 @@ export function createRetentionService(deps: Deps) {
         blobsRemoved: removed.length,
         derivationsRemoved,
         puncturedPoints: punctured,
+        uploadsExpired,
       };
     },
   };

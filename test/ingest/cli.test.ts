@@ -85,7 +85,7 @@ describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest (built binary)", () => {
     expect(verify.code, verify.stderr).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ match: true });
     const sweep = await spawnCli(["retention", "sweep"], env);
-    expect(sweep.stdout).toContain("nothing has expired");
+    expect(sweep.stdout).toContain("no retention day has expired");
   });
 
   it("reports unreadable files and damaged float data per file, and ingests the rest", async () => {

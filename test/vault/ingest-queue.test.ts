@@ -159,6 +159,26 @@ describe.each(BACKENDS)("ingest queue ($name)", (backend) => {
     });
   });
 
+  it("fails an upload abandoned before its last chunk at the retention sweep, deleting its parts", async () => {
+    const s = await v.subjects.add({ ref: "c-abandoned" });
+    const bytes = wavBytes(new Int16Array(16000));
+    const u = await v.uploads.create(s.id, "tester", bytes.length);
+    await v.uploads.append(u.id, "tester", 0, bytesOf(bytes.subarray(0, 1000)));
+    expect((await counts(v, s.id)).blobs).toBe(1);
+    expect((await v.retention.sweep()).uploadsExpired).toBe(0); // not expired yet: untouched
+    clock.offsetMs += 25 * 3_600_000;
+    expect((await v.retention.sweep()).uploadsExpired).toBe(1);
+    expect(await v.uploads.status(u.id)).toMatchObject({
+      status: "failed",
+      offset: 1000,
+      error: { code: "RETENTION_EXPIRED" },
+    });
+    expect((await counts(v, s.id)).blobs).toBe(0);
+    const failed = await v.audit.list({ type: "upload.failed" });
+    expect(failed.map((e) => (e.event as { uploadId: string }).uploadId)).toContain(u.id);
+    expect((await v.retention.sweep()).uploadsExpired).toBe(0);
+  });
+
   it("erases a queued job with its subject's shred", async () => {
     const s = await v.subjects.add({ ref: "c-shred" });
     await staged(v, s.id, wavBytes(new Int16Array(16000)));

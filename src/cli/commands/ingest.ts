@@ -212,7 +212,12 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
         output(io, g, r, () => [
           r.epochsDestroyed.length
             ? `erased ${r.blobsRemoved} blobs of ${r.epochsDestroyed.length} expired retention days (${r.epochsDestroyed.join(", ")}); their keys' root points punctured`
-            : "nothing has expired",
+            : "no retention day has expired",
+          ...(r.uploadsExpired > 0
+            ? [
+                `failed ${r.uploadsExpired} uploads abandoned before their last chunk (RETENTION_EXPIRED); their parts deleted`,
+              ]
+            : []),
         ]);
       });
     });
