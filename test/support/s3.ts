@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import {
   CreateBucketCommand,
+  PutPublicAccessBlockCommand,
   DeleteBucketCommand,
   DeleteObjectsCommand,
   ListObjectVersionsCommand,
@@ -50,11 +51,30 @@ export function testClient(other = false): S3Client {
   });
 }
 
+/**
+ * The bucket-level public-access block, with BlockPublicAcls off: Debian's RGW 16 refuses every
+ * PutObject while it is on (a Ceph bug; AWS, MinIO and later RGW take all four).
+ */
+export async function blockPublicAccess(client: S3Client, bucket: string): Promise<void> {
+  await client.send(
+    new PutPublicAccessBlockCommand({
+      Bucket: bucket,
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: false,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: true,
+        RestrictPublicBuckets: true,
+      },
+    }),
+  );
+}
+
 /** A fresh bucket and the vault.json entry that uses it; `drop` empties and removes it. */
 export async function freshBucket(): Promise<{ config: S3Config; client: S3Client; drop(): Promise<void> }> {
   const client = testClient();
   const bucket = `vv-${randomBytes(6).toString("hex")}`;
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  await blockPublicAccess(client, bucket); // as every vault bucket must be (the vault refuses others)
   return {
     client,
     config: {

@@ -37,6 +37,19 @@ export interface BlobStore {
    * A store inside the vault's own data directory needs none.
    */
   bind?(vaultId: string, mode: "create" | "open"): Promise<void>;
+  /** For stores others can reach (a bucket): how it looks from outside (`voxvault doctor`). */
+  posture?(): Promise<PostureProblem[]>;
+}
+
+/** A weakness of a store's surroundings, as `voxvault doctor` reports it. */
+export interface PostureProblem {
+  readonly rule: string;
+  readonly severity: "critical" | "high" | "medium" | "low";
+  /** The Prowler check it corresponds to. */
+  readonly prowler?: string | undefined;
+  readonly what: string;
+  readonly why: string;
+  readonly fix: string;
 }
 
 /** Object names are blob ids: lowercase, no separators, so they can never address a path. */

@@ -10,6 +10,7 @@ import { VaultError } from "../../../errors.js";
 import type { BlobStore } from "../types.js";
 import { isNotFound, translateS3Error } from "./errors.js";
 import type { S3Config } from "./config.js";
+import { refuseUnsafeBucket } from "./posture.js";
 import { S3BlobStore } from "./store.js";
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
@@ -86,6 +87,12 @@ export async function openS3Store(
         cause: e,
       });
     throw translateS3Error(e, `bucket ${config.bucket}`);
+  }
+  try {
+    await refuseUnsafeBucket(client, config.bucket);
+  } catch (e) {
+    client.destroy();
+    throw e;
   }
   return new S3BlobStore({
     bucket: config.bucket,

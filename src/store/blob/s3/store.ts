@@ -11,6 +11,7 @@
  * - Retries: the SDK's standard mode (exponential backoff with jitter, `maxAttempts`); parts are
  *   buffers, so a retried request resends the same bytes.
  */
+import { bucketPosture } from "./posture.js";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   AbortMultipartUploadCommand,
@@ -29,7 +30,13 @@ import {
 } from "@aws-sdk/client-s3";
 import { VaultError } from "../../../errors.js";
 import { watchSource } from "../source.js";
-import { OBJECT_NAME_RE, type BlobStore, type ObjectInfo, type OpenedObject } from "../types.js";
+import {
+  OBJECT_NAME_RE,
+  type BlobStore,
+  type ObjectInfo,
+  type OpenedObject,
+  type PostureProblem,
+} from "../types.js";
 import { MIN_PART_SIZE } from "./config.js";
 import { isNotFound, isPreconditionFailed, translateS3Error } from "./errors.js";
 
@@ -101,6 +108,10 @@ export class S3BlobStore implements BlobStore {
     this.#client = options.client;
     this.#partSize = partSize;
     this.#conditionalMultipart = options.conditionalMultipart ?? true;
+  }
+
+  async posture(): Promise<PostureProblem[]> {
+    return (await bucketPosture(this.#client, this.#bucket)).map(({ refuses: _refuses, ...p }) => p);
   }
 
   #key(name: string): string {
