@@ -39,7 +39,7 @@ export default defineConfig(
     },
   },
   {
-    files: ["test/**", "bench/**", "scripts/**"],
+    files: ["test/**", "bench/**", "scripts/**", "vitest.config.ts"],
     rules: {
       "no-console": "off",
       "@typescript-eslint/no-floating-promises": "off",

@@ -26,6 +26,8 @@ const external = [
   "@wasm-audio-decoders/*",
   "mpg123-decoder",
   "ogg-opus-decoder",
+  // native, and only HSM-rooted vaults load it (src/keys/pkcs11/token.ts)
+  "pkcs11js",
   // only vaults on S3 load the AWS SDK (src/store/blob/s3/driver.ts, a dynamic import)
   "@aws-sdk/*",
 ];

@@ -26,6 +26,15 @@ export const ERROR_CODES = {
   ROOT_KEY_MISMATCH: "The root key does not belong to this vault.",
   ROOT_KEY_INVALID: "The root key file is malformed or its passphrase is wrong.",
   KEY_UNAVAILABLE: "A key needed for this operation was destroyed or cannot be unwrapped.",
+  HSM_MODULE_UNAVAILABLE:
+    "The PKCS#11 module cannot be loaded (missing file, not a PKCS#11 library, or pkcs11js not installed).",
+  HSM_TOKEN_NOT_FOUND: "No token with the configured label or slot is present in the PKCS#11 module.",
+  HSM_PIN_INCORRECT: "The HSM refused the PIN (wrong PIN, or none was given).",
+  HSM_TOKEN_LOCKED:
+    "The HSM token's user PIN is locked after too many wrong attempts; its security officer must reset it.",
+  HSM_KEY_MISSING: "A root key this vault needs is not on the HSM token (wrong token, or destroyed).",
+  HSM_MECHANISM_UNSUPPORTED:
+    "The HSM token lacks a mechanism the vault needs (AES-GCM, HMAC-SHA256, key generation).",
   RESTORE_REQUIRED:
     "The metadata is older than this host's root or audit log (a restored backup): run `voxvault restore`.",
   RESTORE_REFUSED:

@@ -76,3 +76,10 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed(1)} ${units[i]}`;
 }
+
+/** Thrown by a command that has printed its result and ends with a given status (doctor's severities). */
+export class ExitWith extends Error {
+  constructor(readonly status: number) {
+    super(`exit ${status}`);
+  }
+}

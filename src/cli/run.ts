@@ -14,10 +14,11 @@ import { registerKeys } from "./commands/keys.js";
 import { registerHost } from "./commands/host.js";
 import { registerRestore } from "./commands/restore.js";
 import { registerMaintenance } from "./commands/maintenance.js";
+import { registerDoctor } from "./commands/doctor.js";
 import { registerSubject } from "./commands/subject.js";
 import { registerWorker } from "./commands/worker.js";
 import { registerImport } from "./commands/import.js";
-import type { GlobalOptions } from "./context.js";
+import { ExitWith, type GlobalOptions } from "./context.js";
 import { processIo, writeLine, type CliIo } from "./io.js";
 
 export { VERSION } from "../version.js";
@@ -40,6 +41,7 @@ const registrars: CommandRegistrar[] = [
   registerAccess,
   registerMaintenance,
   registerAudit,
+  registerDoctor,
 ];
 
 export function buildProgram(io: CliIo): Command {
@@ -91,6 +93,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     await program.parseAsync([...argv], { from: "user" });
     return 0;
   } catch (e) {
+    if (e instanceof ExitWith) return e.status;
     if (e instanceof CommanderError) {
       if (
         e.code === "commander.helpDisplayed" ||

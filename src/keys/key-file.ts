@@ -124,16 +124,33 @@ export function defaultKeyFile(vaultId: string, env: NodeJS.ProcessEnv = process
   return path.join(base, "voxvault", "keys", `${vaultId}.key.json`);
 }
 
+/** Where an HSM-rooted vault's sealed root state goes by default: beside where a key file would. */
+export function defaultHsmStateFile(vaultId: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(path.dirname(defaultKeyFile(vaultId, env)), `${vaultId}.hsm.json`);
+}
+
 /** Reads and validates a key file of either format. */
+/**
+ * Reads a private JSON file that writers replace atomically and whose replaced copy they overwrite
+ * (src/fsutil/atomic.ts): a reader that opened the old copy just before the rename may read the
+ * overwrite. That read is retried from the path (which names the new copy by then); only a file
+ * that stays unparseable is malformed.
+ */
+export async function readReplacedJson(file: string, what: string, maxBytes: number): Promise<unknown> {
+  for (let attempt = 0; ; attempt++) {
+    const raw = (await readPrivateFile(file, what, maxBytes)).toString("utf8");
+    try {
+      return JSON.parse(raw);
+    } catch {
+      if (attempt >= 2) throw new VaultError("ROOT_KEY_INVALID", `${what} ${file} is not valid JSON`);
+      await new Promise((r) => setTimeout(r, 20 * (attempt + 1)));
+    }
+  }
+}
+
 export async function readKeyFile(file: string): Promise<KeyFile | LegacyKeyFile> {
   await checkKeyDir(path.dirname(file));
-  const raw = (await readPrivateFile(file, "root key file", MAX_KEY_FILE_BYTES)).toString("utf8");
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new VaultError("ROOT_KEY_INVALID", `root key file ${file} is not valid JSON`);
-  }
+  const json = await readReplacedJson(file, "root key file", MAX_KEY_FILE_BYTES);
   const format = (json as { format?: unknown } | null)?.format;
   const parsed =
     format === LEGACY_KEY_FILE_FORMAT ? LegacyKeyFileSchema.safeParse(json) : KeyFileSchema.safeParse(json);

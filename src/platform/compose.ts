@@ -7,12 +7,14 @@
 import path from "node:path";
 import { VaultError } from "../errors.js";
 import { FileKeyProvider } from "../keys/file-provider.js";
+import { resolvePin } from "../keys/pkcs11/pin.js";
+import { Pkcs11KeyProvider } from "../keys/pkcs11/provider.js";
 import { LEGACY_KEY_FILE_FORMAT, readKeyFile } from "../keys/key-file.js";
 import { openBlobStore } from "../store/blob/drivers.js";
 import type { BlobStore } from "../store/blob/types.js";
 import { connectMetadata, migrate, type DialectDriver, type MetadataConfig } from "../store/meta/index.js";
 import { checkStillLegacy, readLegacyVersions } from "../vault/key-upgrade.js";
-import { LAYOUT, type VaultConfig } from "./config.js";
+import { LAYOUT, type Pkcs11Config, type VaultConfig } from "./config.js";
 
 /** Where the metadata lives: the embedded SQLite file, or PostgreSQL (URL from the environment). */
 export function metadataConfig(
@@ -47,20 +49,26 @@ export function blobStoreFor(
 
 export interface NewRootOptions {
   readonly kind: VaultConfig["keyProvider"]["kind"];
+  /** The key file; for an HSM root, its sealed state file. */
   readonly keyFile: string;
   readonly vaultId: string;
   readonly passphrase: string | undefined;
   readonly scryptLogN?: number | undefined;
   /** Root generations to create: [1] for a new vault, none for a host that joins one. */
   readonly generations: readonly number[];
+  /** For `pkcs11`: the token and its PIN (already read from its source). */
+  readonly hsm?: (Omit<Pkcs11Config, "kind" | "pin" | "file"> & { readonly pin: string }) | undefined;
 }
 
+/** A root provider, with the key file's extras when it is one (legacy upgrade, host keys). */
+export type OpenedRoot = FileKeyProvider | Pkcs11KeyProvider;
+
 /**
- * A new root-key provider, by `keyProvider.kind`. Both kinds so far are key files (`passphrase`
- * seals it with scrypt); an HSM or KMS provider (docs/architecture.md §Other providers) adds a
- * case here.
+ * A new root-key provider, by `keyProvider.kind`: a key file (`local`; `passphrase` seals it with
+ * scrypt) or a PKCS#11 token (`pkcs11`). A KMS provider (docs/architecture.md §Other providers)
+ * adds a case here.
  */
-export function createRootProvider(options: NewRootOptions): Promise<FileKeyProvider> {
+export function createRootProvider(options: NewRootOptions): Promise<OpenedRoot> {
   switch (options.kind) {
     case "local":
     case "passphrase":
@@ -71,6 +79,15 @@ export function createRootProvider(options: NewRootOptions): Promise<FileKeyProv
         scryptLogN: options.scryptLogN,
         generations: [...options.generations],
       });
+    case "pkcs11": {
+      if (!options.hsm) throw new VaultError("CONFIG_INVALID", "a pkcs11 root needs its token settings");
+      return Pkcs11KeyProvider.create({
+        vaultId: options.vaultId,
+        ...options.hsm,
+        stateFile: options.keyFile,
+        generations: [...options.generations],
+      });
+    }
   }
 }
 
@@ -85,7 +102,19 @@ export async function openRootProvider(
   keyFile: string,
   passphrase: string | undefined,
   metaConfig: MetadataConfig,
-): Promise<FileKeyProvider> {
+  env: NodeJS.ProcessEnv,
+): Promise<OpenedRoot> {
+  const kp = config.keyProvider;
+  if (kp.kind === "pkcs11") {
+    return Pkcs11KeyProvider.open({
+      vaultId: config.vaultId,
+      module: kp.module,
+      token: kp.token,
+      keyLabel: kp.keyLabel,
+      pin: await resolvePin(kp.pin, env),
+      stateFile: keyFile,
+    });
+  }
   const file = await readKeyFile(keyFile);
   if (file.format !== LEGACY_KEY_FILE_FORMAT) {
     return FileKeyProvider.open({ file: keyFile, vaultId: config.vaultId, passphrase });

@@ -25,17 +25,41 @@ const duration = z.string().refine((s) => {
   }
 }, "not a duration");
 
+/** A root held in an HSM (src/keys/pkcs11): where the token is and where its PIN comes from. */
+export const Pkcs11ConfigSchema = z.strictObject({
+  kind: z.literal("pkcs11"),
+  /** Absolute path of the PKCS#11 module. */
+  module: z.string().refine((p) => p.startsWith("/"), "an absolute path"),
+  token: z.union([
+    z.strictObject({ label: z.string().min(1).max(32) }),
+    z.strictObject({ slot: z.number().int().min(0) }),
+  ]),
+  /** Prefix of the labels of the vault's keys on the token. */
+  keyLabel: z.string().min(1).max(200),
+  /** Where the PIN comes from: an environment variable or a private file, never the config itself. */
+  pin: z.union([
+    z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }),
+    z.strictObject({ file: z.string().refine((p) => p.startsWith("/"), "an absolute path") }),
+  ]),
+  /** The sealed root state file, when not the default next to where a key file would be. */
+  file: z.string().optional(),
+});
+export type Pkcs11Config = z.infer<typeof Pkcs11ConfigSchema>;
+
 export const VaultConfigSchema = z.strictObject({
   format: z.literal(VAULT_FORMAT),
   formatVersion: z.number().int().positive(),
   vaultId: z.string().regex(/^vlt_[0-9a-z]{26}$/),
   createdAt: z.string(),
   defaultTenant: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
-  keyProvider: z.strictObject({
-    kind: z.enum(["local", "passphrase"]),
-    /** Absolute path when not the default location under the user's config directory. */
-    file: z.string().optional(),
-  }),
+  keyProvider: z.discriminatedUnion("kind", [
+    z.strictObject({
+      kind: z.enum(["local", "passphrase"]),
+      /** Absolute path when not the default location under the user's config directory. */
+      file: z.string().optional(),
+    }),
+    Pkcs11ConfigSchema,
+  ]),
   metadata: z.discriminatedUnion("driver", [
     z.strictObject({ driver: z.literal("sqlite") }),
     z.strictObject({ driver: z.literal("postgres"), schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/) }),

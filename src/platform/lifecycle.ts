@@ -26,8 +26,9 @@ import { VaultError } from "../errors.js";
 import { GROUP_OTHER_BITS } from "../fsutil/atomic.js";
 import { newId } from "../ids.js";
 import { KeyCache } from "../keys/cache.js";
-import type { FileKeyProvider } from "../keys/file-provider.js";
-import { defaultKeyFile } from "../keys/key-file.js";
+import { FileKeyProvider } from "../keys/file-provider.js";
+import { resolvePin } from "../keys/pkcs11/pin.js";
+import { defaultHsmStateFile, defaultKeyFile } from "../keys/key-file.js";
 import { hasLegacyKeys, upgradeLegacyKeys } from "../vault/key-upgrade.js";
 import { KeyTree } from "../keys/tree.js";
 import { blobStoreConfigFor, type BlobStoreConfig } from "../store/blob/drivers.js";
@@ -38,6 +39,7 @@ import {
   createRootProvider,
   metadataConfig,
   openRootProvider,
+  type OpenedRoot,
 } from "./compose.js";
 import {
   createSchema,
@@ -60,11 +62,17 @@ import { parseDuration } from "../vault/duration.js";
 import { CERT_PUBLIC_KEY_META } from "../vault/shred.js";
 import { checkTenant } from "../vault/subjects.js";
 import { Vault } from "./vault.js";
+import type { Pkcs11Config } from "./config.js";
 import { resolveAbstraction, type AbstractionConfig, type EmbedderConfig } from "../ingest/config.js";
 import type { EmbedderPort } from "../ingest/embedder-port.js";
 import { healFork, PUNCTURE_LOG_META, syncRoot, type SyncReport } from "../vault/root-sync.js";
 import { checkHostName, defaultHostName, registerPendingHost } from "../vault/hosts.js";
 import { hostKeyFingerprint } from "../crypto/host-seal.js";
+
+/** An HSM root for a new vault: the token, its PIN's source, and optionally the key labels' prefix. */
+export type HsmInit = Omit<Pkcs11Config, "kind" | "file" | "keyLabel"> & {
+  readonly keyLabel?: string | undefined;
+};
 
 export interface InitOptions extends PipelineOptions {
   readonly dataDir: string;
@@ -75,6 +83,11 @@ export interface InitOptions extends PipelineOptions {
   /** Seal the root key file under this passphrase (scrypt). */
   readonly passphrase?: string | undefined;
   readonly scryptLogN?: number | undefined;
+  /**
+   * Keep the root in an HSM (PKCS#11) instead of a key file; `keyFile` then names the sealed root
+   * state file (default `<vault id>.hsm.json` where the key file would go).
+   */
+  readonly hsm?: HsmInit | undefined;
   /** Where ciphertext objects go (e.g. `{ driver: "s3", bucket, region }`); default the data directory. */
   readonly storage?: BlobStoreConfig | undefined;
   /** Metadata in PostgreSQL instead of the embedded SQLite file. */
@@ -189,7 +202,11 @@ export async function initVault(options: InitOptions): Promise<Vault> {
   const env = options.env ?? process.env;
   const dataDir = path.resolve(options.dataDir);
   const vaultId = newId("vlt");
-  const keyFile = path.resolve(options.keyFile ?? defaultKeyFile(vaultId, env));
+  if (options.hsm && options.passphrase !== undefined)
+    throw new VaultError("USAGE", "an HSM root takes no passphrase (the token's PIN guards it)");
+  const keyFile = path.resolve(
+    options.keyFile ?? (options.hsm ? defaultHsmStateFile(vaultId, env) : defaultKeyFile(vaultId, env)),
+  );
   await checkKeyOutside(dataDir, keyFile);
   const defaultTenant = checkTenant(options.defaultTenant ?? "default");
   const softDeleteWindow = options.softDeleteWindow ?? "0";
@@ -202,10 +219,19 @@ export async function initVault(options: InitOptions): Promise<Vault> {
     vaultId,
     createdAt: new Date().toISOString(),
     defaultTenant,
-    keyProvider: {
-      kind: options.passphrase === undefined ? "local" : "passphrase",
-      ...(options.keyFile === undefined ? {} : { file: keyFile }),
-    },
+    keyProvider: options.hsm
+      ? {
+          kind: "pkcs11",
+          module: options.hsm.module,
+          token: options.hsm.token,
+          keyLabel: options.hsm.keyLabel ?? `voxvault/${vaultId}`,
+          pin: options.hsm.pin,
+          ...(options.keyFile === undefined ? {} : { file: keyFile }),
+        }
+      : {
+          kind: options.passphrase === undefined ? "local" : "passphrase",
+          ...(options.keyFile === undefined ? {} : { file: keyFile }),
+        },
     metadata: options.postgres
       ? { driver: "postgres", schema: options.postgres.schema ?? `voxvault_${vaultId.slice(4)}` }
       : { driver: "sqlite" },
@@ -217,20 +243,26 @@ export async function initVault(options: InitOptions): Promise<Vault> {
   resolveAbstraction(config.abstraction); // refuse an inconsistent configuration before creating anything
   const metaConfig = metadataConfig(config, dataDir, options.postgres?.url);
 
-  let provider: FileKeyProvider | undefined;
+  let provider: OpenedRoot | undefined;
   let driver: DialectDriver | undefined;
   let schemaCreated = false;
   try {
     // first: an unreachable bucket or a refused endpoint fails before anything is created
     const store = await blobStoreFor(config, dataDir, options.blobStore, env);
+    const kp = config.keyProvider;
     provider = await createRootProvider({
-      kind: config.keyProvider.kind,
+      kind: kp.kind,
       keyFile,
       vaultId,
       passphrase: options.passphrase,
       scryptLogN: options.scryptLogN,
       generations: [1],
+      hsm:
+        kp.kind === "pkcs11"
+          ? { module: kp.module, token: kp.token, keyLabel: kp.keyLabel, pin: await resolvePin(kp.pin, env) }
+          : undefined,
     });
+    const root = provider;
     driver = connectMetadataFor(metaConfig);
     await createSchema(driver, metaConfig);
     schemaCreated = true;
@@ -238,7 +270,7 @@ export async function initVault(options: InitOptions): Promise<Vault> {
       maxEntries: config.keyCache.maxEntries,
       ttlMs: config.keyCache.ttlSeconds * 1000,
     });
-    const tree = new KeyTree(vaultId, provider, cache);
+    const tree = new KeyTree(vaultId, root, cache);
     const actor = options.actor ?? defaultActor();
     // Every write goes through the transparency log; its secrets and first checkpoint are made
     // in this first transaction, with the vault.initialized leaf (src/audit/session.ts).
@@ -249,7 +281,8 @@ export async function initVault(options: InitOptions): Promise<Vault> {
       keyFile,
       secretTtlMs: config.keyCache.ttlSeconds * 1000,
     });
-    const hostPublicKey = await provider.distribution.hostPublicKey();
+    // A shared HSM root moves between no hosts: such a host has no host key (an empty one listed).
+    const hostPublicKey = root.distribution ? await root.distribution.hostPublicKey() : new Uint8Array();
     await meta.write(async (trx) => {
       const certSeed = randomBytes(32);
       await trx
@@ -298,7 +331,7 @@ export async function initVault(options: InitOptions): Promise<Vault> {
       dataDir,
       meta,
       store,
-      provider,
+      provider: root,
       tree,
       actor,
       now: () => new Date(),
@@ -380,7 +413,11 @@ async function locateVault(options: {
   await checkDataDir(dataDir);
   const config = await readVaultConfig(dataDir);
   const keyFile = path.resolve(
-    options.keyFile ?? config.keyProvider.file ?? defaultKeyFile(config.vaultId, env),
+    options.keyFile ??
+      config.keyProvider.file ??
+      (config.keyProvider.kind === "pkcs11"
+        ? defaultHsmStateFile(config.vaultId, env)
+        : defaultKeyFile(config.vaultId, env)),
   );
   await checkKeyOutside(dataDir, keyFile);
   return { env, dataDir, config, keyFile };
@@ -405,7 +442,7 @@ async function openInternal(
       throw new VaultError("VAULT_CORRUPT", `${configPath(dataDir)} exists but ${LAYOUT.sqlite} is missing`);
     }
   }
-  const provider = await openRootProvider(config, keyFile, options.passphrase, metaConfig);
+  const provider = await openRootProvider(config, keyFile, options.passphrase, metaConfig, env);
   let driver: DialectDriver | undefined;
   try {
     driver = connectMetadataFor(metaConfig);
@@ -437,12 +474,15 @@ async function openInternal(
     });
     const now = options.now ?? (() => new Date());
     const rootDeps = { meta, tree, provider, actor, now };
-    if (await hasLegacyKeys(driver.db)) {
-      await meta.write((trx) =>
-        upgradeLegacyKeys({ ...rootDeps, vaultId: config.vaultId }, trx, defaultHostName()),
-      );
+    // Format-1 vaults (before root generations) had key files only.
+    if (provider instanceof FileKeyProvider) {
+      if (await hasLegacyKeys(driver.db)) {
+        await meta.write((trx) =>
+          upgradeLegacyKeys({ ...rootDeps, provider, vaultId: config.vaultId }, trx, defaultHostName()),
+        );
+      }
+      if (provider.legacyVersions) await provider.dropLegacy(); // committed (now or by an earlier, interrupted open)
     }
-    if (provider.legacyVersions) await provider.dropLegacy(); // committed (now or by an earlier, interrupted open)
     let lost: { size: number; root: string } | undefined;
     let prepared: Awaited<ReturnType<typeof prepareRestore>> | undefined;
     if (restoring) {
@@ -547,9 +587,14 @@ export interface JoinResult {
 export async function joinVault(options: JoinOptions): Promise<JoinResult> {
   const { env, dataDir, config, keyFile } = await locateVault(options);
   const name = checkHostName(options.hostName ?? defaultHostName());
+  if (config.keyProvider.kind === "pkcs11")
+    throw new VaultError(
+      "NOT_IMPLEMENTED_BY_PROVIDER",
+      "hosts of an HSM-rooted vault cannot join yet: open the vault on the host that holds its state file",
+    );
   const metaConfig = metadataConfig(config, dataDir, options.postgresUrl ?? env.VOXVAULT_PG_URL);
   const driver = connectMetadataFor(metaConfig);
-  let provider: FileKeyProvider | undefined;
+  let provider: OpenedRoot | undefined;
   try {
     if ((await readSchemaVersion(driver)) === undefined)
       throw new VaultError("VAULT_CORRUPT", "the metadata store has no voxvault schema");
@@ -562,6 +607,8 @@ export async function joinVault(options: JoinOptions): Promise<JoinResult> {
       scryptLogN: options.scryptLogN,
       generations: [],
     });
+    if (!provider.distribution)
+      throw new VaultError("NOT_IMPLEMENTED_BY_PROVIDER", "this root has no host keys");
     const publicKey = await provider.distribution.hostPublicKey();
     await registerPendingHost(driver, { id: provider.hostId, name, publicKey, at: new Date().toISOString() });
     return { hostId: provider.hostId, name, fingerprint: hostKeyFingerprint(publicKey), keyFile };

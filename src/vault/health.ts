@@ -5,9 +5,10 @@
  */
 import { sql } from "kysely";
 import { VaultError } from "../errors.js";
+import type { PostureProblem } from "../store/blob/types.js";
 import type { VaultDeps } from "./deps.js";
 
-type Deps = Pick<VaultDeps, "meta">;
+type Deps = Pick<VaultDeps, "meta" | "store">;
 
 export function createHealthService(deps: Deps, isClosed: () => boolean) {
   return {
@@ -16,6 +17,25 @@ export function createHealthService(deps: Deps, isClosed: () => boolean) {
       if (isClosed()) throw new VaultError("VAULT_CLOSED", "vault is closed");
       try {
         await sql`SELECT 1`.execute(deps.meta.db);
+      } catch (e) {
+        throw deps.meta.translateError(e);
+      }
+    },
+
+    /** How the blob store looks from outside (a bucket's policy, ACL, public-access block …). */
+    async storagePosture(): Promise<PostureProblem[]> {
+      return (await deps.store.posture?.()) ?? [];
+    },
+
+    /** The database role the vault connects as (PostgreSQL; undefined for SQLite), for posture checks. */
+    async databaseRole(): Promise<{ readonly name: string; readonly superuser: boolean } | undefined> {
+      if (deps.meta.dialect !== "postgres") return undefined;
+      try {
+        const r = await sql<{ name: string; superuser: boolean }>`
+          SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`.execute(
+          deps.meta.db,
+        );
+        return r.rows[0];
       } catch (e) {
         throw deps.meta.translateError(e);
       }

@@ -6,6 +6,11 @@ import path from "node:path";
 import pg from "pg";
 import { initVault, openVault, type InitOptions, type OpenOptions } from "../../src/platform/index.js";
 import type { Vault } from "../../src/platform/vault.js";
+import { FileKeyProvider } from "../../src/keys/file-provider.js";
+import { defaultHsmStateFile, defaultKeyFile } from "../../src/keys/key-file.js";
+import { Pkcs11KeyProvider } from "../../src/keys/pkcs11/provider.js";
+import type { RootKeyProvider } from "../../src/keys/provider.js";
+import { newToken, SOFTHSM_MODULE, type TestToken } from "./softhsm.js";
 import { need } from "./tools.js";
 import { defaultEmbedderFactory } from "../../src/embed-factory.js";
 
@@ -18,6 +23,9 @@ export interface Backend {
 }
 
 const PG_URL = process.env.VOXVAULT_TEST_PG_URL;
+
+/** Vaults made by `sandbox` keep their root in a SoftHSM2 token (the HSM run of the suite). */
+export const HSM_ROOT = process.env.VOXVAULT_TEST_ROOT === "pkcs11";
 
 export const BACKENDS: Backend[] = [
   { name: "sqlite" },
@@ -32,6 +40,8 @@ export interface Sandbox {
   readonly env: NodeJS.ProcessEnv;
   readonly backend: Backend;
   readonly schema: string;
+  /** The SoftHSM2 token holding the root, in the HSM run of the suite. */
+  readonly token?: TestToken | undefined;
   init(extra?: Partial<InitOptions>): Promise<Vault>;
   open(extra?: Partial<OpenOptions>): Promise<Vault>;
   cleanup(): Promise<void>;
@@ -40,7 +50,14 @@ export interface Sandbox {
 /** A temp root holding a data dir and a separate config home (where the root key goes). */
 export function sandbox(backend: Backend): Sandbox {
   const root = mkdtempSync(path.join(os.tmpdir(), "vv-test-"));
-  const env = { ...process.env, XDG_CONFIG_HOME: path.join(root, "config"), HOME: root };
+  // The suite once more with the root in an HSM (VOXVAULT_TEST_ROOT=pkcs11; vitest.config.ts).
+  const token = HSM_ROOT ? newToken() : undefined;
+  const env = {
+    ...process.env,
+    XDG_CONFIG_HOME: path.join(root, "config"),
+    HOME: root,
+    ...(token ? { VOXVAULT_HSM_PIN: token.pin } : {}),
+  };
   const dataDir = path.join(root, "data");
   const schema = `t_${randomBytes(6).toString("hex")}`;
   return {
@@ -49,6 +66,7 @@ export function sandbox(backend: Backend): Sandbox {
     env,
     backend,
     schema,
+    token,
     init: (extra = {}) =>
       initVault({
         dataDir,
@@ -57,6 +75,15 @@ export function sandbox(backend: Backend): Sandbox {
         decoder: { workerUrl: DECODER_WORKER },
         embedderFactory: defaultEmbedderFactory,
         ...(backend.name === "postgres" ? { postgres: { url: backend.pgUrl!, schema } } : {}),
+        ...(token && extra.passphrase === undefined
+          ? {
+              hsm: {
+                module: SOFTHSM_MODULE,
+                token: { label: token.label },
+                pin: { env: "VOXVAULT_HSM_PIN" },
+              },
+            }
+          : {}),
         ...extra,
       }),
     open: (extra = {}) =>
@@ -99,4 +126,22 @@ export async function codeOf(p: Promise<unknown> | (() => Promise<unknown>)): Pr
     return (e as { code?: string }).code ?? `non-vault error: ${String(e)}`;
   }
   return "no error";
+}
+
+/** This host's root file: the key file, or in the HSM run the token-sealed state file. */
+export function rootFileOf(sb: Sandbox, vaultId: string): string {
+  return sb.token ? defaultHsmStateFile(vaultId, sb.env) : defaultKeyFile(vaultId, sb.env);
+}
+
+/** Opens a root file directly (as an attacker holding it, and the token where there is one, would). */
+export function openRootFile(sb: Sandbox, file: string, vaultId: string): Promise<RootKeyProvider> {
+  if (!sb.token) return FileKeyProvider.open({ file, vaultId });
+  return Pkcs11KeyProvider.open({
+    vaultId,
+    module: SOFTHSM_MODULE,
+    token: { label: sb.token.label },
+    keyLabel: `voxvault/${vaultId}`,
+    pin: sb.token.pin,
+    stateFile: file,
+  });
 }

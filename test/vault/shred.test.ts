@@ -4,12 +4,18 @@ import path from "node:path";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodeFields } from "../../src/crypto/bytes.js";
-import { FileKeyProvider } from "../../src/keys/file-provider.js";
 import { loadBlob, openBlob } from "../../src/vault/blobs.js";
-import { defaultKeyFile } from "../../src/keys/key-file.js";
 import type { Vault } from "../../src/platform/vault.js";
 import { verifyCertificate } from "../../src/vault/certificates.js";
-import { BACKENDS, codeOf, collectBytes, sandbox, type Sandbox } from "../support/backends.js";
+import {
+  BACKENDS,
+  codeOf,
+  collectBytes,
+  openRootFile,
+  rootFileOf,
+  sandbox,
+  type Sandbox,
+} from "../support/backends.js";
 import { internalsOf } from "../../src/platform/vault.js";
 
 interface KeyRow {
@@ -139,15 +145,15 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
     await v.blobs.put({ subjectId: survivor.id, kind: "raw", data: [randomBytes(100)] });
     const old = await keyRows(sb); // the backup / the stolen dump
     const vaultId = v.id;
-    const keyFile = defaultKeyFile(vaultId, sb.env);
-    const oldKeyFile = readFileSync(keyFile); // a copy of the key file made before the shred
+    const keyFile = rootFileOf(sb, vaultId);
+    const oldKeyFile = readFileSync(keyFile); // a copy of the key (or HSM state) file made before the shred
 
     await v.shredding.request(victim.id);
     const now = await keyRows(sb);
     expect(now.subjectKeys.some((r) => r.subject_id === victim.id)).toBe(false);
 
     // The attacker holds the old copy and the CURRENT key file (every generation it has).
-    const provider = await FileKeyProvider.open({ file: keyFile, vaultId });
+    const provider = await openRootFile(sb, keyFile, vaultId);
     try {
       for (const row of old.subjectKeys) {
         const slot = old.slots.get(row.subject_id)!;
@@ -183,11 +189,16 @@ describe.each(BACKENDS)("crypto-shredding ($name)", (backend) => {
       await provider.close();
     }
     // Only a key file copied BEFORE the shred, together with the old copy, still opens the victim:
-    // that pair is a full compromise at that time (docs/threat-model.md A4).
+    // that pair is a full compromise at that time (docs/threat-model.md A4). Not so with an HSM:
+    // the old state file was sealed under a token key the shred destroyed.
     const copyFile = path.join(sb.root, "old-copy", "key.json");
     mkdirSync(path.dirname(copyFile), { recursive: true, mode: 0o700 });
     writeFileSync(copyFile, oldKeyFile, { mode: 0o600 });
-    const before = await FileKeyProvider.open({ file: copyFile, vaultId });
+    if (sb.token) {
+      expect(await codeOf(openRootFile(sb, copyFile, vaultId))).toBe("HSM_KEY_MISSING");
+      return;
+    }
+    const before = await openRootFile(sb, copyFile, vaultId);
     try {
       const row = old.subjectKeys.find((r) => r.subject_id === victim.id)!;
       expect(

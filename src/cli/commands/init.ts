@@ -36,6 +36,18 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
       "--no-s3-conditional-multipart",
       "the service ignores If-None-Match on multipart completion (RGW < Squid)",
     )
+    .option(
+      "--hsm <module.so>",
+      "keep the root in an HSM through this PKCS#11 module; the PIN comes from --hsm-pin-file or the variable --hsm-pin-env names, never the command line",
+    )
+    .option("--hsm-token <label>", "the token's label")
+    .option("--hsm-slot <id>", "the token's slot id (instead of --hsm-token)")
+    .option(
+      "--hsm-key-label <prefix>",
+      "prefix of the vault's key labels on the token (default voxvault/<vault id>)",
+    )
+    .option("--hsm-pin-env <NAME>", "environment variable holding the PIN", "VOXVAULT_HSM_PIN")
+    .option("--hsm-pin-file <file>", "a 0600 file holding the PIN (instead of --hsm-pin-env)")
     .option("--tenant <name>", "default tenant", "default")
     .option(
       "--soft-delete-window <duration>",
@@ -55,23 +67,27 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
       "use a WeSpeaker-style ONNX speaker model instead of the built-in embedder",
     )
     .action(
-      async (o: {
-        seal?: boolean;
-        postgres?: string;
-        pgSchema?: string;
-        tenant: string;
-        softDeleteWindow: string;
-        retainRaw?: string;
-        retainFrames?: string;
-        onnxEmbedder?: string;
-        s3Bucket?: string;
-        s3Region: string;
-        s3Endpoint?: string;
-        s3PathStyle?: boolean;
-        s3Prefix?: string;
-        s3ConditionalMultipart: boolean;
-      }) => {
+      async (
+        o: {
+          seal?: boolean;
+          postgres?: string;
+          pgSchema?: string;
+          tenant: string;
+          softDeleteWindow: string;
+          retainRaw?: string;
+          retainFrames?: string;
+          onnxEmbedder?: string;
+          s3Bucket?: string;
+          s3Region: string;
+          s3Endpoint?: string;
+          s3PathStyle?: boolean;
+          s3Prefix?: string;
+          s3ConditionalMultipart: boolean;
+        } & HsmFlags,
+      ) => {
         const g = globals();
+        const hsm = o.hsm ? hsmOptions(io, o) : undefined;
+        if (hsm && o.seal) throw new VaultError("USAGE", "--seal and --hsm exclude each other");
         let passphrase: string | undefined;
         if (o.seal) {
           passphrase = await readPassphrase(io, g);
@@ -82,11 +98,13 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
             );
           }
         }
-        const { initVault, defaultKeyFile, ensureServerTls } = await import("../runtime.js");
+        const { initVault, defaultKeyFile, defaultHsmStateFile, ensureServerTls } =
+          await import("../runtime.js");
         const vault = await initVault({
           dataDir: resolveDataDir(io, g),
           keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,
           passphrase,
+          hsm,
           postgres: o.postgres ? { url: o.postgres, schema: o.pgSchema } : undefined,
           storage: o.s3Bucket
             ? {
@@ -113,7 +131,10 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
           env: io.env,
         });
         try {
-          const keyFile = vault.config.keyProvider.file ?? defaultKeyFile(vault.id, io.env);
+          const kp = vault.config.keyProvider;
+          const keyFile =
+            kp.file ??
+            (kp.kind === "pkcs11" ? defaultHsmStateFile(vault.id, io.env) : defaultKeyFile(vault.id, io.env));
           const tls = await ensureServerTls(vault);
           const admin = await vault.access.tokens.create({
             role: "admin",
@@ -135,7 +156,9 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
             () => [
               `initialised vault ${vault.id}`,
               `  data directory: ${vault.dataDir}`,
-              `  root key:       ${keyFile} (${vault.config.keyProvider.kind}; keep it apart from backups of the data directory)`,
+              kp.kind === "pkcs11"
+                ? `  root key:       in the HSM (${kp.keyLabel}/…); sealed state ${keyFile}`
+                : `  root key:       ${keyFile} (${kp.kind}; keep it apart from backups of the data directory)`,
               `  metadata:       ${vault.metadataDialect}`,
               `  TLS certificate SHA-256: ${tls.fingerprint}`,
               `  bootstrap admin token (shown once, expires ${admin.info.expiresAt}):`,
@@ -147,4 +170,26 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
         }
       },
     );
+}
+
+interface HsmFlags {
+  hsm?: string;
+  hsmToken?: string;
+  hsmSlot?: string;
+  hsmKeyLabel?: string;
+  hsmPinEnv: string;
+  hsmPinFile?: string;
+}
+
+function hsmOptions(io: CliIo, o: HsmFlags) {
+  if ((o.hsmToken === undefined) === (o.hsmSlot === undefined))
+    throw new VaultError("USAGE", "--hsm needs the token: --hsm-token LABEL or --hsm-slot ID");
+  if (o.hsmSlot !== undefined && !/^\d{1,10}$/.test(o.hsmSlot))
+    throw new VaultError("USAGE", "--hsm-slot takes a slot id (a number)");
+  return {
+    module: path.resolve(io.cwd, o.hsm!),
+    token: o.hsmToken !== undefined ? { label: o.hsmToken } : { slot: Number(o.hsmSlot) },
+    ...(o.hsmKeyLabel ? { keyLabel: o.hsmKeyLabel } : {}),
+    pin: o.hsmPinFile ? { file: path.resolve(io.cwd, o.hsmPinFile) } : { env: o.hsmPinEnv },
+  };
 }

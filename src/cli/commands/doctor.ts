@@ -1,0 +1,45 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Command } from "commander";
+import { VaultError } from "../../errors.js";
+import { parseDuration } from "../../vault/duration.js";
+import { ExitWith, output, withVault, type GlobalOptions } from "../context.js";
+import type { CliIo } from "../io.js";
+
+export function registerDoctor(program: Command, io: CliIo, globals: () => GlobalOptions): void {
+  program
+    .command("doctor")
+    .description(
+      "check the vault's posture (keys, data at rest, access, transport, log); exit status by the worst finding: 0 none above info, 3 low, 4 medium, 5 high, 6 critical",
+    )
+    .option("--sarif <file>", "also write the findings as SARIF 2.1.0 (code-scanning dashboards)")
+    .option("--max-retention <duration>", "longest acceptable retention of raw audio or frames", "30d")
+    .action(async (o: { sarif?: string; maxRetention: string }) => {
+      const g = globals();
+      let maxRetentionMs: number;
+      try {
+        maxRetentionMs = parseDuration(o.maxRetention);
+      } catch {
+        throw new VaultError("USAGE", "--max-retention takes a duration such as 30d");
+      }
+      const { runDoctor, exitStatusFor, sarif, table, defaultHsmStateFile, defaultKeyFile } =
+        await import("../runtime.js");
+      const status = await withVault(io, g, async (v) => {
+        const kp = v.config.keyProvider;
+        const rootFile = g.keyFile
+          ? path.resolve(io.cwd, g.keyFile)
+          : (kp.file ??
+            (kp.kind === "pkcs11" ? defaultHsmStateFile(v.id, io.env) : defaultKeyFile(v.id, io.env)));
+        const findings = await runDoctor(v, {
+          rootFile,
+          postgresUrl: v.metadataDialect === "postgres" ? (g.pgUrl ?? io.env.VOXVAULT_PG_URL) : undefined,
+          maxRetentionMs,
+        });
+        if (o.sarif)
+          await writeFile(path.resolve(io.cwd, o.sarif), JSON.stringify(sarif(findings), null, 2) + "\n");
+        output(io, g, { findings, exitStatus: exitStatusFor(findings) }, () => table(findings));
+        return exitStatusFor(findings);
+      });
+      if (status !== 0) throw new ExitWith(status);
+    });
+}

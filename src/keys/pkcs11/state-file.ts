@@ -1,0 +1,85 @@
+/**
+ * The HSM provider's state file: the root generations' PRF state, sealed with AES-256-GCM under a
+ * token key named by its CKA_ID (src/keys/pkcs11/provider.ts). Same rules as the key file: a
+ * private directory, mode 0600, no symbolic links, atomic replacement with the old copy
+ * overwritten; parsed strictly.
+ */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { VaultError } from "../../errors.js";
+import { writeFileAtomic } from "../../fsutil/atomic.js";
+import { checkKeyDir } from "../../fsutil/private-file.js";
+import { readReplacedJson } from "../key-file.js";
+
+const MAX_STATE_FILE_BYTES = 256 * 1024 * 1024;
+const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
+
+const StateFileSchema = z.strictObject({
+  format: z.literal("voxvault-hsm-state/1"),
+  vaultId: z.string(),
+  /** CKA_ID of the token key the content is sealed under. */
+  sealKey: b64,
+  iv: b64,
+  sealed: b64,
+});
+export type StateFile = z.infer<typeof StateFileSchema>;
+
+const PositionSchema = z.strictObject({
+  log: z.string(),
+  seq: z.number().int().min(0),
+  chain: z.string().optional(),
+});
+
+export const StateContentSchema = z.strictObject({
+  hostId: z.string(),
+  applied: PositionSchema,
+  generations: z.array(
+    z.strictObject({
+      generation: z.number().int().positive(),
+      createdAt: z.string(),
+      /** CKA_ID of the generation's HMAC key on the token. */
+      keyId: b64,
+      prf: b64,
+    }),
+  ),
+});
+export type StateContent = z.infer<typeof StateContentSchema>;
+
+export async function readStateFile(file: string): Promise<StateFile> {
+  await checkKeyDir(path.dirname(file));
+  const json = await readReplacedJson(file, "HSM state file", MAX_STATE_FILE_BYTES);
+  const parsed = StateFileSchema.safeParse(json);
+  if (!parsed.success) throw new VaultError("ROOT_KEY_INVALID", `HSM state file ${file} is malformed`);
+  return parsed.data;
+}
+
+/** The content once opened: strict, so a sealed but malformed state fails closed. */
+export function parseStateContent(json: unknown, file: string): StateContent {
+  const parsed = StateContentSchema.safeParse(json);
+  if (!parsed.success)
+    throw new VaultError("ROOT_KEY_INVALID", `HSM state file ${file} holds a malformed state`);
+  return parsed.data;
+}
+
+export async function writeStateFile(
+  file: string,
+  content: StateFile,
+  options: { create: boolean },
+): Promise<void> {
+  const dir = path.dirname(file);
+  if (options.create) {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      await fs.lstat(file);
+      throw new VaultError("VAULT_EXISTS", `an HSM state file already exists at ${file}`);
+    } catch (e) {
+      if (e instanceof VaultError) throw e;
+    }
+  }
+  await checkKeyDir(dir);
+  await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(content) + "\n"), {
+    mode: 0o600,
+    overwriteOld: !options.create,
+  });
+}
