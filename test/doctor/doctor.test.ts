@@ -2,6 +2,7 @@
  * `voxvault doctor`: each misconfiguration is found with its rule, severity, location and fix,
  * and each fixed state passes; the exit status follows the worst finding; SARIF is well formed.
  */
+import { DeletePublicAccessBlockCommand, PutBucketPolicyCommand } from "@aws-sdk/client-s3";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import type { Vault } from "../../src/platform/vault.js";
 import { wavBytes } from "../support/audio.js";
 import { BACKENDS, rootFileOf, sandbox, type Sandbox } from "../support/backends.js";
 import { cli } from "../support/cli.js";
+import { freshBucket, HAVE_S3, s3Env } from "../support/s3.js";
 
 const DAY = 86_400_000;
 const rules = (fs: readonly Finding[]) => fs.map((f) => f.rule).sort();
@@ -116,6 +118,48 @@ describe.each(BACKENDS)("voxvault doctor ($name)", (backend) => {
     const human = await cli(["doctor"], env);
     expect(human.stdout).toMatch(/LOW +log\.no-witness\n +no witness cosigns/);
     expect(human.stdout).toMatch(/fix: add a witness: voxvault audit witnesses add VKEY/);
+  });
+});
+
+describe.runIf(HAVE_S3)("voxvault doctor on a vault in S3 (Ceph RGW)", () => {
+  it("reports the bucket's posture with Prowler ids, and a bucket made public while the vault runs", async () => {
+    const sb = sandbox({ name: "sqlite" });
+    const bucket = await freshBucket();
+    const v = await sb.init({ storage: bucket.config, env: { ...sb.env, ...s3Env() } });
+    try {
+      const rootFile = rootFileOf(sb, v.id);
+      const storage = (await runDoctor(v, { rootFile })).filter((f) => f.area === "storage");
+      expect(storage.map((f) => [f.rule, f.prowler]).sort()).toEqual([
+        ["storage.access-logging-off", "s3_bucket_server_access_logging_enabled"],
+        ["storage.no-tls-only-policy", "s3_bucket_secure_transport_policy"],
+        ["storage.partial-public-access-block", "s3_bucket_level_public_access_block"],
+      ]);
+      // Someone opens the bucket after the vault started: the next doctor run says so, critically.
+      const b = bucket.config.bucket;
+      await bucket.client.send(new DeletePublicAccessBlockCommand({ Bucket: b }));
+      await bucket.client.send(
+        new PutBucketPolicyCommand({
+          Bucket: b,
+          Policy: JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              { Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${b}/*` },
+            ],
+          }),
+        }),
+      );
+      const found = await runDoctor(v, { rootFile });
+      expect(found.find((f) => f.rule === "storage.public-policy")).toMatchObject({
+        severity: "critical",
+        prowler: "s3_bucket_public_access",
+      });
+      expect(found.find((f) => f.rule === "storage.no-public-access-block")?.severity).toBe("high");
+      expect(exitStatusFor(found)).toBe(6);
+    } finally {
+      await v.close();
+      await sb.cleanup();
+      await bucket.drop();
+    }
   });
 });
 
