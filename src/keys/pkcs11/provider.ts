@@ -91,7 +91,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
   }
 
   static async create(o: Pkcs11CreateOptions): Promise<Pkcs11KeyProvider> {
-    const p = new Pkcs11KeyProvider(o, Token.open(o));
+    const p = new Pkcs11KeyProvider(o, await Token.open(o));
     try {
       if (p.#token.find(p.#sealLabel()).length > 0 || p.#token.find(p.#genLabel(1)).length > 0)
         throw new VaultError("VAULT_EXISTS", `the token already holds keys labelled "${o.keyLabel}/…"`);
@@ -113,7 +113,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
   }
 
   static async open(o: Pkcs11ProviderOptions): Promise<Pkcs11KeyProvider> {
-    const p = new Pkcs11KeyProvider(o, Token.open(o));
+    const p = new Pkcs11KeyProvider(o, await Token.open(o));
     try {
       await p.#reload();
       return p;

@@ -131,12 +131,12 @@ export class Token {
   }
 
   /** Loads the module, finds the token, checks its mechanisms, opens a session and logs in. */
-  static open(o: TokenOptions): Token {
+  static async open(o: TokenOptions): Promise<Token> {
     const L = pkcs11js();
     const m = loadModule(o.module);
     try {
       const p11 = m.p11;
-      const slot = findSlot(L, p11, o.token, o.module);
+      const slot = await findSlotPatiently(L, m, o);
       const have = new Set(p11.C_GetMechanismList(slot));
       const missing = [...requiredMechanisms(L)].filter(([id]) => !have.has(id)).map(([, name]) => name);
       if (missing.length > 0)
@@ -330,6 +330,37 @@ export class Token {
 
 function describe(o: TokenOptions): string {
   return "label" in o.token ? `token "${o.token.label}"` : `slot ${o.token.slot}`;
+}
+
+/**
+ * Finds the token, looking again a few times before giving up: SoftHSM2's file store shows a
+ * token that another process is rewriting at that moment (a login updates its flags) as absent
+ * to a module initialised meanwhile. When this provider is the module's only user, the module is
+ * initialised again so that it reads the token directory afresh.
+ */
+async function findSlotPatiently(L: Lib, m: LoadedModule, o: TokenOptions): Promise<P11.Handle> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return findSlot(L, m.p11, o.token, o.module);
+    } catch (e) {
+      if (!(e instanceof VaultError && e.code === "HSM_TOKEN_NOT_FOUND") || attempt >= 4) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    if (m.users === 1) {
+      try {
+        m.p11.C_Finalize();
+        m.p11.C_Initialize();
+      } catch (e) {
+        throw new VaultError(
+          "HSM_MODULE_UNAVAILABLE",
+          `the PKCS#11 module ${o.module} failed to initialise`,
+          {
+            cause: e,
+          },
+        );
+      }
+    }
+  }
 }
 
 function findSlot(L: Lib, p11: P11.PKCS11, sel: TokenSelector, module: string): P11.Handle {
