@@ -55,6 +55,35 @@ type Deps = Pick<VaultDeps, "vaultId" | "meta" | "store" | "tree" | "actor" | "n
   readonly notify: () => void;
 };
 
+/** A new upload's row: open, no attempts, not held by any worker. */
+function newUploadRow(
+  subjectId: string,
+  principalId: string,
+  now: Date,
+  metadata: RecordingMetadata | undefined,
+  bytes: { readonly length: number; readonly received: number; readonly parts: readonly string[] },
+): UploadsTable {
+  return {
+    id: newId("upl"),
+    subject_id: subjectId,
+    principal_id: principalId,
+    length: bytes.length,
+    received: bytes.received,
+    parts: JSON.stringify(bytes.parts),
+    created_at: now.toISOString(),
+    expires_at: new Date(now.getTime() + UPLOAD_TTL_MS).toISOString(),
+    status: "open",
+    recording_id: null,
+    attempts: 0,
+    run_after_ms: null,
+    ...RELEASED,
+    error_code: null,
+    error_message: null,
+    metadata: encodeMetadata(metadata),
+    updated_at: now.toISOString(),
+  };
+}
+
 function view(r: UploadsTable): UploadState {
   const metadata = decodeMetadata(r.metadata);
   return {
@@ -111,26 +140,7 @@ export function createUploadService(deps: Deps) {
       return deps.meta.write(async (trx) => {
         const s = await loadSubject(trx, subjectId);
         requireActive(s);
-        const now = deps.now();
-        const row: UploadsTable = {
-          id: newId("upl"),
-          subject_id: s.id,
-          principal_id: principalId,
-          length,
-          received: 0,
-          parts: "[]",
-          created_at: now.toISOString(),
-          expires_at: new Date(now.getTime() + UPLOAD_TTL_MS).toISOString(),
-          status: "open",
-          recording_id: null,
-          attempts: 0,
-          run_after_ms: null,
-          ...RELEASED,
-          error_code: null,
-          error_message: null,
-          metadata: encodeMetadata(meta),
-          updated_at: now.toISOString(),
-        };
+        const row = newUploadRow(s.id, principalId, deps.now(), meta, { length, received: 0, parts: [] });
         await trx.insertInto("uploads").values(row).execute();
         return view(row);
       });
@@ -279,25 +289,11 @@ export function createUploadService(deps: Deps) {
           requireActive(s);
           await commitBlobs(trx, deps, s.id, [sealed]);
           const now = deps.now();
-          const row: UploadsTable = {
-            id: newId("upl"),
-            subject_id: s.id,
-            principal_id: principalId,
+          const row = newUploadRow(s.id, principalId, now, meta, {
             length: got,
             received: got,
-            parts: JSON.stringify([sealed.row.id]),
-            created_at: now.toISOString(),
-            expires_at: new Date(now.getTime() + UPLOAD_TTL_MS).toISOString(),
-            status: "open",
-            recording_id: null,
-            attempts: 0,
-            run_after_ms: null,
-            ...RELEASED,
-            error_code: null,
-            error_message: null,
-            metadata: encodeMetadata(meta),
-            updated_at: now.toISOString(),
-          };
+            parts: [sealed.row.id],
+          });
           await trx.insertInto("uploads").values(row).execute();
           await enqueue(trx, deps, row);
           return { ...row, status: "queued" as const, run_after_ms: now.getTime() };

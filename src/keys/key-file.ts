@@ -158,9 +158,14 @@ export async function readKeyFile(file: string): Promise<KeyFile | LegacyKeyFile
   return parsed.data;
 }
 
-export async function writeKeyFile(
+/**
+ * Writes a private JSON file the way root material is written: mode 0600 in a private directory,
+ * replaced atomically with the old copy overwritten; with `create`, refused if one exists.
+ */
+export async function writePrivateJson(
   file: string,
-  content: KeyFile,
+  content: unknown,
+  what: string,
   options: { create: boolean },
 ): Promise<void> {
   const data = new TextEncoder().encode(JSON.stringify(content) + "\n");
@@ -169,11 +174,15 @@ export async function writeKeyFile(
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     try {
       await fs.lstat(file);
-      throw new VaultError("VAULT_EXISTS", `a root key file already exists at ${file}`);
+      throw new VaultError("VAULT_EXISTS", `${what} already exists at ${file}`);
     } catch (e) {
       if (e instanceof VaultError) throw e;
     }
   }
   await checkKeyDir(dir);
   await writeFileAtomic(file, data, { mode: 0o600, overwriteOld: !options.create });
+}
+
+export function writeKeyFile(file: string, content: KeyFile, options: { create: boolean }): Promise<void> {
+  return writePrivateJson(file, content, "a root key file", options);
 }

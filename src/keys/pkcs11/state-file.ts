@@ -4,13 +4,11 @@
  * private directory, mode 0600, no symbolic links, atomic replacement with the old copy
  * overwritten; parsed strictly.
  */
-import { promises as fs } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { VaultError } from "../../errors.js";
-import { writeFileAtomic } from "../../fsutil/atomic.js";
 import { checkKeyDir } from "../../fsutil/private-file.js";
-import { readReplacedJson } from "../key-file.js";
+import { readReplacedJson, writePrivateJson } from "../key-file.js";
 
 const MAX_STATE_FILE_BYTES = 256 * 1024 * 1024;
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
@@ -62,24 +60,10 @@ export function parseStateContent(json: unknown, file: string): StateContent {
   return parsed.data;
 }
 
-export async function writeStateFile(
+export function writeStateFile(
   file: string,
   content: StateFile,
   options: { create: boolean },
 ): Promise<void> {
-  const dir = path.dirname(file);
-  if (options.create) {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    try {
-      await fs.lstat(file);
-      throw new VaultError("VAULT_EXISTS", `an HSM state file already exists at ${file}`);
-    } catch (e) {
-      if (e instanceof VaultError) throw e;
-    }
-  }
-  await checkKeyDir(dir);
-  await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(content) + "\n"), {
-    mode: 0o600,
-    overwriteOld: !options.create,
-  });
+  return writePrivateJson(file, content, "an HSM state file", options);
 }
