@@ -16,6 +16,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // a test that blocks its event loop is killed and reported (test/support/watchdog.ts)
+    setupFiles: ["test/support/watchdog.ts"],
+    // In CI (tools required) a run stops after a few failures instead of spending its whole
+    // time limit on a cascade of timeouts: a failing run there lands nothing either way.
+    ...(process.env.VOXVAULT_REQUIRE_TOOLS === "1" ? { bail: 5 } : {}),
     projects: [
       { extends: true, test: { name: "default", include: ["test/**/*.test.ts"] } },
       ...(hsmRun

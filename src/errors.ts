@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   HSM_KEY_MISSING: "A root key this vault needs is not on the HSM token (wrong token, or destroyed).",
   HSM_MECHANISM_UNSUPPORTED:
     "The HSM token lacks a mechanism the vault needs (AES-GCM, HMAC-SHA256, key generation).",
+  VAULT_SEALED: "The vault is sealed: it opens once a quorum of officers has submitted their unseal shares.",
+  UNSEAL_SHARE_INVALID:
+    "An unseal share is malformed, belongs to another vault or to a replaced share set, or is not the officer's.",
+  UNSEAL_QUORUM_SHORT: "Fewer valid unseal shares than the quorum's threshold were given.",
   RESTORE_REQUIRED:
     "The metadata is older than this host's root or audit log (a restored backup): run `voxvault restore`.",
   RESTORE_REFUSED:
@@ -108,6 +112,7 @@ export const ERROR_CODES = {
   POLICY_INVALID: "A Cedar policy or the policy set does not parse or validate against the schema.",
   BREAKGLASS_INVALID: "The break-glass request cannot be decided or used in its current state.",
   METHOD_NOT_ALLOWED: "The route exists but not with this method (the Allow header lists those it has).",
+  SERVER_UNREACHABLE: "The server could not be reached, or did not answer in time.",
   REQUEST_TIMEOUT: "The client did not send the whole request in time; the connection is closed.",
   URI_TOO_LONG: "A path parameter is longer than any valid one.",
   HEADERS_TOO_LARGE: "The request's headers exceed the size limit.",

@@ -49,6 +49,34 @@ export type KeyEvent =
       readonly secrets: number;
     }
   | {
+      /** The root key file sealed under a new quorum's shares (docs/operations.md §Quorum unseal). */
+      readonly type: "keys.quorum_reshared";
+      readonly hostId: string;
+      readonly from: "local" | "passphrase" | "quorum";
+      readonly threshold: number;
+      readonly officers: readonly string[];
+      /** The new share set's id; shares of any other set open nothing written from now on. */
+      readonly epoch: string;
+    }
+  | {
+      /** A sealed server opened the vault with these officers' shares. */
+      readonly type: "vault.unsealed";
+      readonly hostId: string;
+      readonly officers: readonly string[];
+      readonly epoch: string;
+      /** Shares the sealed server refused since it was sealed (it cannot log while sealed). */
+      readonly refusedShares: number;
+      readonly sealedSince: string;
+    }
+  | {
+      /** A server closed the vault and dropped its keys; it serves nothing until unsealed again. */
+      readonly type: "vault.sealed";
+      readonly hostId: string;
+      readonly reason: "operator" | "alert";
+      /** For reason "alert": the alert's name. */
+      readonly alert?: string | undefined;
+    }
+  | {
       readonly type: "vault.restored";
       /** Subjects of the restored copy whose slots the root had punctured since the copy was made. */
       readonly subjectsErased: number;
@@ -71,5 +99,8 @@ export const KEY_EVENT_TYPES: readonly KeyEvent["type"][] = [
   "keys.host_key_rotated",
   "keys.secret_rotated",
   "keys.upgraded",
+  "keys.quorum_reshared",
+  "vault.unsealed",
+  "vault.sealed",
   "vault.restored",
 ];

@@ -141,6 +141,14 @@ const MAP: Readonly<Record<string, Mapping>> = {
   },
   "keys.upgraded": { cls: "Entity Management", activity: 3, activityName: "Update", entity: "root_key" },
   "vault.restored": { cls: "Entity Management", activity: 3, activityName: "Update", entity: "vault" },
+  "keys.quorum_reshared": {
+    cls: "Entity Management",
+    activity: 3,
+    activityName: "Update",
+    entity: "root_key",
+  },
+  "vault.unsealed": { cls: "Entity Management", activity: 3, activityName: "Update", entity: "vault" },
+  "vault.sealed": { cls: "Entity Management", activity: 3, activityName: "Update", entity: "vault" },
   "log.key_rotated": {
     cls: "Entity Management",
     activity: 3,

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { VaultError } from "../errors.js";
 import { readPrivateFile } from "../fsutil/private-file.js";
+import type { ParsedShare } from "../keys/quorum.js";
 import type { Vault } from "../platform/vault.js";
 import { writeLine, type CliIo } from "./io.js";
 
@@ -10,6 +11,7 @@ export interface GlobalOptions {
   readonly dataDir?: string;
   readonly keyFile?: string;
   readonly passphraseFile?: string;
+  readonly shareFile?: readonly string[];
   readonly pgUrl?: string;
   readonly json?: boolean;
 }
@@ -42,6 +44,25 @@ export async function readPassphrase(io: CliIo, opts: GlobalOptions): Promise<st
   return bytes.toString("utf8").replace(/\r?\n$/, "");
 }
 
+/**
+ * Unseal shares from --share-file (repeated) or VOXVAULT_SHARE_FILES (paths separated by ":"),
+ * each a private file holding one officer's share. For one-shot commands on a quorum-sealed
+ * vault; a server collects shares from the officers themselves (`voxvault unseal`).
+ */
+export async function readShares(io: CliIo, opts: GlobalOptions): Promise<ParsedShare[] | undefined> {
+  const files = opts.shareFile?.length
+    ? opts.shareFile
+    : (io.env.VOXVAULT_SHARE_FILES ?? "").split(":").filter((f) => f !== "");
+  if (files.length === 0) return undefined;
+  const { parseShare } = await import("../keys/quorum.js");
+  const out: ParsedShare[] = [];
+  for (const f of files) {
+    const bytes = await readPrivateFile(path.resolve(io.cwd, f), "unseal share file", 4096);
+    out.push(parseShare(bytes.toString("utf8")));
+  }
+  return out;
+}
+
 export async function withVault<T>(io: CliIo, opts: GlobalOptions, fn: (v: Vault) => Promise<T>): Promise<T> {
   // Loaded on use: `--help` and commands that need no vault never pay for it (docs/benchmarks.md).
   const { openVault } = await import("./runtime.js");
@@ -49,6 +70,7 @@ export async function withVault<T>(io: CliIo, opts: GlobalOptions, fn: (v: Vault
     dataDir: resolveDataDir(io, opts),
     keyFile: opts.keyFile ? path.resolve(io.cwd, opts.keyFile) : undefined,
     passphrase: await readPassphrase(io, opts),
+    shares: await readShares(io, opts),
     postgresUrl: opts.pgUrl,
     env: io.env,
   });

@@ -18,6 +18,7 @@ import { registerDoctor } from "./commands/doctor.js";
 import { registerSubject } from "./commands/subject.js";
 import { registerWorker } from "./commands/worker.js";
 import { registerImport } from "./commands/import.js";
+import { registerQuorum } from "./commands/quorum.js";
 import { ExitWith, type GlobalOptions } from "./context.js";
 import { processIo, writeLine, type CliIo } from "./io.js";
 
@@ -38,6 +39,7 @@ const registrars: CommandRegistrar[] = [
   registerWorker,
   registerImport,
   registerServe,
+  registerQuorum,
   registerAccess,
   registerMaintenance,
   registerAudit,
@@ -58,6 +60,12 @@ export function buildProgram(io: CliIo): Command {
         "--passphrase-file <file>",
         "passphrase for a sealed root key (env VOXVAULT_PASSPHRASE_FILE)",
       ),
+    )
+    .addOption(
+      new Option(
+        "--share-file <file>",
+        "an officer's unseal share for a quorum-sealed root (repeat; env VOXVAULT_SHARE_FILES, ':'-separated)",
+      ).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
     )
     .addOption(
       new Option(

@@ -36,7 +36,7 @@ export async function checkKeys(ctx: LocalContext): Promise<Finding[]> {
       area: "keys",
       what: `the root key is a plain file (${ctx.rootFile})`,
       why: "whoever copies this file and a backup of the data reads every voice stored under it",
-      fix: "move the root into an HSM (voxvault init --hsm …) or at least seal it under a passphrase (init --seal)",
+      fix: "split it among officers (voxvault keys reshare --quorum M --officer … --shares-dir DIR), move the root into an HSM (init --hsm …), or at least seal it under a passphrase (init --seal)",
       location: ctx.rootFile,
     });
   if (SYNCED.test(ctx.rootFile))
@@ -72,14 +72,37 @@ export async function checkKeys(ctx: LocalContext): Promise<Finding[]> {
         fix: "rotate the root: voxvault keys rotate --root (and yearly from then on)",
       });
   }
-  out.push({
-    rule: "keys.no-unseal-quorum",
-    severity: "info",
-    area: "keys",
-    what: "no quorum unseal: the vault opens with its root alone",
-    why: "one stolen credential (key file, PIN) is enough to open the vault",
-    fix: "not available in this version (issue: quorum unseal)",
-  });
+  const seal = ctx.vault.sealing.describe();
+  if (seal.quorum) {
+    const ageDays = Math.floor((ctx.now.getTime() - Date.parse(seal.quorum.createdAt)) / DAY);
+    if (ageDays > 365)
+      out.push({
+        rule: "keys.share-set-age",
+        severity: "low",
+        area: "keys",
+        what: `the unseal shares (${seal.quorum.threshold} of ${seal.quorum.officers.length}) were made ${ageDays} days ago`,
+        why: "shares held by officers who left, or copied over the years, add up towards a quorum nobody controls",
+        fix: "reshare after every change of officers and at least yearly: voxvault keys reshare --quorum M --officer … --shares-dir DIR",
+      });
+  } else if (status.provider.kind === "pkcs11") {
+    out.push({
+      rule: "keys.no-unseal-quorum",
+      severity: "info",
+      area: "keys",
+      what: "the HSM root opens with the token's PIN alone",
+      why: "one stolen PIN (with access to the token) is enough to open the vault",
+      fix: "use the HSM's own M-of-N authentication for the token, where it has one",
+    });
+  } else {
+    out.push({
+      rule: "keys.no-unseal-quorum",
+      severity: "info",
+      area: "keys",
+      what: `no quorum unseal: the vault opens with its ${seal.kind === "passphrase" ? "passphrase" : "key file"} alone`,
+      why: "one stolen credential (key file, passphrase) is enough to open the vault",
+      fix: "split the root among officers: voxvault keys reshare --quorum M --officer … --shares-dir DIR",
+    });
+  }
   return out;
 }
 

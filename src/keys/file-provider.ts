@@ -31,7 +31,15 @@ import {
 import { PuncturableKey } from "./pprf.js";
 import { CHECK_POINT } from "./points.js";
 import { hmacSha256 } from "../crypto/kdf.js";
-import type { GenerationDistribution, LogPosition, RootKeyProvider } from "./provider.js";
+import {
+  combineShares,
+  describeQuorum,
+  newQuorum,
+  type NewQuorum,
+  type ParsedShare,
+  type Quorum,
+} from "./quorum.js";
+import type { GenerationDistribution, LogPosition, RootKeyProvider, RootSealing } from "./provider.js";
 
 export interface FileProviderOptions {
   readonly file: string;
@@ -40,6 +48,8 @@ export interface FileProviderOptions {
   readonly passphrase?: string | undefined;
   /** scrypt cost for new sealed files (log2 N); default 17. Tests may use 14. */
   readonly scryptLogN?: number | undefined;
+  /** For a quorum-sealed key file: at least its threshold of officers' shares. */
+  readonly shares?: readonly ParsedShare[] | undefined;
 }
 
 export interface CreateOptions extends FileProviderOptions {
@@ -49,6 +59,8 @@ export interface CreateOptions extends FileProviderOptions {
   readonly legacy?: readonly LegacyVersionRecord[] | undefined;
   /** Upgrade only: replace the format-1 file at `file`, sealed with its KDF parameters. */
   readonly replacing?: { readonly kdf?: ScryptParams | undefined } | undefined;
+  /** Seal the new file under this quorum (src/keys/quorum.ts); the caller hands out its shares. */
+  readonly quorum?: NewQuorum | undefined;
 }
 
 const DEFAULT_LOG_N = 17;
@@ -73,6 +85,15 @@ function scrypt(passphrase: string, params: ScryptParams): Promise<Uint8Array> {
 export function sealAad(file: { format: string; vaultId: string; kdf: ScryptParams }): Uint8Array {
   return encodeFields([file.format, file.vaultId, "passphrase", JSON.stringify(file.kdf)]);
 }
+
+function quorumAad(file: { format: string; vaultId: string; quorum: Quorum }): Uint8Array {
+  return encodeFields([file.format, file.vaultId, "quorum", JSON.stringify(file.quorum)]);
+}
+
+/** What seals the key file: a passphrase's scrypt key, or a quorum's seal key. */
+type Seal =
+  | { kind: "passphrase"; key: Uint8Array; kdf: ScryptParams }
+  | { kind: "quorum"; key: Uint8Array; quorum: Quorum };
 
 /** HMAC(F(CHECK_POINT), label)[0..16]: reveals nothing of F elsewhere (a PRF output under a PRF). */
 export function generationCheck(key: PuncturableKey): Uint8Array {
@@ -113,20 +134,21 @@ function wipeState(s: State | undefined): void {
 }
 
 export class FileKeyProvider implements RootKeyProvider {
-  readonly kind: "local" | "passphrase";
+  #kind: "local" | "passphrase" | "quorum";
   readonly location: string;
   readonly #file: string;
   readonly #vaultId: string;
   #state: State | undefined;
-  /** For sealed files: the scrypt-derived key and its parameters (the salt is per passphrase). */
-  #seal: { key: Uint8Array; kdf: ScryptParams } | undefined;
+  /** For sealed files: the key and what it came from (the salt is per passphrase). */
+  #seal: Seal | undefined;
   #closed = false;
   readonly distribution: GenerationDistribution;
+  readonly sealing: RootSealing;
 
-  private constructor(file: string, vaultId: string, kind: "local" | "passphrase") {
+  private constructor(file: string, vaultId: string, kind: "local" | "passphrase" | "quorum") {
     this.#file = file;
     this.#vaultId = vaultId;
-    this.kind = kind;
+    this.#kind = kind;
     this.location = file;
     this.distribution = {
       hostPublicKey: () => Promise.resolve(this.#live().host.pair.publicKey.slice()),
@@ -135,12 +157,24 @@ export class FileKeyProvider implements RootKeyProvider {
       seal: (g, recipient, context) => this.#sealGeneration(g, recipient, context),
       accept: (g, sealed, context, seq, check) => this.#acceptGeneration(g, sealed, context, seq, check),
     };
+    this.sealing = {
+      describe: () => {
+        this.#live();
+        const q = this.quorum;
+        return { kind: this.#kind, ...(q ? { quorum: describeQuorum(q) } : {}) };
+      },
+      reshare: async (threshold, officers) => (await this.reshare(threshold, officers)).shares,
+    };
   }
 
   /** Creates a key file with a fresh host key. Refuses to overwrite an existing file. */
   static async create(options: CreateOptions): Promise<FileKeyProvider> {
-    const kind = options.passphrase === undefined ? "local" : "passphrase";
+    if (options.quorum && options.passphrase !== undefined)
+      throw new VaultError("USAGE", "a key file is sealed by a passphrase or by a quorum, not both");
+    const kind = options.quorum ? "quorum" : options.passphrase === undefined ? "local" : "passphrase";
     const p = new FileKeyProvider(options.file, options.vaultId, kind);
+    if (options.quorum)
+      p.#seal = { kind: "quorum", key: options.quorum.sealKey.slice(), quorum: options.quorum.quorum };
     if (options.passphrase !== undefined) {
       if (options.passphrase.length < MIN_PASSPHRASE_LENGTH) {
         throw new VaultError(
@@ -155,7 +189,7 @@ export class FileKeyProvider implements RootKeyProvider {
         p: 1,
         salt: toBase64(randomBytes(16)),
       };
-      p.#seal = { key: await scrypt(options.passphrase, kdf), kdf };
+      p.#seal = { kind: "passphrase", key: await scrypt(options.passphrase, kdf), kdf };
     }
     const now = new Date().toISOString();
     p.#state = {
@@ -183,9 +217,27 @@ export class FileKeyProvider implements RootKeyProvider {
       if (options.passphrase === undefined) {
         throw new VaultError("ROOT_KEY_MISSING", "this vault's root key is sealed: a passphrase is required");
       }
-      p.#seal = { key: await scrypt(options.passphrase, content.kdf), kdf: content.kdf };
+      p.#seal = { kind: "passphrase", key: await scrypt(options.passphrase, content.kdf), kdf: content.kdf };
     } else if (options.passphrase !== undefined) {
-      throw new VaultError("CONFIG_INVALID", "a passphrase was given but the root key file is not sealed");
+      throw new VaultError(
+        "CONFIG_INVALID",
+        "a passphrase was given but the root key file is not sealed by one",
+      );
+    }
+    if (content.kind === "quorum") {
+      if (!options.shares?.length) {
+        throw new VaultError(
+          "VAULT_SEALED",
+          `this vault's root key is sealed by a quorum: ${content.quorum.threshold} of its ${content.quorum.officers.length} officers' unseal shares are required`,
+        );
+      }
+      const key = combineShares(content.quorum, options.vaultId, options.shares);
+      p.#seal = { kind: "quorum", key, quorum: content.quorum };
+    } else if (options.shares?.length) {
+      throw new VaultError(
+        "CONFIG_INVALID",
+        "unseal shares were given but the root key file is not sealed by a quorum",
+      );
     }
     p.#load(content);
     return p;
@@ -194,6 +246,39 @@ export class FileKeyProvider implements RootKeyProvider {
   /** The scrypt-derived key of a passphrase, for the legacy reader (same KDF, same file). */
   static deriveSealKey(passphrase: string, kdf: ScryptParams): Promise<Uint8Array> {
     return scrypt(passphrase, kdf);
+  }
+
+  get kind(): "local" | "passphrase" | "quorum" {
+    return this.#kind;
+  }
+
+  /** The quorum sealing the key file, if one does (public: names, threshold, share set). */
+  get quorum(): Quorum | undefined {
+    return this.#seal?.kind === "quorum" ? this.#seal.quorum : undefined;
+  }
+
+  /**
+   * Seals the key file under a new quorum (from any kind: plain, passphrase or an older quorum)
+   * and returns each officer's new share. The replaced file is overwritten, so the shares of the
+   * previous set, or the passphrase, open nothing written from now on; no data is re-encrypted.
+   */
+  async reshare(threshold: number, officers: readonly string[]): Promise<Omit<NewQuorum, "sealKey">> {
+    this.#live();
+    const { sealKey, ...made } = newQuorum(this.#vaultId, threshold, officers);
+    const before = this.#seal;
+    const kindBefore = this.#kind;
+    this.#seal = { kind: "quorum", key: sealKey, quorum: made.quorum };
+    this.#kind = "quorum";
+    try {
+      await this.#persist(false);
+    } catch (e) {
+      wipe(this.#seal.key);
+      this.#seal = before;
+      this.#kind = kindBefore;
+      throw e;
+    }
+    if (before) wipe(before.key);
+    return made;
   }
 
   get hostId(): string {
@@ -213,19 +298,45 @@ export class FileKeyProvider implements RootKeyProvider {
   #load(file: KeyFile): void {
     let content: KeyFileContent;
     if (file.kind === "local") {
-      content = file.content;
-    } else {
-      if (!this.#seal || file.kdf.salt !== this.#seal.kdf.salt) {
+      if (this.#seal)
         throw new VaultError(
           "ROOT_KEY_INVALID",
-          "the key file was re-sealed under another passphrase; reopen the vault",
+          "the key file was unsealed by another process; reopen the vault",
         );
+      content = file.content;
+    } else {
+      const seal = this.#seal;
+      let key: Uint8Array;
+      let aad: Uint8Array;
+      if (file.kind === "passphrase") {
+        if (seal?.kind !== "passphrase" || file.kdf.salt !== seal.kdf.salt) {
+          throw new VaultError(
+            "ROOT_KEY_INVALID",
+            "the key file was re-sealed under another passphrase; reopen the vault",
+          );
+        }
+        key = seal.key;
+        aad = sealAad(file);
+      } else {
+        if (seal?.kind !== "quorum" || file.quorum.epoch !== seal.quorum.epoch) {
+          throw new VaultError(
+            "ROOT_KEY_INVALID",
+            "the key file was re-sealed under another quorum's shares; unseal the vault again with them",
+          );
+        }
+        key = seal.key;
+        aad = quorumAad(file);
       }
       let plain: Uint8Array;
       try {
-        plain = unwrapKey(this.#seal.key, fromBase64(file.sealed), sealAad(file));
+        plain = unwrapKey(key, fromBase64(file.sealed), aad);
       } catch {
-        throw new VaultError("ROOT_KEY_INVALID", "wrong passphrase, or the sealed key file was altered");
+        throw new VaultError(
+          "ROOT_KEY_INVALID",
+          file.kind === "passphrase"
+            ? "wrong passphrase, or the sealed key file was altered"
+            : "the quorum-sealed key file was altered",
+        );
       }
       let json: unknown;
       try {
@@ -299,18 +410,19 @@ export class FileKeyProvider implements RootKeyProvider {
       ...(s.legacy ? { legacy: s.legacy } : {}),
     };
     let file: KeyFile;
-    if (this.#seal) {
-      const head = { format: KEY_FILE_FORMAT, vaultId: this.#vaultId, kdf: this.#seal.kdf };
+    const seal = this.#seal;
+    if (seal?.kind === "passphrase") {
+      const head = { format: KEY_FILE_FORMAT, vaultId: this.#vaultId, kdf: seal.kdf } as const;
       const plain = utf8Bytes(JSON.stringify(content));
-      const sealed = wrapKey(this.#seal.key, plain, sealAad(head));
+      const sealed = wrapKey(seal.key, plain, sealAad(head));
       wipe(plain);
-      file = {
-        format: KEY_FILE_FORMAT,
-        vaultId: this.#vaultId,
-        kind: "passphrase",
-        kdf: this.#seal.kdf,
-        sealed: toBase64(sealed),
-      };
+      file = { ...head, kind: "passphrase", sealed: toBase64(sealed) };
+    } else if (seal?.kind === "quorum") {
+      const head = { format: KEY_FILE_FORMAT, vaultId: this.#vaultId, quorum: seal.quorum } as const;
+      const plain = utf8Bytes(JSON.stringify(content));
+      const sealed = wrapKey(seal.key, plain, quorumAad(head));
+      wipe(plain);
+      file = { ...head, kind: "quorum", sealed: toBase64(sealed) };
     } else {
       file = { format: KEY_FILE_FORMAT, vaultId: this.#vaultId, kind: "local", content };
     }

@@ -5,6 +5,9 @@
  * Sealed: {"format":"voxvault-root-key/2","vaultId":…,"kind":"passphrase","kdf":{…},"sealed":b64}
  *   where sealed = 0x01 ‖ nonce(12) ‖ AES-256-GCM(scrypt(passphrase, salt), CONTENT) ‖ tag(16),
  *   with the format, vault id, kind and KDF parameters as associated data.
+ * Quorum: {"format":"voxvault-root-key/2","vaultId":…,"kind":"quorum","quorum":{…},"sealed":b64}
+ *   the same, sealed under a random key split M-of-N among officers (src/keys/quorum.ts), with
+ *   the format, vault id, kind and the quorum (threshold, officers, commitments) as associated data.
  * CONTENT = {"host":{id, publicKey, privateKey}, "applied":{"log":id,"seq":n},
  *            "generations":[{"generation":g,"createdAt":…,"key":b64(puncturable key)}]}
  *
@@ -19,11 +22,12 @@ import path from "node:path";
 import { z } from "zod";
 import { VaultError } from "../errors.js";
 import { writeFileAtomic } from "../fsutil/atomic.js";
+import { QuorumSchema } from "./quorum.js";
 import { checkKeyDir, readPrivateFile } from "../fsutil/private-file.js";
 
 export { checkKeyDir, readPrivateFile } from "../fsutil/private-file.js";
 
-export const KEY_FILE_FORMAT = "voxvault-root-key/2";
+export const KEY_FILE_FORMAT = "voxvault-root-key/2" as const;
 export const LEGACY_KEY_FILE_FORMAT = "voxvault-root-key/1";
 /** Generous bound: a key file grows by ≈ 37 bytes × 32 per puncture. */
 const MAX_KEY_FILE_BYTES = 512 * 1024 * 1024;
@@ -92,6 +96,13 @@ export const KeyFileSchema = z.discriminatedUnion("kind", [
     vaultId: z.string().min(1),
     kind: z.literal("passphrase"),
     kdf: ScryptParamsSchema,
+    sealed: b64,
+  }),
+  z.strictObject({
+    format: z.literal(KEY_FILE_FORMAT),
+    vaultId: z.string().min(1),
+    kind: z.literal("quorum"),
+    quorum: QuorumSchema,
     sealed: b64,
   }),
 ]);

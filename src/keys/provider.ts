@@ -45,6 +45,8 @@ export interface RootKeyProvider {
   unwrap(g: number, point: number, wrapped: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
   /** Present where generations can move between hosts (key files); absent for a shared HSM. */
   readonly distribution?: GenerationDistribution | undefined;
+  /** Present where the root can be sealed by a quorum of officers (key files). */
+  readonly sealing?: RootSealing | undefined;
   close(): Promise<void>;
 }
 
@@ -67,6 +69,28 @@ export interface GenerationDistribution {
     through: LogPosition,
     expectedCheck?: Uint8Array,
   ): Promise<void>;
+}
+
+export interface RootSealing {
+  /** How this host's root is sealed now, and by which quorum (public parts only). */
+  describe(): SealDescription;
+  /**
+   * Seals the root under a new M-of-N quorum (src/keys/quorum.ts) and returns each officer's new
+   * share, by name; shares of the previous set (or the passphrase) open nothing written after.
+   */
+  reshare(threshold: number, officers: readonly string[]): Promise<ReadonlyMap<string, string>>;
+}
+
+export interface SealDescription {
+  readonly kind: "local" | "passphrase" | "quorum";
+  readonly quorum?:
+    | {
+        readonly threshold: number;
+        readonly officers: readonly string[];
+        readonly epoch: string;
+        readonly createdAt: string;
+      }
+    | undefined;
 }
 
 /** A position in the vault's puncture log: the log's id (new after a restore) and a sequence number. */

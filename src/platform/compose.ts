@@ -10,6 +10,7 @@ import { FileKeyProvider } from "../keys/file-provider.js";
 import { resolvePin } from "../keys/pkcs11/pin.js";
 import { Pkcs11KeyProvider } from "../keys/pkcs11/provider.js";
 import { LEGACY_KEY_FILE_FORMAT, readKeyFile } from "../keys/key-file.js";
+import type { NewQuorum, ParsedShare } from "../keys/quorum.js";
 import { openBlobStore } from "../store/blob/drivers.js";
 import type { BlobStore } from "../store/blob/types.js";
 import { connectMetadata, migrate, type DialectDriver, type MetadataConfig } from "../store/meta/index.js";
@@ -54,6 +55,8 @@ export interface NewRootOptions {
   readonly vaultId: string;
   readonly passphrase: string | undefined;
   readonly scryptLogN?: number | undefined;
+  /** For `quorum`: the new quorum whose shares the caller hands out. */
+  readonly quorum?: NewQuorum | undefined;
   /** Root generations to create: [1] for a new vault, none for a host that joins one. */
   readonly generations: readonly number[];
   /** For `pkcs11`: the token and its PIN (already read from its source). */
@@ -72,10 +75,14 @@ export function createRootProvider(options: NewRootOptions): Promise<OpenedRoot>
   switch (options.kind) {
     case "local":
     case "passphrase":
+    case "quorum":
+      if ((options.kind === "quorum") !== (options.quorum !== undefined))
+        throw new VaultError("USAGE", "a quorum-sealed key file needs its officers and threshold");
       return FileKeyProvider.create({
         file: options.keyFile,
         vaultId: options.vaultId,
         passphrase: options.passphrase,
+        quorum: options.quorum,
         scryptLogN: options.scryptLogN,
         generations: [...options.generations],
       });
@@ -100,7 +107,7 @@ export function createRootProvider(options: NewRootOptions): Promise<OpenedRoot>
 export async function openRootProvider(
   config: VaultConfig,
   keyFile: string,
-  passphrase: string | undefined,
+  unlock: { readonly passphrase?: string | undefined; readonly shares?: readonly ParsedShare[] | undefined },
   metaConfig: MetadataConfig,
   env: NodeJS.ProcessEnv,
 ): Promise<OpenedRoot> {
@@ -115,9 +122,10 @@ export async function openRootProvider(
       stateFile: keyFile,
     });
   }
+  const { passphrase, shares } = unlock;
   const file = await readKeyFile(keyFile);
   if (file.format !== LEGACY_KEY_FILE_FORMAT) {
-    return FileKeyProvider.open({ file: keyFile, vaultId: config.vaultId, passphrase });
+    return FileKeyProvider.open({ file: keyFile, vaultId: config.vaultId, passphrase, shares });
   }
   if (file.vaultId !== config.vaultId) {
     throw new VaultError("ROOT_KEY_MISMATCH", `root key file ${keyFile} belongs to another vault`);

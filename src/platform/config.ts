@@ -54,7 +54,8 @@ export const VaultConfigSchema = z.strictObject({
   defaultTenant: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
   keyProvider: z.discriminatedUnion("kind", [
     z.strictObject({
-      kind: z.enum(["local", "passphrase"]),
+      /** How init sealed the key file; each host's key file says how it is sealed now. */
+      kind: z.enum(["local", "passphrase", "quorum"]),
       /** Absolute path when not the default location under the user's config directory. */
       file: z.string().optional(),
     }),

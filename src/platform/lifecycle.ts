@@ -28,7 +28,8 @@ import { newId } from "../ids.js";
 import { KeyCache } from "../keys/cache.js";
 import { FileKeyProvider } from "../keys/file-provider.js";
 import { resolvePin } from "../keys/pkcs11/pin.js";
-import { defaultHsmStateFile, defaultKeyFile } from "../keys/key-file.js";
+import { defaultHsmStateFile, defaultKeyFile, readKeyFile } from "../keys/key-file.js";
+import type { NewQuorum, ParsedShare } from "../keys/quorum.js";
 import { hasLegacyKeys, upgradeLegacyKeys } from "../vault/key-upgrade.js";
 import { KeyTree } from "../keys/tree.js";
 import { blobStoreConfigFor, type BlobStoreConfig } from "../store/blob/drivers.js";
@@ -84,6 +85,11 @@ export interface InitOptions extends PipelineOptions {
   readonly passphrase?: string | undefined;
   readonly scryptLogN?: number | undefined;
   /**
+   * Seal the root key file under a quorum instead (src/keys/quorum.ts): called with the new
+   * vault's id, returns the quorum whose shares the caller has handed out.
+   */
+  readonly quorum?: ((vaultId: string) => Promise<NewQuorum>) | undefined;
+  /**
    * Keep the root in an HSM (PKCS#11) instead of a key file; `keyFile` then names the sealed root
    * state file (default `<vault id>.hsm.json` where the key file would go).
    */
@@ -121,6 +127,8 @@ export interface OpenOptions extends PipelineOptions {
   readonly dataDir: string;
   readonly keyFile?: string | undefined;
   readonly passphrase?: string | undefined;
+  /** For a quorum-sealed root key file: at least its threshold of officers' unseal shares. */
+  readonly shares?: readonly ParsedShare[] | undefined;
   /** PostgreSQL URL for vaults whose metadata lives there; default env VOXVAULT_PG_URL. */
   readonly postgresUrl?: string | undefined;
   readonly actor?: Actor | undefined;
@@ -229,7 +237,7 @@ export async function initVault(options: InitOptions): Promise<Vault> {
           ...(options.keyFile === undefined ? {} : { file: keyFile }),
         }
       : {
-          kind: options.passphrase === undefined ? "local" : "passphrase",
+          kind: options.quorum ? "quorum" : options.passphrase === undefined ? "local" : "passphrase",
           ...(options.keyFile === undefined ? {} : { file: keyFile }),
         },
     metadata: options.postgres
@@ -250,18 +258,21 @@ export async function initVault(options: InitOptions): Promise<Vault> {
     // first: an unreachable bucket or a refused endpoint fails before anything is created
     const store = await blobStoreFor(config, dataDir, options.blobStore, env);
     const kp = config.keyProvider;
+    const quorum = options.quorum ? await options.quorum(vaultId) : undefined;
     provider = await createRootProvider({
       kind: kp.kind,
       keyFile,
       vaultId,
       passphrase: options.passphrase,
       scryptLogN: options.scryptLogN,
+      quorum,
       generations: [1],
       hsm:
         kp.kind === "pkcs11"
           ? { module: kp.module, token: kp.token, keyLabel: kp.keyLabel, pin: await resolvePin(kp.pin, env) }
           : undefined,
     });
+    if (quorum) wipe(quorum.sealKey); // the provider keeps its own copy
     const root = provider;
     driver = connectMetadataFor(metaConfig);
     await createSchema(driver, metaConfig);
@@ -403,6 +414,22 @@ export async function restoreVault(options: OpenOptions): Promise<{ vault: Vault
 }
 
 /** The data directory, its vault.json and this host's key file, each checked (open and join). */
+/**
+ * Where this host's root is and how it is sealed, read without opening anything (a sealed
+ * server starts from this: it needs the key file's public quorum, not the vault).
+ */
+export async function locateRoot(options: {
+  dataDir: string;
+  keyFile?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+}): Promise<{ vaultId: string; keyFile: string; sealedBy: "none" | "passphrase" | "quorum" | "hsm" }> {
+  const { config, keyFile } = await locateVault(options);
+  if (config.keyProvider.kind === "pkcs11") return { vaultId: config.vaultId, keyFile, sealedBy: "hsm" };
+  const file = await readKeyFile(keyFile);
+  const sealedBy = file.kind === "local" ? "none" : file.kind;
+  return { vaultId: config.vaultId, keyFile, sealedBy };
+}
+
 async function locateVault(options: {
   dataDir: string;
   keyFile?: string | undefined;
@@ -428,12 +455,6 @@ async function openInternal(
   restoring: boolean,
 ): Promise<{ vault: Vault; restore: (() => Promise<RestoreReport>) | undefined }> {
   const { env, dataDir, config, keyFile } = await locateVault(options);
-  if (config.keyProvider.kind === "passphrase" && options.passphrase === undefined) {
-    throw new VaultError(
-      "ROOT_KEY_MISSING",
-      "this vault's root key is sealed: a passphrase is required (VOXVAULT_PASSPHRASE_FILE)",
-    );
-  }
   const metaConfig = metadataConfig(config, dataDir, options.postgresUrl ?? env.VOXVAULT_PG_URL);
   if (metaConfig.driver === "sqlite") {
     try {
@@ -442,7 +463,13 @@ async function openInternal(
       throw new VaultError("VAULT_CORRUPT", `${configPath(dataDir)} exists but ${LAYOUT.sqlite} is missing`);
     }
   }
-  const provider = await openRootProvider(config, keyFile, options.passphrase, metaConfig, env);
+  const provider = await openRootProvider(
+    config,
+    keyFile,
+    { passphrase: options.passphrase, shares: options.shares },
+    metaConfig,
+    env,
+  );
   let driver: DialectDriver | undefined;
   try {
     driver = connectMetadataFor(metaConfig);
@@ -566,6 +593,8 @@ export interface JoinOptions {
   /** Seal this host's key file under a passphrase. */
   readonly passphrase?: string | undefined;
   readonly scryptLogN?: number | undefined;
+  /** Or under a quorum of officers (the caller hands out the shares). */
+  readonly quorum?: NewQuorum | undefined;
   readonly postgresUrl?: string | undefined;
   readonly hostName?: string | undefined;
   readonly env?: NodeJS.ProcessEnv | undefined;
@@ -600,11 +629,12 @@ export async function joinVault(options: JoinOptions): Promise<JoinResult> {
       throw new VaultError("VAULT_CORRUPT", "the metadata store has no voxvault schema");
     await migrate(driver);
     provider = await createRootProvider({
-      kind: config.keyProvider.kind,
+      kind: options.quorum ? "quorum" : options.passphrase === undefined ? "local" : "passphrase",
       keyFile,
       vaultId: config.vaultId,
       passphrase: options.passphrase,
       scryptLogN: options.scryptLogN,
+      quorum: options.quorum,
       generations: [],
     });
     if (!provider.distribution)

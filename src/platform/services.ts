@@ -42,6 +42,7 @@ import type { AccessEvent } from "../audit/events-access.js";
 import { createTlsKeyService } from "../vault/tls-key.js";
 import { DEFAULT_DECODE_LIMITS } from "../audio/pcm/limits.js";
 import { createHostService } from "../vault/hosts.js";
+import { createSealingService } from "../vault/sealing.js";
 import type { SyncReport } from "../vault/root-sync.js";
 import { createRotationService, type RootRotation, type RotationProgress } from "../vault/rotation.js";
 
@@ -251,6 +252,7 @@ export function composeServices(init: VaultInit, state: SharedState) {
     },
   };
   const tlsKey = createTlsKeyService(init);
+  const sealing = createSealingService(init);
   const health = createHealthService(init, () => state.closed);
   return {
     subjects,
@@ -267,6 +269,7 @@ export function composeServices(init: VaultInit, state: SharedState) {
     imports,
     audit,
     tlsKey,
+    sealing,
     health,
     log,
     access,

@@ -52,6 +52,8 @@ export class Vault {
   readonly audit: VaultAudit;
   /** The HTTPS server's private key, kept as a vault secret. */
   readonly tlsKey: VaultServices["tlsKey"];
+  /** How the root is sealed; resharing it among officers; seal and unseal events. */
+  readonly sealing: VaultServices["sealing"];
   /** Readiness (the metadata database answers), for health probes. */
   readonly health: VaultServices["health"];
   /** The transparency log over the audit events (docs/tlog.md): checkpoints, proofs, verification. */
@@ -92,6 +94,7 @@ export class Vault {
     this.access = services.access;
     this.audit = services.audit;
     this.tlsKey = services.tlsKey;
+    this.sealing = services.sealing;
     this.health = services.health;
     if (!shared) this.#startRootSync();
   }

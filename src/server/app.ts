@@ -40,6 +40,11 @@ export interface ServerOptions {
   readonly now?: () => number;
   /** Origin of enrolment links, e.g. `https://vault.example.org` (see {@link publicOrigin}). */
   readonly publicUrl?: (() => string | undefined) | undefined;
+  /**
+   * Seals this server (a quorum-sealed vault's, src/server/unseal-gate.ts); called after the
+   * answer to POST /v1/seal is sent. Absent: the route answers CONFLICT.
+   */
+  readonly seal?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -71,7 +76,7 @@ const JSON_LIMIT = 64 * 1024;
  * TLS 1.3 suites as Node has them, and for TLS 1.2 only ECDHE with an AEAD (AES-GCM,
  * ChaCha20-Poly1305): no CBC, no SHA-1 MACs, no static RSA key exchange.
  */
-const TLS_CIPHERS = [
+export const TLS_CIPHERS = [
   "TLS_AES_256_GCM_SHA384",
   "TLS_CHACHA20_POLY1305_SHA256",
   "TLS_AES_128_GCM_SHA256",
@@ -230,6 +235,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       openapi: () => (doc ??= buildOpenApi(routes, VERSION, http.rateLimits)),
       ...(options.extraRoutes ? { extra: options.extraRoutes } : {}),
       publicUrl: options.publicUrl,
+      seal: options.seal,
     });
   const recordRead = createReadEventRecorder();
   for (const spec of routes) register(app, spec, options, http, recordRead);

@@ -28,6 +28,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   NO_TEMPLATE: 409,
   SUBJECT_SHREDDED: 410,
   RETENTION_EXPIRED: 410,
+  UNSEAL_SHARE_INVALID: 400,
+  UNSEAL_QUORUM_SHORT: 409,
   TOO_LARGE: 413,
   PAYLOAD_TOO_LARGE: 413,
   URI_TOO_LONG: 414,
@@ -43,6 +45,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
   HEADERS_TOO_LARGE: 431,
   VAULT_BUSY: 503,
+  VAULT_SEALED: 503,
   SERVER_CLOSING: 503,
   METADATA_UNAVAILABLE: 503,
 };
@@ -52,6 +55,7 @@ export const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
   "VAULT_BUSY",
   "METADATA_UNAVAILABLE",
   "SERVER_CLOSING",
+  "VAULT_SEALED",
 ]);
 
 export function statusFor(code: ErrorCode): number {

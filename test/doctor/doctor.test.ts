@@ -85,6 +85,18 @@ describe.each(BACKENDS)("voxvault doctor ($name)", (backend) => {
     for (const gone of ["data.plaintext-audio", "data.retention-not-swept", "access.long-lived-token"])
       expect(rules(after)).not.toContain(gone);
     expect(rules(after)).toContain("data.retention-raw"); // vault.json still says 400d
+
+    if (!sb.token) {
+      // a key file opens alone until it is split among officers
+      expect(after.find((f) => f.rule === "keys.no-unseal-quorum")?.severity).toBe("info");
+      await v.sealing.reshare(2, ["alice", "bob", "carol"]);
+      const split = await runDoctor(v, { rootFile, now: later });
+      expect(rules(split)).not.toContain("keys.no-unseal-quorum");
+      expect(rules(split)).not.toContain("keys.unsealed-key-file");
+      expect(rules(split)).not.toContain("keys.share-set-age");
+      const yearsOn = await runDoctor(v, { rootFile, now: new Date(later.getTime() + 400 * DAY) });
+      expect(yearsOn.find((f) => f.rule === "keys.share-set-age")?.severity).toBe("low");
+    }
   });
 
   it("runs as `voxvault doctor` with a SARIF report and the exit status of the worst finding", async () => {

@@ -557,6 +557,13 @@ export const MATRIX: readonly Row[] = [
       }),
   },
   {
+    route: "POST /v1/seal",
+    action: "vault.seal",
+    scopes: ["vault"],
+    expect: { ...denyAll, admin: OK, operator: OK },
+    request: (w, role) => Promise.resolve({ method: "POST", url: "/v1/seal", token: tokenFor(w, role) }),
+  },
+  {
     route: "GET /v1/admin/tokens",
     action: "token.list",
     scopes: ["vault"],

@@ -4,6 +4,7 @@ import { VaultError } from "../../errors.js";
 import { parseDuration } from "../../vault/duration.js";
 import { output, readPassphrase, resolveDataDir, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
+import { addQuorumOptions, printShares, quorumFlags, writeShareFiles } from "./quorum.js";
 
 function checkTtl(s: string): string {
   if (parseDuration(s) <= 0)
@@ -12,8 +13,9 @@ function checkTtl(s: string): string {
 }
 
 export function registerInit(program: Command, io: CliIo, globals: () => GlobalOptions): void {
-  program
-    .command("init")
+  const cmd = program.command("init");
+  addQuorumOptions(cmd);
+  cmd
     .description("create a vault: data directory, root key (outside it), metadata store")
     .option(
       "--seal",
@@ -83,6 +85,9 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
           s3PathStyle?: boolean;
           s3Prefix?: string;
           s3ConditionalMultipart: boolean;
+          quorum?: string;
+          officer?: string[];
+          sharesDir?: string;
         } & HsmFlags,
       ) => {
         const g = globals();
@@ -98,9 +103,24 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
             );
           }
         }
-        const { initVault, defaultKeyFile, defaultHsmStateFile, ensureServerTls } =
+        const { initVault, defaultKeyFile, defaultHsmStateFile, ensureServerTls, newQuorum } =
           await import("../runtime.js");
+        const q = quorumFlags(o);
+        if (q && (hsm || o.seal)) throw new VaultError("USAGE", "--quorum excludes --seal and --hsm");
+        // The vault id is not known before init: the quorum is made for it inside initVault's
+        // key-file step, so the shares are written first into the new directory, then used.
+        const made = q
+          ? { threshold: q.threshold, officers: q.officers, dir: path.resolve(io.cwd, q.sharesDir) }
+          : undefined;
         const vault = await initVault({
+          quorum: made
+            ? async (vaultId: string) => {
+                const nq = newQuorum(vaultId, made.threshold, made.officers);
+                const files = await writeShareFiles(made.dir, nq.shares);
+                printShares(io, files, made.threshold);
+                return nq;
+              }
+            : undefined,
           dataDir: resolveDataDir(io, g),
           keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,
           passphrase,

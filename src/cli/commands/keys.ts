@@ -1,10 +1,48 @@
+import path from "node:path";
 import type { Command } from "commander";
 import { VaultError } from "../../errors.js";
 import { output, withVault, type GlobalOptions } from "../context.js";
 import { writeLine, type CliIo } from "../io.js";
+import { addQuorumOptions, printShares, quorumFlags, writeShareFiles } from "./quorum.js";
 
 export function registerKeys(program: Command, io: CliIo, globals: () => GlobalOptions): void {
   const keys = program.command("keys").description("root key, subject keys, key tree");
+
+  addQuorumOptions(
+    keys
+      .command("reshare")
+      .description(
+        "seal this host's root key file under a new M-of-N quorum of officers (from a plain, passphrase or quorum file); nothing is re-encrypted",
+      ),
+  ).action(async (o: { quorum?: string; officer?: string[]; sharesDir?: string }) => {
+    const g = globals();
+    const q = quorumFlags(o);
+    if (!q)
+      throw new VaultError("USAGE", "reshare needs --quorum M, --officer for each officer and --shares-dir");
+    const dir = path.resolve(io.cwd, q.sharesDir);
+    await withVault(io, g, async (v) => {
+      const before = v.sealing.describe();
+      // the directory first: a refused one must not leave the file re-sealed under shares nobody has
+      const { mkdir, rmdir } = await import("node:fs/promises");
+      await mkdir(dir, { mode: 0o700 }).catch((e: unknown) => {
+        throw new VaultError(
+          "USAGE",
+          (e as { code?: unknown }).code === "EEXIST"
+            ? `--shares-dir ${dir} exists: give a new directory`
+            : `cannot create ${dir}`,
+        );
+      });
+      await rmdir(dir);
+      const shares = await v.sealing.reshare(q.threshold, q.officers);
+      const files = await writeShareFiles(dir, shares);
+      printShares(io, files, q.threshold);
+      const after = v.sealing.describe();
+      output(io, g, { from: before.kind, quorum: after.quorum, files }, () => [
+        `root key file re-sealed: ${before.kind} → ${q.threshold}-of-${q.officers.length} quorum (share set ${after.quorum?.epoch ?? "?"})`,
+        "earlier shares or the passphrase open nothing written from now on; servers of this host unseal with the new shares",
+      ]);
+    });
+  });
 
   keys
     .command("rotate")

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import path from "node:path";
 import { VaultError } from "../../errors.js";
-import { output, readPassphrase, resolveDataDir, type GlobalOptions } from "../context.js";
+import { output, readPassphrase, readShares, resolveDataDir, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
 
 /** `voxvault restore`: bring a restored metadata backup back into service (docs/operations.md §Restore). */
@@ -25,6 +25,7 @@ export function registerRestore(program: Command, io: CliIo, globals: () => Glob
         dataDir: resolveDataDir(io, g),
         keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,
         passphrase: await readPassphrase(io, g),
+        shares: await readShares(io, g),
         postgresUrl: g.pgUrl,
         env: io.env,
       });

@@ -1,6 +1,7 @@
 import { Type } from "typebox";
 import { LABEL_PATTERN } from "../../access/tokens.js";
 import type { Role } from "../../store/meta/schema-access.js";
+import { VaultError } from "../../errors.js";
 import { RATE, route, type AnyRoute } from "../route.js";
 import { vaultResource } from "./resources.js";
 import { Id, NoQuery, TokenInfo } from "./schemas.js";
@@ -11,6 +12,40 @@ import { Id, NoQuery, TokenInfo } from "./schemas.js";
  * its own break-glass request, or outlive its revocation through admin tokens it minted.
  */
 export const API_MINTABLE_ROLES = ["contractor", "consumer", "auditor"] as const satisfies readonly Role[];
+
+/**
+ * Seals the server at once (docs/operations.md §Quorum unseal): the answer goes out, then the
+ * vault is closed and its keys dropped until a quorum of officers unseals it again.
+ */
+export function sealRoute(seal: (() => Promise<void>) | undefined): AnyRoute {
+  return route({
+    method: "POST",
+    url: "/v1/seal",
+    summary: "Seal this server now: it drops the vault's keys and serves nothing until a quorum unseals it",
+    tags: ["admin"],
+    auth: "token",
+    action: "vault.seal",
+    rateLimit: RATE.write,
+    query: NoQuery,
+    response: {
+      202: Type.Object({ sealed: Type.Literal(true) }, { additionalProperties: false }),
+    },
+    resource: vaultResource,
+    handler(ctx) {
+      if (!seal)
+        throw new VaultError(
+          "CONFLICT",
+          "this server's vault is not sealed by a quorum: stop the server instead (nothing could unseal it)",
+        );
+      // after the answer is written: sealing closes this server
+      ctx.reply.raw.once("finish", () => {
+        void seal();
+      });
+      void ctx.reply.code(202);
+      return Promise.resolve({ sealed: true as const });
+    },
+  });
+}
 
 export function adminRoutes(
   policies: () => { hash: string; policies: readonly { id: string; file: string; text: string }[] },

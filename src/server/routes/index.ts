@@ -1,5 +1,5 @@
 import type { AnyRoute } from "../route.js";
-import { adminRoutes } from "./admin.js";
+import { adminRoutes, sealRoute } from "./admin.js";
 import { auditRoutes } from "./audit.js";
 import { breakglassRoutes } from "./breakglass.js";
 import { derivationRoutes } from "./derivations.js";
@@ -17,6 +17,8 @@ export interface RouteEnv {
    * client or proxy controls); undefined gives a relative link.
    */
   readonly publicUrl?: (() => string | undefined) | undefined;
+  /** Seals the server (quorum-sealed vaults only). */
+  readonly seal?: (() => Promise<void>) | undefined;
   /** Further routes (e.g. the transparency log's) registered by other modules. */
   readonly extra?: readonly AnyRoute[];
 }
@@ -31,6 +33,7 @@ export function allRoutes(env: RouteEnv): AnyRoute[] {
     ...selfRoutes(),
     ...breakglassRoutes(),
     ...adminRoutes(env.policies),
+    sealRoute(env.seal),
     ...auditRoutes(),
     ...(env.extra ?? []),
   ];
