@@ -165,9 +165,14 @@ export function createLogService(deps: Deps) {
     },
 
     /** Size and root of the tree now (not necessarily signed yet). */
-    async size(): Promise<{ size: number; root: string; checkpointSize: number }> {
+    async size(): Promise<{ size: number; root: string; checkpointSize: number; checkpointAt: string | null }> {
       const s = await requireLogState(db);
-      return { size: s.size, root: toBase64(s.root), checkpointSize: s.checkpointSize };
+      return {
+        size: s.size,
+        root: toBase64(s.root),
+        checkpointSize: s.checkpointSize,
+        checkpointAt: s.checkpointAt,
+      };
     },
 
     /** Every signing key the log has used; the active one signs new checkpoints. */

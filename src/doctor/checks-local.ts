@@ -278,7 +278,17 @@ export async function checkLog(ctx: LocalContext): Promise<Finding[]> {
       why: "without an outside cosignature the vault's operator could fork or rewrite the log unnoticed",
       fix: "add a witness: voxvault audit witnesses add VKEY (docs/tlog.md §14)",
     });
-  const { checkpointSize } = await ctx.vault.log.size();
+  const { size, checkpointSize, checkpointAt } = await ctx.vault.log.size();
+  const unsignedFor = checkpointAt === null ? Infinity : ctx.now.getTime() - Date.parse(checkpointAt);
+  if (size > checkpointSize && unsignedFor > DAY)
+    out.push({
+      rule: "log.checkpoint-age",
+      severity: "medium",
+      area: "log",
+      what: `${size - checkpointSize} audit event(s) recorded after the last signed checkpoint${checkpointAt === null ? " (none was ever signed)" : `, signed ${Math.floor(unsignedFor / 3_600_000)} h ago`}`,
+      why: "events not yet covered by a signed checkpoint can be rewritten without contradicting anything a witness or contractor holds",
+      fix: "sign one now and on a timer (hourly): voxvault audit checkpoint",
+    });
   for (const w of witnesses)
     if (w.cosignedSize < checkpointSize)
       out.push({

@@ -27,6 +27,11 @@ export function createHealthService(deps: Deps, isClosed: () => boolean) {
       return (await deps.store.posture?.()) ?? [];
     },
 
+    /** The first bytes of up to `limit` objects of a shared store's bucket (none for a local store). */
+    async *storeHeads(limit: number): AsyncGenerator<{ key: string; head: Uint8Array }, void, undefined> {
+      if (deps.store.heads) yield* deps.store.heads(limit);
+    },
+
     /** The database role the vault connects as (PostgreSQL; undefined for SQLite), for posture checks. */
     async databaseRole(): Promise<{ readonly name: string; readonly superuser: boolean } | undefined> {
       if (deps.meta.dialect !== "postgres") return undefined;

@@ -2,7 +2,12 @@
  * `voxvault doctor`: each misconfiguration is found with its rule, severity, location and fix,
  * and each fixed state passes; the exit status follows the worst finding; SARIF is well formed.
  */
-import { DeletePublicAccessBlockCommand, PutBucketPolicyCommand } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  DeletePublicAccessBlockCommand,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -99,6 +104,44 @@ describe.each(BACKENDS)("voxvault doctor ($name)", (backend) => {
     }
   });
 
+  it("flags operator policies broader than the defaults, and audit events left unsigned", async () => {
+    sb = sandbox(backend);
+    v = await sb.init();
+    const rootFile = rootFileOf(sb, v.id);
+    const dir = path.join(sb.root, "policies");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      path.join(dir, "extra.cedar"),
+      [
+        '@id("all-consumers") permit (principal is Voxvault::Consumer, action, resource);',
+        '@id("any-derivation") permit (principal, action == Voxvault::Action::"derivation.read", resource) when { context.budgetOk };',
+        '@id("purposeful") permit (principal is Voxvault::Consumer, action == Voxvault::Action::"dataset.pull", resource) when { principal.purposes.contains(context.purpose) };',
+        '@id("no-shred") forbid (principal, action == Voxvault::Action::"subject.shred", resource);',
+      ].join("\n"),
+    );
+    const later = new Date(Date.now() + 2 * DAY);
+    const found = await runDoctor(v, { rootFile, now: later, policyDirs: [dir] });
+    const policyFindings = found.filter((f) => f.rule.startsWith("access.policy-"));
+    expect(policyFindings.map((f) => [f.rule, /policy (\S+)/.exec(f.what)?.[1]])).toEqual([
+      ["access.policy-unconditional", "all-consumers"],
+      ["access.policy-no-purpose", "any-derivation"],
+    ]);
+    for (const f of policyFindings)
+      expect(f).toMatchObject({ severity: "high", location: path.join(dir, "extra.cedar") });
+    // the shipped defaults alone are not flagged
+    expect(rules(await runDoctor(v, { rootFile, now: later }))).not.toContain("access.policy-unconditional");
+
+    // the vault's own events since init are not under a signed checkpoint yet, two days on
+    const { size, checkpointSize } = await v.log.size();
+    if (size > checkpointSize)
+      expect(found.find((f) => f.rule === "log.checkpoint-age")?.severity).toBe("medium");
+    await v.log.checkpoint();
+    expect(rules(await runDoctor(v, { rootFile, now: later }))).not.toContain("log.checkpoint-age");
+    await v.subjects.add({ ref: "after-checkpoint" });
+    expect(rules(await runDoctor(v, { rootFile, now: new Date() }))).not.toContain("log.checkpoint-age");
+    expect(rules(await runDoctor(v, { rootFile, now: later }))).toContain("log.checkpoint-age");
+  });
+
   it("runs as `voxvault doctor` with a SARIF report and the exit status of the worst finding", async () => {
     sb = sandbox(backend);
     await (await sb.init()).close();
@@ -146,8 +189,25 @@ describe.runIf(HAVE_S3)("voxvault doctor on a vault in S3 (Ceph RGW)", () => {
         ["storage.no-tls-only-policy", "s3_bucket_secure_transport_policy"],
         ["storage.partial-public-access-block", "s3_bucket_level_public_access_block"],
       ]);
-      // Someone opens the bucket after the vault started: the next doctor run says so, critically.
       const b = bucket.config.bucket;
+      // The vault's own ciphertext of a WAV is not audio; a plaintext copy dropped beside it is.
+      const s = await v.subjects.add({ ref: "bucket-scan" });
+      await v.blobs.put({ subjectId: s.id, kind: "raw", data: [wavBytes(new Int16Array(1600))] });
+      await bucket.client.send(
+        new PutObjectCommand({
+          Bucket: b,
+          Key: "exports/interview-17.wav",
+          Body: wavBytes(new Int16Array(1600)),
+        }),
+      );
+      const scanned = await runDoctor(v, { rootFile });
+      expect(scanned.filter((f) => f.rule === "storage.plaintext-audio")).toEqual([
+        expect.objectContaining({ severity: "critical", location: "exports/interview-17.wav" }),
+      ]);
+      await bucket.client.send(new DeleteObjectCommand({ Bucket: b, Key: "exports/interview-17.wav" }));
+      expect(rules(await runDoctor(v, { rootFile }))).not.toContain("storage.plaintext-audio");
+
+      // Someone opens the bucket after the vault started: the next doctor run says so, critically.
       await bucket.client.send(new DeletePublicAccessBlockCommand({ Bucket: b }));
       await bucket.client.send(
         new PutBucketPolicyCommand({

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
@@ -14,7 +15,8 @@ export function registerDoctor(program: Command, io: CliIo, globals: () => Globa
     )
     .option("--sarif <file>", "also write the findings as SARIF 2.1.0 (code-scanning dashboards)")
     .option("--max-retention <duration>", "longest acceptable retention of raw audio or frames", "30d")
-    .action(async (o: { sarif?: string; maxRetention: string }) => {
+    .option("--policies <dir...>", "Cedar policy directories `serve --policies` loads (DATA_DIR/policies is read anyway)")
+    .action(async (o: { sarif?: string; maxRetention: string; policies?: string[] }) => {
       const g = globals();
       let maxRetentionMs: number;
       try {
@@ -30,8 +32,14 @@ export function registerDoctor(program: Command, io: CliIo, globals: () => Globa
           ? path.resolve(io.cwd, g.keyFile)
           : (kp.file ??
             (kp.kind === "pkcs11" ? defaultHsmStateFile(v.id, io.env) : defaultKeyFile(v.id, io.env)));
+        const local = path.join(v.dataDir, "policies");
+        const policyDirs = [
+          ...(o.policies ?? []).map((d) => path.resolve(io.cwd, d)),
+          ...(existsSync(local) ? [local] : []),
+        ];
         const findings = await runDoctor(v, {
           rootFile,
+          policyDirs,
           postgresUrl: v.metadataDialect === "postgres" ? (g.pgUrl ?? io.env.VOXVAULT_PG_URL) : undefined,
           maxRetentionMs,
         });

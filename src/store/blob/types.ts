@@ -39,6 +39,11 @@ export interface BlobStore {
   bind?(vaultId: string, mode: "create" | "open"): Promise<void>;
   /** For stores others can reach (a bucket): how it looks from outside (`voxvault doctor`). */
   posture?(): Promise<PostureProblem[]>;
+  /**
+   * For stores others can write (a bucket): the first 16 bytes of up to `limit` objects of the
+   * whole bucket, whatever their key (`voxvault doctor` looks for plaintext audio by magic number).
+   */
+  heads?(limit: number): AsyncIterable<{ readonly key: string; readonly head: Uint8Array }>;
 }
 
 /** A weakness of a store's surroundings, as `voxvault doctor` reports it. */

@@ -372,6 +372,36 @@ export class S3BlobStore implements BlobStore {
     } while (token);
   }
 
+  async *heads(limit: number): AsyncGenerator<{ key: string; head: Uint8Array }, void, undefined> {
+    let token: string | undefined;
+    let seen = 0;
+    do {
+      let r;
+      try {
+        r = await this.#client.send(
+          new ListObjectsV2Command({ Bucket: this.#bucket, ContinuationToken: token }),
+        );
+      } catch (e) {
+        throw translateS3Error(e, "list");
+      }
+      for (const o of r.Contents ?? []) {
+        if (seen++ >= limit || !o.Key) return;
+        if (!o.Size) continue;
+        try {
+          const got = await this.#client.send(
+            new GetObjectCommand({ Bucket: this.#bucket, Key: o.Key, Range: "bytes=0-15" }),
+          );
+          const bytes = await got.Body!.transformToByteArray();
+          yield { key: o.Key, head: bytes.subarray(0, 16) };
+        } catch (e) {
+          if (isNotFound(e)) continue; // deleted meanwhile
+          throw translateS3Error(e, "read");
+        }
+      }
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+  }
+
   /** Aborts multipart uploads started before the cutoff (their parts are billed and hold ciphertext). */
   async sweepIncomplete(olderThanMs: number): Promise<number> {
     const cutoff = Date.now() - olderThanMs;
