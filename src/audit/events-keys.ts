@@ -59,6 +59,14 @@ export type KeyEvent =
       readonly epoch: string;
     }
   | {
+      /** The root moved from a key file into an HSM; the file's generations were destroyed. */
+      readonly type: "keys.root_migrated";
+      readonly hostId: string;
+      readonly to: "pkcs11";
+      readonly generation: number;
+      readonly destroyedGenerations: readonly number[];
+    }
+  | {
       /** A sealed server opened the vault with these officers' shares. */
       readonly type: "vault.unsealed";
       readonly hostId: string;
@@ -100,6 +108,7 @@ export const KEY_EVENT_TYPES: readonly KeyEvent["type"][] = [
   "keys.secret_rotated",
   "keys.upgraded",
   "keys.quorum_reshared",
+  "keys.root_migrated",
   "vault.unsealed",
   "vault.sealed",
   "vault.restored",

@@ -165,7 +165,12 @@ export function createLogService(deps: Deps) {
     },
 
     /** Size and root of the tree now (not necessarily signed yet). */
-    async size(): Promise<{ size: number; root: string; checkpointSize: number; checkpointAt: string | null }> {
+    async size(): Promise<{
+      size: number;
+      root: string;
+      checkpointSize: number;
+      checkpointAt: string | null;
+    }> {
       const s = await requireLogState(db);
       return {
         size: s.size,

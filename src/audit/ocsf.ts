@@ -147,6 +147,7 @@ const MAP: Readonly<Record<string, Mapping>> = {
     activityName: "Update",
     entity: "root_key",
   },
+  "keys.root_migrated": { cls: "Entity Management", activity: 3, activityName: "Update", entity: "root_key" },
   "vault.unsealed": { cls: "Entity Management", activity: 3, activityName: "Update", entity: "vault" },
   "vault.sealed": { cls: "Entity Management", activity: 3, activityName: "Update", entity: "vault" },
   "log.key_rotated": {

@@ -12,6 +12,6 @@ export { defaultHsmStateFile, defaultKeyFile } from "../keys/key-file.js";
 export { exitStatusFor, runDoctor, sarif, table } from "../doctor/index.js";
 export { ensureServerTls, fingerprint } from "../server/tls.js";
 export { certificateKeyId, parseCertificateDocument, verifyCertificate } from "../vault/certificates.js";
-export { joinVault, locateRoot, restoreVault } from "../platform/lifecycle.js";
+export { joinVault, locateRoot, migrateRootToHsm, restoreVault } from "../platform/lifecycle.js";
 export { newQuorum, parseShare } from "../keys/quorum.js";
 export { fromBase64, toBase64 } from "../crypto/bytes.js";

@@ -7,6 +7,7 @@
 import path from "node:path";
 import { VaultError } from "../errors.js";
 import { FileKeyProvider } from "../keys/file-provider.js";
+import { MigratingKeyProvider } from "../keys/migrating-provider.js";
 import { resolvePin } from "../keys/pkcs11/pin.js";
 import { Pkcs11KeyProvider } from "../keys/pkcs11/provider.js";
 import { LEGACY_KEY_FILE_FORMAT, readKeyFile } from "../keys/key-file.js";
@@ -64,7 +65,7 @@ export interface NewRootOptions {
 }
 
 /** A root provider, with the key file's extras when it is one (legacy upgrade, host keys). */
-export type OpenedRoot = FileKeyProvider | Pkcs11KeyProvider;
+export type OpenedRoot = FileKeyProvider | Pkcs11KeyProvider | MigratingKeyProvider;
 
 /**
  * A new root-key provider, by `keyProvider.kind`: a key file (`local`; `passphrase` seals it with
@@ -113,7 +114,7 @@ export async function openRootProvider(
 ): Promise<OpenedRoot> {
   const kp = config.keyProvider;
   if (kp.kind === "pkcs11") {
-    return Pkcs11KeyProvider.open({
+    const hsm = await Pkcs11KeyProvider.open({
       vaultId: config.vaultId,
       module: kp.module,
       token: kp.token,
@@ -121,6 +122,19 @@ export async function openRootProvider(
       pin: await resolvePin(kp.pin, env),
       stateFile: keyFile,
     });
+    if (!kp.migratingFrom) return hsm;
+    try {
+      const file = await FileKeyProvider.open({
+        file: kp.migratingFrom.file,
+        vaultId: config.vaultId,
+        passphrase: unlock.passphrase,
+        shares: unlock.shares,
+      });
+      return new MigratingKeyProvider(file, hsm);
+    } catch (e) {
+      await hsm.close();
+      throw e;
+    }
   }
   const { passphrase, shares } = unlock;
   const file = await readKeyFile(keyFile);

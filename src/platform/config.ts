@@ -43,6 +43,10 @@ export const Pkcs11ConfigSchema = z.strictObject({
   ]),
   /** The sealed root state file, when not the default next to where a key file would be. */
   file: z.string().optional(),
+  /** `keys migrate --to hsm` in progress: the key file whose generations are being moved out. */
+  migratingFrom: z
+    .strictObject({ file: z.string().refine((p) => p.startsWith("/"), "an absolute path") })
+    .optional(),
 });
 export type Pkcs11Config = z.infer<typeof Pkcs11ConfigSchema>;
 

@@ -63,6 +63,8 @@ import { parseDuration } from "../vault/duration.js";
 import { CERT_PUBLIC_KEY_META } from "../vault/shred.js";
 import { checkTenant } from "../vault/subjects.js";
 import { Vault } from "./vault.js";
+import { Pkcs11KeyProvider } from "../keys/pkcs11/provider.js";
+import type { LogPosition } from "../keys/provider.js";
 import type { Pkcs11Config } from "./config.js";
 import { resolveAbstraction, type AbstractionConfig, type EmbedderConfig } from "../ingest/config.js";
 import type { EmbedderPort } from "../ingest/embedder-port.js";
@@ -649,4 +651,120 @@ export async function joinVault(options: JoinOptions): Promise<JoinResult> {
     await provider?.close();
     await driver.close();
   }
+}
+
+export interface MigrateToHsmOptions extends OpenOptions {
+  /** The token to move the root into (as `init --hsm`); needed to start, not to resume. */
+  readonly hsm?: HsmInit | undefined;
+  /** Where the token-sealed state goes; default beside where the key file would be. */
+  readonly stateFile?: string | undefined;
+}
+
+export interface MigrationReport {
+  readonly resumed: boolean;
+  readonly toGeneration: number;
+  /** Key-file generations destroyed: backups made before the migration no longer open. */
+  readonly destroyed: readonly number[];
+  readonly removedKeyFile: string;
+  readonly stateFile: string;
+}
+
+/**
+ * `voxvault keys migrate --to hsm` (docs/operations.md §Moving the root into an HSM): a root
+ * rotation whose new generation is made in the token, then the key file's generations destroyed
+ * and the file itself overwritten and removed. Resumable: vault.json records the migration
+ * (`keyProvider.migratingFrom`) before anything moves, and each step is skipped once done.
+ */
+export async function migrateRootToHsm(options: MigrateToHsmOptions): Promise<MigrationReport> {
+  const located = await locateVault(options);
+  const { dataDir, env } = located;
+  let config = located.config;
+  const resumed = config.keyProvider.kind === "pkcs11" && config.keyProvider.migratingFrom !== undefined;
+  if (config.keyProvider.kind === "pkcs11" && !resumed)
+    throw new VaultError("CONFLICT", "the root is already in an HSM");
+  if (!resumed) {
+    if (!options.hsm)
+      throw new VaultError("USAGE", "migrate --to hsm needs the token: --hsm MODULE --hsm-token LABEL");
+    const keyFile = located.keyFile;
+    const stateFile = path.resolve(options.stateFile ?? defaultHsmStateFile(config.vaultId, env));
+    await checkKeyOutside(dataDir, stateFile);
+    const before = await openVault(options);
+    let hostId: string;
+    let applied: LogPosition;
+    try {
+      const approved = (await before.hosts.list()).filter((h) => h.status === "approved");
+      if (approved.length > 1)
+        throw new VaultError(
+          "NOT_IMPLEMENTED_BY_PROVIDER",
+          `the vault has ${approved.length} hosts: an HSM root serves one host for now (revoke the others first)`,
+        );
+      ({ hostId, applied } = await before.rootMigration.position());
+    } finally {
+      await before.close();
+    }
+    const keyLabel = options.hsm.keyLabel ?? `voxvault/${config.vaultId}`;
+    const hsm = await Pkcs11KeyProvider.create({
+      vaultId: config.vaultId,
+      module: options.hsm.module,
+      token: options.hsm.token,
+      keyLabel,
+      pin: await resolvePin(options.hsm.pin, env),
+      stateFile,
+      generations: [],
+      hostId,
+      applied,
+    });
+    await hsm.close();
+    config = {
+      ...config,
+      keyProvider: {
+        kind: "pkcs11",
+        module: options.hsm.module,
+        token: options.hsm.token,
+        keyLabel,
+        pin: options.hsm.pin,
+        ...(options.stateFile === undefined ? {} : { file: stateFile }),
+        migratingFrom: { file: keyFile },
+      },
+    };
+    await writeVaultConfig(dataDir, config); // from here on, every open sees both halves
+  }
+  const kp = config.keyProvider;
+  if (kp.kind !== "pkcs11" || !kp.migratingFrom) throw new VaultError("INTERNAL", "migration state lost");
+  const oldFile = kp.migratingFrom.file;
+  const vault = await openVault({ ...options, keyFile: undefined });
+  let report: MigrationReport;
+  try {
+    const { toGeneration, destroyed } = await vault.rootMigration.finish();
+    report = {
+      resumed,
+      toGeneration,
+      destroyed,
+      removedKeyFile: oldFile,
+      stateFile: path.resolve(kp.file ?? defaultHsmStateFile(config.vaultId, env)),
+    };
+  } finally {
+    await vault.close();
+  }
+  const { migratingFrom: _done, ...settled } = kp;
+  await writeVaultConfig(dataDir, { ...config, keyProvider: settled });
+  await shredFile(oldFile);
+  return report;
+}
+
+/** Overwrites a file with zeros, flushes, and unlinks it (what a copy-on-write disk keeps is out of reach). */
+async function shredFile(file: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(file, "r+");
+    const { size } = await handle.stat();
+    await handle.write(new Uint8Array(size), 0, size, 0);
+    await handle.sync();
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== "ENOENT") throw e;
+    return;
+  } finally {
+    await handle?.close();
+  }
+  await fs.unlink(file);
 }

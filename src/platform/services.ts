@@ -43,6 +43,7 @@ import { createTlsKeyService } from "../vault/tls-key.js";
 import { DEFAULT_DECODE_LIMITS } from "../audio/pcm/limits.js";
 import { createHostService } from "../vault/hosts.js";
 import { createSealingService } from "../vault/sealing.js";
+import { createRootMigrationService } from "../vault/root-migration.js";
 import type { SyncReport } from "../vault/root-sync.js";
 import { createRotationService, type RootRotation, type RotationProgress } from "../vault/rotation.js";
 
@@ -253,6 +254,7 @@ export function composeServices(init: VaultInit, state: SharedState) {
   };
   const tlsKey = createTlsKeyService(init);
   const sealing = createSealingService(init);
+  const rootMigration = createRootMigrationService(init, keys);
   const health = createHealthService(init, () => state.closed);
   return {
     subjects,
@@ -270,6 +272,7 @@ export function composeServices(init: VaultInit, state: SharedState) {
     audit,
     tlsKey,
     sealing,
+    rootMigration,
     health,
     log,
     access,

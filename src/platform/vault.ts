@@ -54,6 +54,8 @@ export class Vault {
   readonly tlsKey: VaultServices["tlsKey"];
   /** How the root is sealed; resharing it among officers; seal and unseal events. */
   readonly sealing: VaultServices["sealing"];
+  /** `keys migrate --to hsm`: the vault's part of moving the root into a token. */
+  readonly rootMigration: VaultServices["rootMigration"];
   /** Readiness (the metadata database answers), for health probes. */
   readonly health: VaultServices["health"];
   /** The transparency log over the audit events (docs/tlog.md): checkpoints, proofs, verification. */
@@ -95,6 +97,7 @@ export class Vault {
     this.audit = services.audit;
     this.tlsKey = services.tlsKey;
     this.sealing = services.sealing;
+    this.rootMigration = services.rootMigration;
     this.health = services.health;
     if (!shared) this.#startRootSync();
   }

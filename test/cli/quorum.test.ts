@@ -41,7 +41,11 @@ function serve(env: NodeJS.ProcessEnv, args: readonly string[] = []): Server {
   let err = "";
   proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((resolve) => proc.on("exit", () => { resolve(); }));
+  const exited = new Promise<void>((resolve) =>
+    proc.on("exit", () => {
+      resolve();
+    }),
+  );
   return {
     proc,
     out: () => out,
@@ -75,8 +79,9 @@ function get(url: string): Promise<{ status: number; json: Record<string, unknow
       .get(url, { rejectUnauthorized: false, agent: false }, (res) => {
         let text = "";
         res.on("data", (d: Buffer) => (text += d.toString()));
-        res.on("end", () => { resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }); },
-        );
+        res.on("end", () => {
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> });
+        });
       })
       .on("error", reject);
   });

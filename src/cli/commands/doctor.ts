@@ -15,7 +15,10 @@ export function registerDoctor(program: Command, io: CliIo, globals: () => Globa
     )
     .option("--sarif <file>", "also write the findings as SARIF 2.1.0 (code-scanning dashboards)")
     .option("--max-retention <duration>", "longest acceptable retention of raw audio or frames", "30d")
-    .option("--policies <dir...>", "Cedar policy directories `serve --policies` loads (DATA_DIR/policies is read anyway)")
+    .option(
+      "--policies <dir...>",
+      "Cedar policy directories `serve --policies` loads (DATA_DIR/policies is read anyway)",
+    )
     .action(async (o: { sarif?: string; maxRetention: string; policies?: string[] }) => {
       const g = globals();
       let maxRetentionMs: number;

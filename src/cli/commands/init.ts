@@ -15,6 +15,7 @@ function checkTtl(s: string): string {
 export function registerInit(program: Command, io: CliIo, globals: () => GlobalOptions): void {
   const cmd = program.command("init");
   addQuorumOptions(cmd);
+  addHsmOptions(cmd);
   cmd
     .description("create a vault: data directory, root key (outside it), metadata store")
     .option(
@@ -38,18 +39,6 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
       "--no-s3-conditional-multipart",
       "the service ignores If-None-Match on multipart completion (RGW < Squid)",
     )
-    .option(
-      "--hsm <module.so>",
-      "keep the root in an HSM through this PKCS#11 module; the PIN comes from --hsm-pin-file or the variable --hsm-pin-env names, never the command line",
-    )
-    .option("--hsm-token <label>", "the token's label")
-    .option("--hsm-slot <id>", "the token's slot id (instead of --hsm-token)")
-    .option(
-      "--hsm-key-label <prefix>",
-      "prefix of the vault's key labels on the token (default voxvault/<vault id>)",
-    )
-    .option("--hsm-pin-env <NAME>", "environment variable holding the PIN", "VOXVAULT_HSM_PIN")
-    .option("--hsm-pin-file <file>", "a 0600 file holding the PIN (instead of --hsm-pin-env)")
     .option("--tenant <name>", "default tenant", "default")
     .option(
       "--soft-delete-window <duration>",
@@ -192,7 +181,24 @@ export function registerInit(program: Command, io: CliIo, globals: () => GlobalO
     );
 }
 
-interface HsmFlags {
+/** The token options of `init --hsm` and `keys migrate --to hsm`. */
+export function addHsmOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--hsm <module.so>",
+      "keep the root in an HSM through this PKCS#11 module; the PIN comes from --hsm-pin-file or the variable --hsm-pin-env names, never the command line",
+    )
+    .option("--hsm-token <label>", "the token's label")
+    .option("--hsm-slot <id>", "the token's slot id (instead of --hsm-token)")
+    .option(
+      "--hsm-key-label <prefix>",
+      "prefix of the vault's key labels on the token (default voxvault/<vault id>)",
+    )
+    .option("--hsm-pin-env <NAME>", "environment variable holding the PIN", "VOXVAULT_HSM_PIN")
+    .option("--hsm-pin-file <file>", "a 0600 file holding the PIN (instead of --hsm-pin-env)");
+}
+
+export interface HsmFlags {
   hsm?: string;
   hsmToken?: string;
   hsmSlot?: string;
@@ -201,7 +207,7 @@ interface HsmFlags {
   hsmPinFile?: string;
 }
 
-function hsmOptions(io: CliIo, o: HsmFlags) {
+export function hsmOptions(io: CliIo, o: HsmFlags) {
   if ((o.hsmToken === undefined) === (o.hsmSlot === undefined))
     throw new VaultError("USAGE", "--hsm needs the token: --hsm-token LABEL or --hsm-slot ID");
   if (o.hsmSlot !== undefined && !/^\d{1,10}$/.test(o.hsmSlot))

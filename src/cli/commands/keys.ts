@@ -1,7 +1,15 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { VaultError } from "../../errors.js";
-import { output, withVault, type GlobalOptions } from "../context.js";
+import {
+  output,
+  readPassphrase,
+  readShares,
+  resolveDataDir,
+  withVault,
+  type GlobalOptions,
+} from "../context.js";
+import { addHsmOptions, hsmOptions, type HsmFlags } from "./init.js";
 import { writeLine, type CliIo } from "../io.js";
 import { addQuorumOptions, printShares, quorumFlags, writeShareFiles } from "./quorum.js";
 
@@ -42,6 +50,39 @@ export function registerKeys(program: Command, io: CliIo, globals: () => GlobalO
         "earlier shares or the passphrase open nothing written from now on; servers of this host unseal with the new shares",
       ]);
     });
+  });
+
+  addHsmOptions(
+    keys
+      .command("migrate")
+      .description(
+        "move the root from the key file into an HSM (resumable: run it again after an interruption); the key file's generations are destroyed",
+      )
+      .requiredOption("--to <target>", "where the root goes: hsm")
+      .option("--yes", "confirm: backups of the metadata made before the migration will no longer open"),
+  ).action(async (o: HsmFlags & { to: string; yes?: boolean }) => {
+    const g = globals();
+    if (o.to !== "hsm") throw new VaultError("USAGE", "--to takes hsm");
+    if (!o.yes)
+      throw new VaultError(
+        "USAGE",
+        "the migration destroys the key file's generations, so backups made before it no longer open: add --yes",
+      );
+    const { migrateRootToHsm } = await import("../runtime.js");
+    const report = await migrateRootToHsm({
+      dataDir: resolveDataDir(io, g),
+      keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,
+      passphrase: await readPassphrase(io, g),
+      shares: await readShares(io, g),
+      postgresUrl: g.pgUrl,
+      env: io.env,
+      hsm: o.hsm ? hsmOptions(io, o) : undefined,
+    });
+    output(io, g, report, () => [
+      `root moved into the HSM${report.resumed ? " (resumed)" : ""}: generation ${report.toGeneration} is in the token; state ${report.stateFile}`,
+      `key-file generations destroyed: ${report.destroyed.join(", ") || "none"}; ${report.removedKeyFile} overwritten and removed`,
+      "restart `voxvault serve`; the old key file and backups made before now open nothing written after the migration began",
+    ]);
   });
 
   keys

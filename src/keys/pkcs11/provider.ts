@@ -45,6 +45,9 @@ export interface Pkcs11ProviderOptions {
 export interface Pkcs11CreateOptions extends Pkcs11ProviderOptions {
   /** Generations to create (a new vault: [1]). */
   readonly generations: readonly number[];
+  /** A host moving its root here (`keys migrate --to hsm`) keeps its id and log position. */
+  readonly hostId?: string | undefined;
+  readonly applied?: LogPosition | undefined;
 }
 
 interface Generation {
@@ -99,8 +102,8 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
       const generations = new Map<number, Generation>();
       for (const g of o.generations) generations.set(g, p.#newGeneration(g, now));
       p.#state = {
-        hostId: newId("hst"),
-        applied: { log: "", seq: 0 },
+        hostId: o.hostId ?? newId("hst"),
+        applied: o.applied ? { ...o.applied } : { log: "", seq: 0 },
         generations,
         sealKeyId: new Uint8Array(),
       };
