@@ -60,6 +60,8 @@ export interface NewRootOptions {
   readonly quorum?: NewQuorum | undefined;
   /** Root generations to create: [1] for a new vault, none for a host that joins one. */
   readonly generations: readonly number[];
+  /** For `pkcs11`: another host joining a vault whose keys the token already holds. */
+  readonly joining?: boolean | undefined;
   /** For `pkcs11`: the token and its PIN (already read from its source). */
   readonly hsm?: (Omit<Pkcs11Config, "kind" | "pin" | "file"> & { readonly pin: string }) | undefined;
 }
@@ -94,6 +96,7 @@ export function createRootProvider(options: NewRootOptions): Promise<OpenedRoot>
         ...options.hsm,
         stateFile: options.keyFile,
         generations: [...options.generations],
+        joining: options.joining,
       });
     }
   }

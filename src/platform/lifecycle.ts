@@ -618,11 +618,6 @@ export interface JoinResult {
 export async function joinVault(options: JoinOptions): Promise<JoinResult> {
   const { env, dataDir, config, keyFile } = await locateVault(options);
   const name = checkHostName(options.hostName ?? defaultHostName());
-  if (config.keyProvider.kind === "pkcs11")
-    throw new VaultError(
-      "NOT_IMPLEMENTED_BY_PROVIDER",
-      "hosts of an HSM-rooted vault cannot join yet: open the vault on the host that holds its state file",
-    );
   const metaConfig = metadataConfig(config, dataDir, options.postgresUrl ?? env.VOXVAULT_PG_URL);
   const driver = connectMetadataFor(metaConfig);
   let provider: OpenedRoot | undefined;
@@ -630,15 +625,33 @@ export async function joinVault(options: JoinOptions): Promise<JoinResult> {
     if ((await readSchemaVersion(driver)) === undefined)
       throw new VaultError("VAULT_CORRUPT", "the metadata store has no voxvault schema");
     await migrate(driver);
-    provider = await createRootProvider({
-      kind: options.quorum ? "quorum" : options.passphrase === undefined ? "local" : "passphrase",
-      keyFile,
-      vaultId: config.vaultId,
-      passphrase: options.passphrase,
-      scryptLogN: options.scryptLogN,
-      quorum: options.quorum,
-      generations: [],
-    });
+    const kp = config.keyProvider;
+    provider =
+      kp.kind === "pkcs11"
+        ? // another host of the same token: its own state file, the token's keys shared
+          await createRootProvider({
+            kind: "pkcs11",
+            keyFile,
+            vaultId: config.vaultId,
+            passphrase: undefined,
+            generations: [],
+            joining: true,
+            hsm: {
+              module: kp.module,
+              token: kp.token,
+              keyLabel: kp.keyLabel,
+              pin: await resolvePin(kp.pin, env),
+            },
+          })
+        : await createRootProvider({
+            kind: options.quorum ? "quorum" : options.passphrase === undefined ? "local" : "passphrase",
+            keyFile,
+            vaultId: config.vaultId,
+            passphrase: options.passphrase,
+            scryptLogN: options.scryptLogN,
+            quorum: options.quorum,
+            generations: [],
+          });
     if (!provider.distribution)
       throw new VaultError("NOT_IMPLEMENTED_BY_PROVIDER", "this root has no host keys");
     const publicKey = await provider.distribution.hostPublicKey();

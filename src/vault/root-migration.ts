@@ -49,15 +49,22 @@ export function createRootMigrationService(deps: Deps, keys: MigrationKeys) {
       await keys.sync(); // applies the destruction to the file
       // generations the vault no longer lists (destroyed long ago elsewhere) go too
       for (const g of await provider.file.generations()) await provider.file.destroyGeneration(g);
-      await deps.meta.write((trx) =>
-        recordEvent(trx, deps.actor, {
+      // the host list names this host by its key: from now on the token state's, not the file's
+      const hostKey = await provider.hsm.distribution.hostPublicKey();
+      await deps.meta.write(async (trx) => {
+        await trx
+          .updateTable("key_hosts")
+          .set({ public_key: Buffer.from(hostKey) })
+          .where("id", "=", provider.hostId)
+          .execute();
+        await recordEvent(trx, deps.actor, {
           type: "keys.root_migrated",
           hostId: provider.hostId,
           to: "pkcs11",
           generation: status.activeGeneration,
           destroyedGenerations: destroyed,
-        }),
-      );
+        });
+      });
       return { toGeneration: status.activeGeneration, destroyed };
     },
   };

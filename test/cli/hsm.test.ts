@@ -78,6 +78,59 @@ describe.runIf(HAVE_SOFTHSM)("voxvault with the root in an HSM (SoftHSM2)", () =
     }
   });
 
+  it("a second host of the same token joins without copying anything, follows shreds and rotations, and can be revoked", async () => {
+    const t = newToken();
+    const data = path.join(root, "data-two-hosts");
+    const a = {
+      ...env,
+      VOXVAULT_DATA_DIR: data,
+      VOXVAULT_HSM_PIN: t.pin,
+      XDG_CONFIG_HOME: path.join(root, "host-a"),
+    };
+    const b = { ...a, XDG_CONFIG_HOME: path.join(root, "host-b") };
+    const init = await spawnCli(["init", "--hsm", SOFTHSM_MODULE, "--hsm-token", t.label, "--json"], a);
+    expect(init.code, init.stderr).toBe(0);
+    const stateA = (JSON.parse(init.stdout) as { keyFile: string }).keyFile;
+    const first = await spawnCli(["subject", "add", "--ref", "two-hosts-1", "--json"], a);
+    const firstId = (JSON.parse(first.stdout) as { id: string }).id;
+
+    const join = await spawnCli(["host", "join", "--name", "host-b", "--json"], b);
+    expect(join.code, join.stderr).toBe(0);
+    const joined = JSON.parse(join.stdout) as { hostId: string; fingerprint: string; keyFile: string };
+    expect(joined.keyFile).not.toBe(stateA);
+    // pending: nothing opens yet
+    expect((await spawnCli(["subject", "list"], b)).code).toBe(1);
+    const approve = await spawnCli(
+      ["host", "approve", joined.hostId, "--fingerprint", joined.fingerprint],
+      a,
+    );
+    expect(approve.code, approve.stderr).toBe(0);
+
+    const listB = await spawnCli(["subject", "list", "--json"], b);
+    expect(listB.code, listB.stderr).toBe(0);
+    expect(listB.stdout).toContain(firstId);
+    // B shreds what A made; A holds the shred too
+    const shred = await spawnCli(["subject", "shred", firstId, "--now", "--yes"], b);
+    expect(shred.code, shred.stderr).toBe(0);
+    const showA = await spawnCli(["subject", "show", firstId, "--json"], a);
+    expect(showA.stdout).toMatch(/"status":"shredded"/);
+    // A rotates the root; B receives the new generation sealed to it and goes on
+    const rotate = await spawnCli(["keys", "rotate", "--root", "--json"], a);
+    expect(rotate.code, rotate.stderr).toBe(0);
+    const second = await spawnCli(["subject", "add", "--ref", "two-hosts-2", "--json"], b);
+    expect(second.code, second.stderr).toBe(0);
+    const keysB = await spawnCli(["keys", "status", "--json"], b);
+    expect(keysB.stdout).toMatch(/"activeGeneration":2/);
+    // the two hosts' state files are their own: neither is the other's
+    expect(readFileSync(joined.keyFile, "utf8")).not.toEqual(readFileSync(stateA, "utf8"));
+
+    const revoke = await spawnCli(["host", "revoke", joined.hostId], a);
+    expect(revoke.code, revoke.stderr).toBe(0);
+    const afterRevoke = await spawnCli(["subject", "list"], b);
+    expect(afterRevoke.code).toBe(1);
+    expect((await spawnCli(["subject", "list"], a)).code).toBe(0);
+  });
+
   it("takes the PIN from a private file", async () => {
     const t = newToken();
     const dir = path.join(root, "pin-dir");

@@ -93,7 +93,9 @@ describe.runIf(HAVE_SOFTHSM)("PKCS#11 root provider (SoftHSM2)", () => {
         ]);
         expect(sensitive!.value).toEqual(Buffer.from([1]));
         expect(extractable!.value).toEqual(Buffer.from([0]));
-        expect(label!.value.toString()).toMatch(new RegExp(`^voxvault/${VAULT}/(g1|state)$`));
+        expect(label!.value.toString()).toMatch(
+          new RegExp(`^voxvault/${VAULT}/(g1|state/hst_[0-9a-z]{26})$`),
+        );
         expect(() => p11.C_GetAttributeValue(session, k, [{ type: L.CKA_VALUE }])).toThrow(
           /ATTRIBUTE_SENSITIVE/,
         );

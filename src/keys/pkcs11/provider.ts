@@ -17,6 +17,11 @@
  *
  * Changes run inside the vault's write transaction (one writer across processes and hosts), and
  * each re-reads the file first, as the key-file provider does.
+ *
+ * Several hosts reaching one token (a network HSM) share the K_g; each keeps its own state file,
+ * sealed under its own S (label `<keyLabel>/state/<host id>`), and receives each new generation's
+ * PRF state sealed to its X25519 host key (`distribution`, as key files do), so nothing is copied
+ * between hosts and a host that loses access to the token opens nothing.
  */
 import { randomBytes } from "node:crypto";
 import { encodeFields, fromBase64, toBase64, utf8Bytes, wipe } from "../../crypto/bytes.js";
@@ -26,7 +31,14 @@ import { VaultError } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { PuncturableKey } from "../pprf.js";
 import { CHECK_POINT } from "../points.js";
-import type { LogPosition, RootKeyProvider } from "../provider.js";
+import {
+  checkHostKey,
+  generateHostKey,
+  openSealedToHost,
+  sealToHost,
+  type HostKeyPair,
+} from "../../crypto/host-seal.js";
+import type { GenerationDistribution, LogPosition, RootKeyProvider } from "../provider.js";
 import { parseStateContent, readStateFile, writeStateFile, type StateContent } from "./state-file.js";
 import { Token, type KeyHandle, type TokenSelector } from "./token.js";
 
@@ -48,6 +60,8 @@ export interface Pkcs11CreateOptions extends Pkcs11ProviderOptions {
   /** A host moving its root here (`keys migrate --to hsm`) keeps its id and log position. */
   readonly hostId?: string | undefined;
   readonly applied?: LogPosition | undefined;
+  /** A host joining a vault whose keys the token already holds (`host join`). */
+  readonly joining?: boolean | undefined;
 }
 
 interface Generation {
@@ -59,6 +73,7 @@ interface Generation {
 
 interface State {
   hostId: string;
+  host: { pair: HostKeyPair; pending: HostKeyPair[] };
   applied: LogPosition;
   generations: Map<number, Generation>;
   /** The token key the file on disk is sealed under. */
@@ -72,8 +87,14 @@ function wrapAad(vaultId: string, g: number, point: number, aad: Uint8Array): Ui
   return encodeFields(["voxvault/root-wrap/v2", vaultId, String(g), String(point), aad]);
 }
 
+function distributionAad(vaultId: string, g: number, context: Uint8Array): Uint8Array {
+  return encodeFields(["voxvault/hsm-generation/v1", vaultId, String(g), context]);
+}
+
 function wipeState(s: State | undefined): void {
   if (!s) return;
+  wipe(s.host.pair.privateKey);
+  for (const p of s.host.pending) wipe(p.privateKey);
   for (const g of s.generations.values()) g.prf.wipe();
   s.generations.clear();
 }
@@ -81,8 +102,15 @@ function wipeState(s: State | undefined): void {
 export class Pkcs11KeyProvider implements RootKeyProvider {
   readonly kind = "pkcs11";
   readonly location: string;
-  /** Generations never move between hosts: every host reaches the same token. */
-  readonly distribution = undefined;
+  /** New generations reach other hosts of the token sealed to their host keys (their K_g is shared). */
+  readonly distribution: GenerationDistribution = {
+    hostPublicKey: () => Promise.resolve(this.#live().host.pair.publicKey.slice()),
+    rotateHostKey: () => this.#rotateHostKey(),
+    settleHostKey: (listed) => this.#settleHostKey(listed),
+    seal: (g, recipient, context) => this.#sealGeneration(g, recipient, context),
+    accept: (g, sealed, context, through, check) =>
+      this.#acceptGeneration(g, sealed, context, through, check),
+  };
   readonly #o: Pkcs11ProviderOptions;
   readonly #token: Token;
   #state: State | undefined;
@@ -96,13 +124,17 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
   static async create(o: Pkcs11CreateOptions): Promise<Pkcs11KeyProvider> {
     const p = new Pkcs11KeyProvider(o, await Token.open(o));
     try {
-      if (p.#token.find(p.#sealLabel()).length > 0 || p.#token.find(p.#genLabel(1)).length > 0)
+      if (
+        !o.joining &&
+        (p.#token.find(p.#legacySealLabel()).length > 0 || p.#token.find(p.#genLabel(1)).length > 0)
+      )
         throw new VaultError("VAULT_EXISTS", `the token already holds keys labelled "${o.keyLabel}/…"`);
       const now = new Date().toISOString();
       const generations = new Map<number, Generation>();
       for (const g of o.generations) generations.set(g, p.#newGeneration(g, now));
       p.#state = {
         hostId: o.hostId ?? newId("hst"),
+        host: { pair: generateHostKey(), pending: [] },
         applied: o.applied ? { ...o.applied } : { log: "", seq: 0 },
         generations,
         sealKeyId: new Uint8Array(),
@@ -126,8 +158,13 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
     }
   }
 
-  #sealLabel(): string {
+  /** The sealing key's label before several hosts (one host, one label). */
+  #legacySealLabel(): string {
     return `${this.#o.keyLabel}/state`;
+  }
+
+  #sealLabel(hostId: string): string {
+    return `${this.#o.keyLabel}/state/${hostId}`;
   }
 
   #genLabel(g: number): string {
@@ -179,7 +216,11 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
         `HSM state file ${this.#o.stateFile} belongs to another vault`,
       );
     const sealKeyId = fromBase64(file.sealKey);
-    const seal = this.#key(this.#sealLabel(), sealKeyId, "the key sealing the root state");
+    const seal = this.#key(
+      file.sealLabel ?? this.#legacySealLabel(),
+      sealKeyId,
+      "the key sealing the root state",
+    );
     const plain = this.#token.decrypt(
       seal,
       fromBase64(file.iv),
@@ -219,9 +260,19 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
       for (const g of generations.values()) g.prf.wipe();
       throw e;
     }
+    const pairOf = (p: { publicKey: string; privateKey: string }): HostKeyPair => {
+      const pair = { publicKey: fromBase64(p.publicKey), privateKey: fromBase64(p.privateKey) };
+      checkHostKey(pair);
+      return pair;
+    };
+    // a state from before several hosts gets its host key now (persisted at the next change)
+    const host = content.host
+      ? { pair: pairOf(content.host.pair), pending: (content.host.pending ?? []).map(pairOf) }
+      : { pair: this.#state?.host.pair ?? generateHostKey(), pending: [] };
     const before = this.#state?.hostId;
-    wipeState(this.#state);
-    this.#state = { hostId: content.hostId, applied: content.applied, generations, sealKeyId };
+    if (this.#state && this.#state.host.pair !== host.pair) wipeState(this.#state);
+    else if (this.#state) for (const g of this.#state.generations.values()) g.prf.wipe();
+    this.#state = { hostId: content.hostId, host, applied: content.applied, generations, sealKeyId };
     if (before !== undefined && before !== content.hostId)
       throw new VaultError(
         "ROOT_KEY_MISMATCH",
@@ -235,8 +286,16 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
    */
   async #persist(create: boolean): Promise<void> {
     const s = this.#live();
+    const pairJson = (p: HostKeyPair) => ({
+      publicKey: toBase64(p.publicKey),
+      privateKey: toBase64(p.privateKey),
+    });
     const content: StateContent = {
       hostId: s.hostId,
+      host: {
+        pair: pairJson(s.host.pair),
+        ...(s.host.pending.length ? { pending: s.host.pending.map(pairJson) } : {}),
+      },
       applied: s.applied,
       generations: [...s.generations.entries()]
         .sort(([a], [b]) => a - b)
@@ -248,7 +307,8 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
         })),
     };
     const sealKeyId = new Uint8Array(randomBytes(16));
-    const seal = this.#token.generate("aes", this.#sealLabel(), sealKeyId);
+    const label = this.#sealLabel(s.hostId);
+    const seal = this.#token.generate("aes", label, sealKeyId);
     const iv = new Uint8Array(randomBytes(12));
     const plain = utf8Bytes(JSON.stringify(content));
     let sealed: Uint8Array;
@@ -263,13 +323,15 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
         format: "voxvault-hsm-state/1",
         vaultId: this.#o.vaultId,
         sealKey: toBase64(sealKeyId),
+        sealLabel: label,
         iv: toBase64(iv),
         sealed: toBase64(sealed),
       },
       { create },
     );
     s.sealKeyId = sealKeyId;
-    for (const h of this.#token.find(this.#sealLabel())) {
+    // this host's other sealing keys, and the one-host label's (only ever this host's)
+    for (const h of [...this.#token.find(label), ...this.#token.find(this.#legacySealLabel())]) {
       if (!Buffer.from(this.#token.idOf(h)).equals(Buffer.from(sealKeyId))) this.#token.destroy(h);
     }
   }
@@ -383,6 +445,104 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
     } finally {
       wipe(k);
     }
+  }
+
+  async #rotateHostKey(): Promise<Uint8Array> {
+    await this.#reload();
+    const s = this.#live();
+    s.host.pending.push(s.host.pair);
+    s.host.pair = generateHostKey();
+    await this.#persist(false);
+    return s.host.pair.publicKey.slice();
+  }
+
+  async #settleHostKey(listed: Uint8Array): Promise<void> {
+    await this.#reload();
+    const s = this.#live();
+    // a vault made before several hosts lists no key for its one HSM host: nothing to settle
+    if (listed.length === 0) return;
+    const same = (p: HostKeyPair) => Buffer.from(p.publicKey).equals(Buffer.from(listed));
+    if (same(s.host.pair) && s.host.pending.length === 0) return;
+    const all = [s.host.pair, ...s.host.pending];
+    const keep = all.find(same);
+    if (!keep)
+      throw new VaultError(
+        "ROOT_KEY_MISMATCH",
+        `the vault lists a host key for ${s.hostId} that is not in ${this.location} (host key lost): join again`,
+      );
+    for (const p of all) if (p !== keep) wipe(p.privateKey);
+    s.host.pair = keep;
+    s.host.pending = [];
+    await this.#persist(false);
+  }
+
+  /** The PRF half and the token key's id; the token key itself stays where it is. */
+  async #sealGeneration(g: number, recipient: Uint8Array, context: Uint8Array): Promise<Uint8Array> {
+    const gen = await this.#generation(g);
+    const prf = gen.prf.serialize();
+    const payload = utf8Bytes(JSON.stringify({ keyId: toBase64(gen.keyId), prf: toBase64(prf) }));
+    wipe(prf);
+    try {
+      return sealToHost(recipient, payload, distributionAad(this.#o.vaultId, g, context));
+    } finally {
+      wipe(payload);
+    }
+  }
+
+  async #acceptGeneration(
+    g: number,
+    sealed: Uint8Array,
+    context: Uint8Array,
+    through: LogPosition,
+    expectedCheck?: Uint8Array,
+  ): Promise<void> {
+    await this.#reload();
+    const s = this.#live();
+    let plain: Uint8Array | undefined;
+    let lastError: unknown;
+    for (const pair of [s.host.pair, ...s.host.pending]) {
+      try {
+        plain = openSealedToHost(pair, sealed, distributionAad(this.#o.vaultId, g, context));
+        break;
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    if (!plain) throw lastError;
+    let parsed: { keyId?: unknown; prf?: unknown };
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(plain)) as { keyId?: unknown; prf?: unknown };
+    } catch {
+      parsed = {};
+    } finally {
+      wipe(plain);
+    }
+    if (typeof parsed.keyId !== "string" || typeof parsed.prf !== "string")
+      throw new VaultError("ROOT_KEY_INVALID", `the generation ${g} sealed to this host is malformed`);
+    const keyId = fromBase64(parsed.keyId);
+    const handle = this.#key(this.#genLabel(g), keyId, `root generation ${g} (is this the vault's token?)`);
+    const gen: Generation = {
+      prf: PuncturableKey.parse(fromBase64(parsed.prf)),
+      keyId,
+      handle,
+      createdAt: new Date().toISOString(),
+    };
+    const had = s.generations.get(g);
+    s.generations.set(g, gen);
+    const check = await this.checkValue(g);
+    if (expectedCheck && !Buffer.from(check).equals(Buffer.from(expectedCheck))) {
+      gen.prf.wipe();
+      if (had) s.generations.set(g, had);
+      else s.generations.delete(g);
+      throw new VaultError(
+        "ROOT_KEY_MISMATCH",
+        `the generation ${g} sealed to this host is not the vault's generation ${g}`,
+      );
+    }
+    had?.prf.wipe();
+    // the sealed state reflects punctures through `through`: later ones must be applied to it too
+    if (s.applied.log !== through.log || through.seq < s.applied.seq) s.applied = { ...through };
+    await this.#persist(false);
   }
 
   close(): Promise<void> {

@@ -18,6 +18,8 @@ const StateFileSchema = z.strictObject({
   vaultId: z.string(),
   /** CKA_ID of the token key the content is sealed under. */
   sealKey: b64,
+  /** CKA_LABEL of that key: `<keyLabel>/state/<host id>` (absent: `<keyLabel>/state`, one host). */
+  sealLabel: z.string().max(300).optional(),
   iv: b64,
   sealed: b64,
 });
@@ -29,8 +31,12 @@ const PositionSchema = z.strictObject({
   chain: z.string().optional(),
 });
 
+const PairSchema = z.strictObject({ publicKey: b64, privateKey: b64 });
+
 export const StateContentSchema = z.strictObject({
   hostId: z.string(),
+  /** This host's X25519 key pair, to which other hosts seal new generations (absent before v2). */
+  host: z.strictObject({ pair: PairSchema, pending: z.array(PairSchema).max(8).optional() }).optional(),
   applied: PositionSchema,
   generations: z.array(
     z.strictObject({

@@ -33,6 +33,7 @@ const CKR_MECHANISM_INVALID = 0x70;
 const CKR_TOKEN_NOT_PRESENT = 0xe0;
 const CKR_DEVICE_REMOVED = 0x32;
 const CKR_CRYPTOKI_ALREADY_INITIALIZED = 0x191;
+const CKR_GENERAL_ERROR = 0x5;
 
 let lib: Lib | undefined;
 function pkcs11js(): Lib {
@@ -146,7 +147,7 @@ export class Token {
         );
       const session = p11.C_OpenSession(slot, L.CKF_SERIAL_SESSION | L.CKF_RW_SESSION);
       try {
-        p11.C_Login(session, L.CKU_USER, o.pin);
+        await loginPatiently(p11, session, L.CKU_USER, o.pin);
       } catch (e) {
         const code = codeOf(e);
         p11.C_CloseSession(session);
@@ -360,6 +361,28 @@ async function findSlotPatiently(L: Lib, m: LoadedModule, o: TokenOptions): Prom
         );
       }
     }
+  }
+}
+
+/**
+ * C_Login, tried again on CKR_GENERAL_ERROR: SoftHSM2 rewrites the token's file at each login
+ * (its flags), and a process logging in at that moment fails with a general error (seen in CI
+ * with several processes opening one HSM-rooted vault at once). Any other answer is final.
+ */
+async function loginPatiently(
+  p11: P11.PKCS11,
+  session: P11.Handle,
+  user: number,
+  pin: string,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      p11.C_Login(session, user, pin);
+      return;
+    } catch (e) {
+      if (codeOf(e) !== CKR_GENERAL_ERROR || attempt >= 5) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
   }
 }
 
