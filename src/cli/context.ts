@@ -63,17 +63,22 @@ export async function readShares(io: CliIo, opts: GlobalOptions): Promise<Parsed
   return out;
 }
 
-export async function withVault<T>(io: CliIo, opts: GlobalOptions, fn: (v: Vault) => Promise<T>): Promise<T> {
-  // Loaded on use: `--help` and commands that need no vault never pay for it (docs/benchmarks.md).
-  const { openVault } = await import("./runtime.js");
-  const vault = await openVault({
+/** What opening the vault takes from the global options: where it is and what unlocks its root. */
+export async function openOptions(io: CliIo, opts: GlobalOptions) {
+  return {
     dataDir: resolveDataDir(io, opts),
     keyFile: opts.keyFile ? path.resolve(io.cwd, opts.keyFile) : undefined,
     passphrase: await readPassphrase(io, opts),
     shares: await readShares(io, opts),
     postgresUrl: opts.pgUrl,
     env: io.env,
-  });
+  };
+}
+
+export async function withVault<T>(io: CliIo, opts: GlobalOptions, fn: (v: Vault) => Promise<T>): Promise<T> {
+  // Loaded on use: `--help` and commands that need no vault never pay for it (docs/benchmarks.md).
+  const { openVault } = await import("./runtime.js");
+  const vault = await openVault(await openOptions(io, opts));
   try {
     return await fn(vault);
   } finally {

@@ -8,13 +8,7 @@
  */
 import { scrypt as scryptCb } from "node:crypto";
 import { encodeFields, fromBase64, randomBytes, toBase64, utf8Bytes, wipe } from "../crypto/bytes.js";
-import {
-  checkHostKey,
-  generateHostKey,
-  openSealedToHost,
-  sealToHost,
-  type HostKeyPair,
-} from "../crypto/host-seal.js";
+import { checkHostKey, generateHostKey, sealToHost, type HostKeyPair } from "../crypto/host-seal.js";
 import { unwrapKey, wrapKey } from "../crypto/keywrap.js";
 import { VaultError } from "../errors.js";
 import { newId } from "../ids.js";
@@ -31,6 +25,7 @@ import {
 import { PuncturableKey } from "./pprf.js";
 import { CHECK_POINT } from "./points.js";
 import { hmacSha256 } from "../crypto/kdf.js";
+import { openWithHostKeys, rotateHostKeys, settleHostKeys } from "./host-keys.js";
 import {
   combineShares,
   describeQuorum,
@@ -533,30 +528,15 @@ export class FileKeyProvider implements RootKeyProvider {
 
   async #rotateHostKey(): Promise<Uint8Array> {
     await this.#reload();
-    const s = this.#live();
-    s.host.pending.push(s.host.pair);
-    s.host.pair = generateHostKey();
+    const pub = rotateHostKeys(this.#live().host);
     await this.#persist(false);
-    return s.host.pair.publicKey.slice();
+    return pub;
   }
 
   async #settleHostKey(listed: Uint8Array): Promise<void> {
     await this.#reload();
     const s = this.#live();
-    const same = (p: HostKeyPair) => Buffer.from(p.publicKey).equals(Buffer.from(listed));
-    if (same(s.host.pair) && s.host.pending.length === 0) return;
-    const all = [s.host.pair, ...s.host.pending];
-    const keep = all.find(same);
-    if (!keep) {
-      throw new VaultError(
-        "ROOT_KEY_MISMATCH",
-        `the vault lists a host key for ${s.host.id} that is not in ${this.location} (host key lost): join again`,
-      );
-    }
-    for (const p of all) if (p !== keep) wipe(p.privateKey);
-    s.host.pair = keep;
-    s.host.pending = [];
-    await this.#persist(false);
+    if (settleHostKeys(s.host, listed, s.host.id, this.location)) await this.#persist(false);
   }
 
   async #sealGeneration(g: number, recipient: Uint8Array, context: Uint8Array): Promise<Uint8Array> {
@@ -578,17 +558,7 @@ export class FileKeyProvider implements RootKeyProvider {
   ): Promise<void> {
     await this.#reload();
     const s = this.#live();
-    let plain: Uint8Array | undefined;
-    let lastError: unknown;
-    for (const pair of [s.host.pair, ...s.host.pending]) {
-      try {
-        plain = openSealedToHost(pair, sealed, distributionAad(this.#vaultId, g, context));
-        break;
-      } catch (e) {
-        lastError = e;
-      }
-    }
-    if (!plain) throw lastError;
+    const plain = openWithHostKeys(s.host, sealed, distributionAad(this.#vaultId, g, context));
     let key: PuncturableKey;
     try {
       key = PuncturableKey.parse(plain);

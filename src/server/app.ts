@@ -76,7 +76,7 @@ const JSON_LIMIT = 64 * 1024;
  * TLS 1.3 suites as Node has them, and for TLS 1.2 only ECDHE with an AEAD (AES-GCM,
  * ChaCha20-Poly1305): no CBC, no SHA-1 MACs, no static RSA key exchange.
  */
-export const TLS_CIPHERS = [
+const TLS_CIPHERS = [
   "TLS_AES_256_GCM_SHA384",
   "TLS_CHACHA20_POLY1305_SHA256",
   "TLS_AES_128_GCM_SHA256",
@@ -87,6 +87,17 @@ export const TLS_CIPHERS = [
   "ECDHE-ECDSA-AES128-GCM-SHA256",
   "ECDHE-RSA-AES128-GCM-SHA256",
 ].join(":");
+/** Node's TLS server options for a certificate and key: TLS 1.2 at least, AEAD suites only. */
+export function tlsOptions(https: { readonly key: string; readonly cert: string }) {
+  return {
+    key: https.key,
+    cert: https.cert,
+    minVersion: "TLSv1.2" as const,
+    ciphers: TLS_CIPHERS,
+    honorCipherOrder: true,
+  };
+}
+
 export const AUDIO_TYPES = /^(audio\/[a-z0-9.+-]+|video\/webm|application\/octet-stream)$/;
 /** Token kinds accepted as `Authorization: Bearer` credentials. */
 const BEARER_KINDS = ["api", "session"] as const;
@@ -146,14 +157,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...timeouts.fastify,
     ...(options.https
       ? {
-          https: {
-            key: options.https.key,
-            cert: options.https.cert,
-            minVersion: "TLSv1.2" as const,
-            ciphers: TLS_CIPHERS,
-            honorCipherOrder: true,
-            ...timeouts.node,
-          },
+          https: { ...tlsOptions(options.https), ...timeouts.node },
         }
       : { http: timeouts.node }),
     genReqId: newRequestId,

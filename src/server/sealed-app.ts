@@ -7,7 +7,7 @@
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import { asVaultError, VaultError } from "../errors.js";
-import { TLS_CIPHERS } from "./app.js";
+import { tlsOptions } from "./app.js";
 import { errorBody, fromFastifyError } from "./errors.js";
 import { newRequestId, SECURITY_HEADERS } from "./envelope.js";
 import type { UnsealGate } from "./unseal-gate.js";
@@ -53,17 +53,7 @@ export async function buildSealedServer(options: SealedServerOptions): Promise<F
   const now = options.now ?? Date.now;
   const app = Fastify({
     logger: options.logger ? { level: "info", stream: options.logStream ?? process.stderr } : false,
-    ...(options.https
-      ? {
-          https: {
-            key: options.https.key,
-            cert: options.https.cert,
-            minVersion: "TLSv1.2" as const,
-            ciphers: TLS_CIPHERS,
-            honorCipherOrder: true,
-          },
-        }
-      : {}),
+    ...(options.https ? { https: tlsOptions(options.https) } : {}),
     genReqId: newRequestId,
     requestIdHeader: false,
     bodyLimit: 4096,

@@ -1,14 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { VaultError } from "../../errors.js";
-import {
-  output,
-  readPassphrase,
-  readShares,
-  resolveDataDir,
-  withVault,
-  type GlobalOptions,
-} from "../context.js";
+import { openOptions, output, withVault, type GlobalOptions } from "../context.js";
 import { addHsmOptions, hsmOptions, type HsmFlags } from "./init.js";
 import { writeLine, type CliIo } from "../io.js";
 import { addQuorumOptions, printShares, quorumFlags, writeShareFiles } from "./quorum.js";
@@ -70,12 +63,7 @@ export function registerKeys(program: Command, io: CliIo, globals: () => GlobalO
       );
     const { migrateRootToHsm } = await import("../runtime.js");
     const report = await migrateRootToHsm({
-      dataDir: resolveDataDir(io, g),
-      keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,
-      passphrase: await readPassphrase(io, g),
-      shares: await readShares(io, g),
-      postgresUrl: g.pgUrl,
-      env: io.env,
+      ...(await openOptions(io, g)),
       hsm: o.hsm ? hsmOptions(io, o) : undefined,
     });
     output(io, g, report, () => [

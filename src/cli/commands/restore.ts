@@ -1,7 +1,6 @@
 import type { Command } from "commander";
-import path from "node:path";
 import { VaultError } from "../../errors.js";
-import { output, readPassphrase, readShares, resolveDataDir, type GlobalOptions } from "../context.js";
+import { openOptions, output, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
 
 /** `voxvault restore`: bring a restored metadata backup back into service (docs/operations.md §Restore). */
@@ -21,14 +20,7 @@ export function registerRestore(program: Command, io: CliIo, globals: () => Glob
         );
       }
       const { restoreVault } = await import("../runtime.js");
-      const { vault, report } = await restoreVault({
-        dataDir: resolveDataDir(io, g),
-        keyFile: g.keyFile ? path.resolve(io.cwd, g.keyFile) : undefined,
-        passphrase: await readPassphrase(io, g),
-        shares: await readShares(io, g),
-        postgresUrl: g.pgUrl,
-        env: io.env,
-      });
+      const { vault, report } = await restoreVault(await openOptions(io, g));
       await vault.close();
       output(io, g, report, () => [
         `restored: ${report.subjectsErased.length} subjects shredded since the backup stay erased (new certificates issued)`,

@@ -31,14 +31,9 @@ import { VaultError } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { PuncturableKey } from "../pprf.js";
 import { CHECK_POINT } from "../points.js";
-import {
-  checkHostKey,
-  generateHostKey,
-  openSealedToHost,
-  sealToHost,
-  type HostKeyPair,
-} from "../../crypto/host-seal.js";
+import { checkHostKey, generateHostKey, sealToHost, type HostKeyPair } from "../../crypto/host-seal.js";
 import type { GenerationDistribution, LogPosition, RootKeyProvider } from "../provider.js";
+import { openWithHostKeys, rotateHostKeys, settleHostKeys, type HostKeys } from "../host-keys.js";
 import { parseStateContent, readStateFile, writeStateFile, type StateContent } from "./state-file.js";
 import { Token, type KeyHandle, type TokenSelector } from "./token.js";
 
@@ -73,7 +68,7 @@ interface Generation {
 
 interface State {
   hostId: string;
-  host: { pair: HostKeyPair; pending: HostKeyPair[] };
+  host: HostKeys;
   applied: LogPosition;
   generations: Map<number, Generation>;
   /** The token key the file on disk is sealed under. */
@@ -449,11 +444,9 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
 
   async #rotateHostKey(): Promise<Uint8Array> {
     await this.#reload();
-    const s = this.#live();
-    s.host.pending.push(s.host.pair);
-    s.host.pair = generateHostKey();
+    const pub = rotateHostKeys(this.#live().host);
     await this.#persist(false);
-    return s.host.pair.publicKey.slice();
+    return pub;
   }
 
   async #settleHostKey(listed: Uint8Array): Promise<void> {
@@ -461,19 +454,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
     const s = this.#live();
     // a vault made before several hosts lists no key for its one HSM host: nothing to settle
     if (listed.length === 0) return;
-    const same = (p: HostKeyPair) => Buffer.from(p.publicKey).equals(Buffer.from(listed));
-    if (same(s.host.pair) && s.host.pending.length === 0) return;
-    const all = [s.host.pair, ...s.host.pending];
-    const keep = all.find(same);
-    if (!keep)
-      throw new VaultError(
-        "ROOT_KEY_MISMATCH",
-        `the vault lists a host key for ${s.hostId} that is not in ${this.location} (host key lost): join again`,
-      );
-    for (const p of all) if (p !== keep) wipe(p.privateKey);
-    s.host.pair = keep;
-    s.host.pending = [];
-    await this.#persist(false);
+    if (settleHostKeys(s.host, listed, s.hostId, this.location)) await this.#persist(false);
   }
 
   /** The PRF half and the token key's id; the token key itself stays where it is. */
@@ -498,17 +479,7 @@ export class Pkcs11KeyProvider implements RootKeyProvider {
   ): Promise<void> {
     await this.#reload();
     const s = this.#live();
-    let plain: Uint8Array | undefined;
-    let lastError: unknown;
-    for (const pair of [s.host.pair, ...s.host.pending]) {
-      try {
-        plain = openSealedToHost(pair, sealed, distributionAad(this.#o.vaultId, g, context));
-        break;
-      } catch (e) {
-        lastError = e;
-      }
-    }
-    if (!plain) throw lastError;
+    const plain = openWithHostKeys(s.host, sealed, distributionAad(this.#o.vaultId, g, context));
     let parsed: { keyId?: unknown; prf?: unknown };
     try {
       parsed = JSON.parse(new TextDecoder().decode(plain)) as { keyId?: unknown; prf?: unknown };
