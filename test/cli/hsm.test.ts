@@ -64,6 +64,19 @@ describe.runIf(HAVE_SOFTHSM)("voxvault with the root in an HSM (SoftHSM2)", () =
       1,
       expect.stringMatching(/^error\[HSM_PIN_INCORRECT\]/),
     ]);
+    // doctor reports the unusable HSM as its one, critical, finding
+    const doctor = await spawnCli(["doctor", "--json"], { ...env, VOXVAULT_HSM_PIN: "111111" });
+    expect(doctor.code).toBe(6);
+    expect(JSON.parse(doctor.stdout)).toMatchObject({
+      exitStatus: 6,
+      findings: [
+        {
+          rule: "keys.hsm-unreachable",
+          severity: "critical",
+          what: expect.stringContaining("HSM_PIN_INCORRECT") as string,
+        },
+      ],
+    });
     const noPin = await spawnCli(["subject", "list"], { ...env, VOXVAULT_HSM_PIN: "" });
     expect(noPin.stderr).toMatch(/^error\[HSM_PIN_INCORRECT\].*VOXVAULT_HSM_PIN/);
     const otherToken = newToken();

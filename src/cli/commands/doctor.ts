@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { VaultError } from "../../errors.js";
 import { parseDuration } from "../../vault/duration.js";
+import type { Finding } from "../../doctor/finding.js";
 import { ExitWith, output, withVault, type GlobalOptions } from "../context.js";
 import type { CliIo } from "../io.js";
 
@@ -29,6 +30,13 @@ export function registerDoctor(program: Command, io: CliIo, globals: () => Globa
       }
       const { runDoctor, exitStatusFor, sarif, table, defaultHsmStateFile, defaultKeyFile } =
         await import("../runtime.js");
+      const report = async (findings: Finding[]) => {
+        if (o.sarif)
+          await writeFile(path.resolve(io.cwd, o.sarif), JSON.stringify(sarif(findings), null, 2) + "\n");
+        output(io, g, { findings, exitStatus: exitStatusFor(findings) }, () => table(findings));
+        return exitStatusFor(findings);
+      };
+      // An HSM the vault cannot reach is itself the finding: nothing else can be checked then.
       const status = await withVault(io, g, async (v) => {
         const kp = v.config.keyProvider;
         const rootFile = g.keyFile
@@ -46,10 +54,19 @@ export function registerDoctor(program: Command, io: CliIo, globals: () => Globa
           postgresUrl: v.metadataDialect === "postgres" ? (g.pgUrl ?? io.env.VOXVAULT_PG_URL) : undefined,
           maxRetentionMs,
         });
-        if (o.sarif)
-          await writeFile(path.resolve(io.cwd, o.sarif), JSON.stringify(sarif(findings), null, 2) + "\n");
-        output(io, g, { findings, exitStatus: exitStatusFor(findings) }, () => table(findings));
-        return exitStatusFor(findings);
+        return report(findings);
+      }).catch((e: unknown) => {
+        if (!(e instanceof VaultError && e.code.startsWith("HSM_"))) throw e;
+        return report([
+          {
+            rule: "keys.hsm-unreachable",
+            severity: "critical",
+            area: "keys",
+            what: `the vault's HSM cannot be used: ${e.code}: ${e.message}`,
+            why: "the root is in the token: without it the vault opens for nobody, and the cause may be an attack on the token",
+            fix: "see docs/operations.md (root in an HSM) for this error code; check the module path, the token, the PIN source and the token's own logs",
+          },
+        ]);
       });
       if (status !== 0) throw new ExitWith(status);
     });
