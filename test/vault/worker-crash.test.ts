@@ -73,17 +73,56 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("workers killed mid-job ($name)"
     }
     await v.close();
 
-    for (let k = 0; k < KILLS; k++) {
-      const proc = spawn(
-        process.execPath,
-        [MAIN, "worker", "--lease-seconds", "1", "--poll-ms", "50", "--max-attempts", "100", "--json"],
-        { env: env(), stdio: ["ignore", "pipe", "pipe"] },
-      );
-      const exited = new Promise((r) => proc.once("exit", r));
-      // Start-up takes a few hundred milliseconds, an ingest a second or two: kills land in both.
-      await new Promise((r) => setTimeout(r, 300 + random() * 1700));
-      proc.kill("SIGKILL");
-      await exited;
+    // Claims made so far (each claim counts one attempt), read from this process meanwhile.
+    const watcher = await sb.open();
+    const claims = async () => {
+      const r = await internalsOf(watcher)
+        .meta.db.selectFrom("uploads")
+        .select((eb) => eb.fn.sum<number | string>("attempts").as("n"))
+        .where("subject_id", "=", s.id)
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    };
+    const queued = async () =>
+      (
+        await internalsOf(watcher)
+          .meta.db.selectFrom("uploads")
+          .select("id")
+          .where("subject_id", "=", s.id)
+          .where("status", "!=", "complete")
+          .execute()
+      ).length;
+    try {
+      for (let k = 0; k < KILLS; k++) {
+        const before = await claims();
+        const proc = spawn(
+          process.execPath,
+          [MAIN, "worker", "--lease-seconds", "1", "--poll-ms", "50", "--max-attempts", "100", "--json"],
+          { env: env(), stdio: ["ignore", "pipe", "pipe"] },
+        );
+        const exited = new Promise((r) => proc.once("exit", r));
+        if (k % 4 !== 0) {
+          // Start-up takes a few hundred milliseconds, an ingest less than that to a second or
+          // two: kills land in both, and between jobs.
+          await new Promise((r) => setTimeout(r, 300 + random() * 1700));
+        } else {
+          // Every fourth kill, the first while every upload is queued, waits for the worker's
+          // claim and lands within the job it claimed, however fast the ingest or slow start-up.
+          const end = Date.now() + 20_000;
+          while (
+            (await claims()) === before &&
+            (await queued()) > 0 &&
+            Date.now() < end &&
+            proc.exitCode === null
+          )
+            await new Promise((r) => setTimeout(r, 5));
+          await new Promise((r) => setTimeout(r, random() * 30));
+        }
+        proc.kill("SIGKILL");
+        await exited;
+      }
+    } finally {
+      await watcher.close();
     }
 
     // One worker drains what is left (the killed workers' leases lapse after a second).
