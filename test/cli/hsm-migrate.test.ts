@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { openVault } from "../../src/platform/lifecycle.js";
 import { spawnCli } from "../support/cli.js";
-import { HAVE_SOFTHSM, newToken, SOFTHSM_MODULE, type TestToken } from "../support/softhsm.js";
+import { HAVE_SOFTHSM, hsmCliEnv, newToken, SOFTHSM_MODULE, type TestToken } from "../support/softhsm.js";
 
 describe.runIf(HAVE_SOFTHSM)("moving a key-file root into an HSM", () => {
   let root: string;
@@ -19,13 +19,7 @@ describe.runIf(HAVE_SOFTHSM)("moving a key-file root into an HSM", () => {
   beforeAll(() => {
     token = newToken();
     root = mkdtempSync(path.join(os.tmpdir(), "vv-cli-migrate-"));
-    env = {
-      ...token.env,
-      HOME: root,
-      XDG_CONFIG_HOME: path.join(root, "config"),
-      VOXVAULT_DATA_DIR: path.join(root, "data"),
-      VOXVAULT_HSM_PIN: token.pin,
-    };
+    env = hsmCliEnv(token, root);
   });
   afterAll(() => {
     rmSync(root, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnCli } from "../support/cli.js";
-import { HAVE_SOFTHSM, newToken, SOFTHSM_MODULE, type TestToken } from "../support/softhsm.js";
+import { HAVE_SOFTHSM, hsmCliEnv, newToken, SOFTHSM_MODULE, type TestToken } from "../support/softhsm.js";
 
 describe.runIf(HAVE_SOFTHSM)("voxvault with the root in an HSM (SoftHSM2)", () => {
   let root: string;
@@ -17,13 +17,7 @@ describe.runIf(HAVE_SOFTHSM)("voxvault with the root in an HSM (SoftHSM2)", () =
   beforeAll(() => {
     token = newToken();
     root = mkdtempSync(path.join(os.tmpdir(), "vv-cli-hsm-"));
-    env = {
-      ...token.env,
-      HOME: root,
-      XDG_CONFIG_HOME: path.join(root, "config"),
-      VOXVAULT_DATA_DIR: path.join(root, "data"),
-      VOXVAULT_HSM_PIN: token.pin,
-    };
+    env = hsmCliEnv(token, root);
   });
   afterAll(() => {
     rmSync(root, { recursive: true, force: true });

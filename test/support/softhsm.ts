@@ -71,3 +71,17 @@ export function newToken(): TestToken {
   );
   return { label, pin, soPin, env };
 }
+
+/**
+ * The environment of a CLI process on an HSM-rooted vault in `root`: the token's SoftHSM2
+ * configuration and PIN, and a home, config and data directory of its own.
+ */
+export function hsmCliEnv(token: TestToken, root: string): NodeJS.ProcessEnv {
+  return {
+    ...token.env,
+    HOME: root,
+    XDG_CONFIG_HOME: path.join(root, "config"),
+    VOXVAULT_DATA_DIR: path.join(root, "data"),
+    VOXVAULT_HSM_PIN: token.pin,
+  };
+}

@@ -14,12 +14,12 @@ import { writeLine, type CliIo } from "../io.js";
  * vault was unsealed; the first one found calls `alert`. Polling the log rather than hooking this
  * process means an alert raised on any host seals every quorum-sealed server.
  */
-async function watchAlerts(
+function watchAlerts(
   vault: Vault,
   types: ReadonlySet<string>,
   alert: (type: string) => void,
   everyMs = 2000,
-): Promise<NodeJS.Timeout> {
+): NodeJS.Timeout {
   const from = new Date(Date.now() - 1000).toISOString();
   let afterSeq = 0;
   let busy = false;
@@ -43,7 +43,7 @@ async function watchAlerts(
       });
   }, everyMs);
   timer.unref();
-  return Promise.resolve(timer);
+  return timer;
 }
 
 /** 127.0.0.0/8 as a dotted quad (node:net is not loaded just to register this command). */
@@ -243,7 +243,7 @@ export function registerServe(program: Command, io: CliIo, globals: () => Global
               if (current) await closeApp(current, 2000);
               current = await serveVault(vault, () => gate.seal("operator", undefined, report), "unsealed: ");
               if (sealOn.size > 0)
-                watcher = await watchAlerts(vault, sealOn, (type) => {
+                watcher = watchAlerts(vault, sealOn, (type) => {
                   void gate.seal("alert", type, report);
                 });
             },
