@@ -25,6 +25,8 @@ const external = [
   "audio-decode",
   "@wasm-audio-decoders/*",
   "mpg123-decoder",
+  // FAAD2 (GPL-2.0) and opencore-amr stay separate packages, loaded at run time, never bundled.
+  "@audio/*",
   "ogg-opus-decoder",
   // native, and only HSM-rooted vaults load it (src/keys/pkcs11/token.ts)
   "pkcs11js",

@@ -6,6 +6,7 @@
  */
 import { decodeAudio, downmix, Resampler, type AudioInfo, type DecodeLimits } from "../audio/decode/index.js";
 import {
+  MIN_SPEECH_SEC,
   FeaturePipeline,
   LoudnessMeter,
   type FeatureFrames,
@@ -16,6 +17,13 @@ import { VaultError } from "../errors.js";
 import type { EmbedderPort } from "./embedder-port.js";
 
 export const PCM_RATE = 16000;
+
+/**
+ * Ten minutes: an interview that has not reached its minimum speech (1 s by default) by then is
+ * not an interview. At the measured analysis speed that bounds the cost of a silent or noise-only
+ * recording to a few seconds of CPU, whatever its length (docs/audio-input.md).
+ */
+export const SPEECH_SEARCH_SEC = 600;
 
 export interface AnalysisSinks {
   /** 16 kHz mono PCM as produced (float, [-1, 1]). */
@@ -30,7 +38,14 @@ export interface AnalyseOptions {
   readonly ffmpegFallback?: boolean | undefined;
   readonly embedder?: EmbedderPort | undefined;
   readonly minSpeechSec?: number | undefined;
+  /**
+   * Gives up with NO_SPEECH once this many seconds of audio held less than minSpeechSec of
+   * speech (default SPEECH_SEARCH_SEC), so hours of silence or noise cost a bounded CPU time.
+   */
+  readonly speechSearchSec?: number | undefined;
   readonly sinks?: AnalysisSinks | undefined;
+  /** Audio track of a multi-track container, 0-based (default the first). */
+  readonly audioTrack?: number | undefined;
   /** Called with the number of input seconds decoded so far (progress bars). */
   readonly onProgress?: ((seconds: number) => void) | undefined;
 }
@@ -51,6 +66,7 @@ export async function analyseRecording(
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
     ...(options.ffmpegFallback ? { ffmpegFallback: true } : {}),
+    ...(options.audioTrack !== undefined ? { audioTrack: options.audioTrack } : {}),
   });
   const { info } = decoded;
   const meter = new LoudnessMeter({ sampleRate: info.sampleRate, channels: info.channels });
@@ -66,6 +82,17 @@ export async function analyseRecording(
     },
   });
   let inputSamples = 0;
+  const searchSec = options.speechSearchSec ?? SPEECH_SEARCH_SEC;
+  const minSpeech = options.minSpeechSec ?? MIN_SPEECH_SEC;
+  /** Refuses early once the search window holds too little speech. */
+  const checkSpeechFound = (): void => {
+    const p = pipeline.speechProgress();
+    if (p.decidedSec >= searchSec && p.speechSec < minSpeech) {
+      throw new VaultError("NO_SPEECH", `no speech in the first ${Math.round(searchSec)} s of audio`, {
+        details: { searchedSec: Math.round(p.decidedSec), speechSec: Math.round(p.speechSec * 1000) / 1000 },
+      });
+    }
+  };
 
   const feed = async (mono: Float32Array): Promise<void> => {
     if (mono.length === 0) return;
@@ -85,6 +112,7 @@ export async function analyseRecording(
       inputSamples += mono.length;
       await feed(resampler ? resampler.process(mono) : mono);
       options.onProgress?.(inputSamples / info.sampleRate);
+      checkSpeechFound();
     }
     if (resampler) await feed(resampler.flush());
     const report = pipeline.finish();

@@ -43,6 +43,8 @@ export const IngestLimitsSchema = z.strictObject({
   minDurationSec: z.number().nonnegative().optional(),
   maxChannels: z.number().int().min(1).max(8).optional(),
   minSpeechSec: z.number().nonnegative().optional(),
+  /** Analysis gives up with NO_SPEECH once this much audio held less than minSpeechSec of speech. */
+  speechSearchSec: z.number().positive().optional(),
 });
 export type IngestLimits = z.infer<typeof IngestLimitsSchema>;
 

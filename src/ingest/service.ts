@@ -59,6 +59,8 @@ export interface IngestInput {
   readonly subjectId: string;
   readonly source: AsyncIterable<Uint8Array>;
   readonly onProgress?: ((seconds: number) => void) | undefined;
+  /** Which audio track of a multi-track file (MP4, MOV, Matroska), 0-based; default the first. */
+  readonly audioTrack?: number | undefined;
   /** The platform's external id, kind and recording time (src/ingest/metadata.ts). */
   readonly metadata?: RecordingMetadata | undefined;
 }
@@ -153,7 +155,9 @@ export function createIngestService(deps: IngestDeps) {
         ...deps.decoder,
         embedder,
         minSpeechSec: deps.abstraction.limits.minSpeechSec,
+        speechSearchSec: deps.abstraction.limits.speechSearchSec,
         onProgress: input.onProgress,
+        audioTrack: input.audioTrack,
         sinks: {
           ...(rawSink ? { pcm: (c: Float32Array) => rawSink.channel.write(floatToS16(c)) } : {}),
           ...(framesSink ? { frames: (f) => framesSink.channel.write(framesToBytes(f)) } : {}),
@@ -312,7 +316,9 @@ export function createIngestService(deps: IngestDeps) {
         ...deps.decoder,
         embedder,
         minSpeechSec: deps.abstraction.limits.minSpeechSec,
+        speechSearchSec: deps.abstraction.limits.speechSearchSec,
         onProgress: input.onProgress,
+        audioTrack: input.audioTrack,
       });
       if (!report.enoughSpeech || !embedding)
         throw new VaultError("NO_SPEECH", "not enough speech to verify");

@@ -98,7 +98,13 @@ export function tlsOptions(https: { readonly key: string; readonly cert: string 
   };
 }
 
-export const AUDIO_TYPES = /^(audio\/[a-z0-9.+-]+|video\/webm|application\/octet-stream)$/;
+/**
+ * Media types an audio upload may carry: any audio type, the video containers recorders write
+ * (their audio track is taken, the video never decoded), or octet-stream. The decoder goes by the
+ * bytes' magic, never by this header.
+ */
+export const AUDIO_TYPES =
+  /^(audio\/[a-z0-9.+-]+|video\/(webm|mp4|quicktime|3gpp|3gpp2|x-matroska|x-m4v)|application\/octet-stream)$/;
 /** Token kinds accepted as `Authorization: Bearer` credentials. */
 const BEARER_KINDS = ["api", "session"] as const;
 /** Resumable-upload chunks (the tus convention's media type). */

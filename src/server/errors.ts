@@ -39,6 +39,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   TOO_LONG: 422,
   TOO_SHORT: 422,
   NO_SPEECH: 422,
+  NO_AUDIO: 422,
   UNSUPPORTED_LAYOUT: 422,
   DECODE_TIMEOUT: 422,
   BUDGET_EXCEEDED: 429,

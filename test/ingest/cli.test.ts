@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -129,7 +130,95 @@ describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest (built binary)", () => {
     ) as { recordings: unknown[] };
     expect(recordings.recordings).toHaveLength(1);
   });
+
+  it("ingests an interview video from standard input (`-`, --name, --track) and M4A/3GP files", async () => {
+    sb = sandbox({ name: "sqlite" });
+    const env = { ...sb.env, VOXVAULT_DATA_DIR: sb.dataDir };
+    expect((await spawnCli(["init"], env)).code).toBe(0);
+    const subject = JSON.parse(
+      (await spawnCli(["subject", "add", "--ref", "interviews", "--json"], env)).stdout,
+    ) as { id: string };
+    const answer = speech(
+      "I led the migration of our call centre recordings to a new storage system.",
+      "awb",
+    );
+    // A video recording whose first audio track is a tone, the second the candidate's answer.
+    const video = path.join(mkdtempSync(path.join(tmpdir(), "voxvault-video-")), "interview.mp4");
+    execFileSync("ffmpeg", [
+      "-loglevel",
+      "error",
+      "-y",
+      ...["-f", "lavfi", "-i", "testsrc=size=160x120:rate=15"],
+      ...["-f", "lavfi", "-i", "sine=f=300:d=6"],
+      ...["-i", answer, "-shortest"],
+      ...["-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-c:a", "aac"],
+      video,
+    ]);
+    const piped = await spawnWithStdin(
+      ["ingest", "--subject", subject.id, "--json", "-", "--name", "interview.mp4", "--track", "2"],
+      env,
+      readFileSync(video),
+    );
+    expect(piped.code, piped.stderr).toBe(0);
+    const r = JSON.parse(piped.stdout) as { file: string; format: { container: string; codec: string } };
+    expect(r).toMatchObject({ file: "interview.mp4", format: { container: "mp4", codec: "aac" } });
+    // the tone on track 1 holds no speech
+    const first = await spawnWithStdin(["ingest", "--subject", subject.id, "-"], env, readFileSync(video));
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain("error[NO_SPEECH]: stdin: ");
+    // a phone's M4A and an Android 3GP (AMR-NB) as files; a damaged one in between
+    const m4a = convert(answer, ".m4a", ["-c:a", "aac"]);
+    const damaged = writeTemp("cli-damaged.m4a", readFileSync(m4a).subarray(0, 4000));
+    const amr = `${answer}.amr`;
+    execFileSync("sox", [answer, "-r", "8000", "-t", "amr-nb", amr]);
+    const gp = convert(amr, ".3gp", ["-c:a", "copy"]);
+    const batch = await spawnCli(["ingest", "--subject", subject.id, "--json", m4a, damaged, gp], env);
+    expect(batch.code).toBe(1);
+    const lines = batch.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { error?: { code: string }; format?: { codec: string } });
+    expect(lines.map((l) => l.error?.code ?? l.format?.codec)).toEqual(["aac", "CORRUPT_AUDIO", "amr_nb"]);
+    const usage = await spawnWithStdin(
+      ["ingest", "--subject", subject.id, "--queue", "-"],
+      env,
+      Buffer.alloc(0),
+    );
+    expect(usage.stderr).toContain("error[USAGE]");
+  });
 });
+
+/** The built binary with `input` on its standard input. */
+function spawnWithStdin(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  input: Buffer,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [new URL("../../dist/bin/voxvault.js", import.meta.url).pathname, ...args],
+      {
+        env,
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      resolve({
+        code: code ?? 1,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      });
+    });
+    child.stdin.on("error", () => undefined); // a refusal may close stdin before all is written
+    child.stdin.end(input);
+  });
+}
 
 /** The 16-bit PCM of a canonical WAV file as IEEE float64 WAV, scaled by `gain`. */
 function float64Wav(file: string, gain: number): Buffer {

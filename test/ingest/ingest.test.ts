@@ -1,9 +1,12 @@
-import { createReadStream, readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import { Readable } from "node:stream";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decodeAudio } from "../../src/audio/decode/index.js";
+import { isVaultError, type VaultError } from "../../src/errors.js";
+import { SPEECH_SEARCH_SEC } from "../../src/ingest/analyse.js";
 import type { Vault } from "../../src/platform/vault.js";
 import { HAVE_AUDIO_TOOLS, convert, sox, speech, wavBytes, writeTemp } from "../support/audio.js";
 import {
@@ -17,6 +20,13 @@ import {
 
 const file = (p: string) => createReadStream(p) as AsyncIterable<Uint8Array>;
 const SENTENCE = "The quick brown fox jumps over the lazy dog while the interviewer waits patiently.";
+
+/** AMR-NB at 12.2 kbit/s made by sox (ffmpeg here has no AMR encoder). */
+function amrNb(wav: string): string {
+  const out = `${wav}.amr`;
+  if (!existsSync(out)) execFileSync("sox", [wav, "-r", "8000", "-C", "7", "-t", "amr-nb", out]);
+  return out;
+}
 
 function filesUnder(dir: string): string[] {
   try {
@@ -93,6 +103,11 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("ingest ($name)", (backend) => {
       ["ogg opus", convert(stereo48, ".opus", ["-c:a", "libopus", "-b:a", "32k"])],
       ["webm opus", convert(stereo48, ".webm", ["-c:a", "libopus", "-b:a", "32k"])],
       ["wav float 24-bit-ish", sox(base, "f32", [], ["-e", "floating-point", "-b", "32"])],
+      ["m4a (index last)", convert(stereo48, ".m4a", ["-c:a", "aac", "-b:a", "96k"])],
+      ["m4a (fast start)", convert(base, ".m4a", ["-c:a", "aac", "-movflags", "+faststart"])],
+      ["aac adts", convert(base, ".aac", ["-c:a", "aac"])],
+      ["3gp amr-nb", convert(amrNb(base), ".3gp", ["-c:a", "copy"])],
+      ["amr-nb", amrNb(base)],
     ];
     for (const [label, p] of inputs) {
       const r = await v.recordings.ingest({ subjectId: s.id, source: file(p) });
@@ -207,6 +222,35 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("ingest ($name)", (backend) => {
     expect(filesUnder(path.join(sb.dataDir, "blobs")).length).toBe(objectsBefore);
     // the vault keeps working
     await v.recordings.ingest({ subjectId: s.id, source: file(speech(SENTENCE, "awb")) });
+  });
+
+  it("gives up on hours of silence after a bounded search: NO_SPEECH without decoding it all", async () => {
+    const s = await v.subjects.add({ ref: "c5b" });
+    // three hours of digital silence: a FLAC of a few MB
+    const silent = path.join(os.tmpdir(), "voxvault-test-audio", "silence-3h.flac");
+    if (!existsSync(silent))
+      execFileSync("sox", ["-n", "-r", "16000", "-c", "1", silent, "trim", "0", "10800"]);
+    const total = statSync(silent).size;
+    let read = 0;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const b of file(silent)) {
+        read += b.length;
+        yield b;
+      }
+    }
+    let err: unknown;
+    try {
+      await v.recordings.ingest({ subjectId: s.id, source: counted() });
+    } catch (e) {
+      err = e;
+    }
+    expect(isVaultError(err, "NO_SPEECH")).toBe(true);
+    // checked after each decoded chunk: a chunk of FLAC silence holds up to ~40 s of audio
+    const searched = Number((err as VaultError).details?.searchedSec);
+    expect(searched).toBeGreaterThanOrEqual(SPEECH_SEARCH_SEC);
+    expect(searched).toBeLessThan(SPEECH_SEARCH_SEC + 60);
+    // ten minutes of three hours: the rest of the file was never read (the decoder reads ahead a little)
+    expect(read).toBeLessThan(total * 0.2);
   });
 
   it("enforces the configured duration limit", async () => {

@@ -7,10 +7,18 @@
  *     --skipLibCheck --rootDir . bench/audio/decode/decode.ts
  *   node /tmp/dbench/bench/audio/decode/decode.js
  * Env: BENCH_MINUTES (input length, default 3), BENCH_WAV_GB (default 2), BENCH_MP3_HOURS (default 3),
- * BENCH_RUNS (default 3).
+ * BENCH_VIDEO_GB (default 2), BENCH_RUNS (default 3).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import {
+  createReadStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -100,6 +108,10 @@ async function rssChild(kind: string, arg: string): Promise<void> {
         yield block.subarray(0, Math.min(block.length, left));
       }
     };
+  } else if (kind === "file") {
+    src = async function* () {
+      yield* createReadStream(arg, { highWaterMark: 1 << 16 }) as AsyncIterable<Uint8Array>;
+    };
   } else {
     const [file, hours] = arg.split("@");
     const piece = readFileSync(file!);
@@ -176,6 +188,26 @@ async function main(): Promise<void> {
     sh("opusenc", ["--quiet", f("wav48s.wav"), f("opus48s.opus")]);
     sh("oggenc", ["-Q", f("s44.wav"), "-o", f("vorbis44s.ogg")]);
     sh("ffmpeg", ["-loglevel", "error", "-y", "-i", f("wav48s.wav"), "-c:a", "libopus", f("webm48s.webm")]);
+    const ffmpeg = (...a: string[]): void => {
+      sh("ffmpeg", ["-loglevel", "error", "-y", ...a]);
+    };
+    ffmpeg("-i", f("s44.wav"), "-c:a", "aac", "-b:a", "128k", f("m4a44s.m4a")); // moov last: the spool path
+    ffmpeg("-i", f("wav16m.wav"), "-c:a", "aac", "-b:a", "48k", "-movflags", "+faststart", f("m4a16m.m4a"));
+    ffmpeg("-i", f("s44.wav"), "-c:a", "aac", "-b:a", "128k", f("adts44s.aac"));
+    ffmpeg(
+      ...["-f", "lavfi", "-i", "testsrc=size=640x360:rate=25", "-i", f("s44.wav"), "-shortest"].concat([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+        f("mp4video.mp4"),
+      ]),
+    );
+    ffmpeg("-i", f("mp4video.mp4"), "-c", "copy", f("mkvvideo.mkv"));
+    sh("sox", [f("wav16m.wav"), "-r", "8000", "-C", "7", "-t", "amr-nb", f("amr8.amr")]);
+    ffmpeg("-i", f("amr8.amr"), "-c:a", "copy", f("amr8.3gp"));
     const inputs: [string, string][] = [
       ["WAV 16 kHz mono s16", "wav16m.wav"],
       ["WAV 48 kHz stereo s16", "wav48s.wav"],
@@ -184,6 +216,12 @@ async function main(): Promise<void> {
       ["Ogg Opus 48 kHz stereo", "opus48s.opus"],
       ["Ogg Vorbis 44.1 kHz stereo", "vorbis44s.ogg"],
       ["WebM Opus 48 kHz stereo", "webm48s.webm"],
+      ["M4A AAC 44.1 kHz stereo, index last", "m4a44s.m4a"],
+      ["M4A AAC 16 kHz mono, fast start", "m4a16m.m4a"],
+      ["ADTS AAC 44.1 kHz stereo", "adts44s.aac"],
+      ["MP4 video H.264 + AAC", "mp4video.mp4"],
+      ["MKV video H.264 + AAC", "mkvvideo.mkv"],
+      ["3GP AMR-NB 12.2k", "amr8.3gp"],
     ];
     const ffv = execFileSync("ffmpeg", ["-version"], { encoding: "utf8" }).split("\n")[0];
     console.log(`# voxvault decode bench — ${new Date().toISOString()}`);
@@ -229,6 +267,19 @@ async function main(): Promise<void> {
     const m = rss("mp3", `${f("mp3-piece.mp3")}@${hours}`, { PIECE_SEC: String(pieceMp3Sec) });
     console.log(
       `| ${hours} h MP3 128k 44.1 kHz stereo (${((statSync(f("mp3-piece.mp3")).size * Math.ceil((hours * 3600) / pieceMp3Sec)) / MB).toFixed(0)} MB) | ${(m.seconds / 3600).toFixed(2)} h | ${m.peakMb.toFixed(0)} MB (${m.baseMb.toFixed(0)} MB) | ${(m.seconds / (m.wallMs / 1000)).toFixed(0)}× |`,
+    );
+    // A long interview video as a recorder writes it (index last), with raw video so that ~2 GB
+    // take seconds to write: the demuxer must spool its media (ciphertext) and skip the video.
+    const videoGb = env("BENCH_VIDEO_GB", 2);
+    const videoSec = Math.round((videoGb * 1e9) / (320 * 240 * 2 * 25)); // uyvy422: 2 bytes a pixel
+    ffmpeg(
+      ...["-f", "lavfi", "-i", `testsrc=size=320x240:rate=25:duration=${videoSec}`, "-stream_loop", "-1"]
+        .concat(["-i", f("m4a16m.m4a"), "-t", String(videoSec), "-map", "0:v", "-map", "1:a"])
+        .concat(["-c:v", "rawvideo", "-pix_fmt", "uyvy422", "-c:a", "copy", f("big.mov")]),
+    );
+    const big = rss("file", f("big.mov"));
+    console.log(
+      `| ${(statSync(f("big.mov")).size / 1e9).toFixed(2)} GB MOV (raw video + AAC, index last, read from disk) | ${(big.seconds / 3600).toFixed(2)} h | ${big.peakMb.toFixed(0)} MB (${big.baseMb.toFixed(0)} MB) | ${(big.seconds / (big.wallMs / 1000)).toFixed(0)}× |`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

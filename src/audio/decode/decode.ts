@@ -8,10 +8,14 @@ import { OGG_BOS, OGG_EOS, firstPacket, parseOggHead, readOggPage, type OggPage 
 import { SNIFF_BYTES, detectContainer } from "../pcm/sniff.js";
 import type { AudioInfo, DecodeLimits, DecodedAudio, PlanarChunk } from "../pcm/types.js";
 import { readWavHeader, wavChunks } from "../pcm/wav.js";
-import { WebmOpusDemuxer, webmOpusToOgg } from "../pcm/webm.js";
+import { WebmDemuxer, webmOpusToOgg } from "../pcm/webm.js";
 import { openWithFfmpeg } from "./ffmpeg.js";
 import type { WorkerCodec } from "./protocol.js";
 import { decodeInWorker } from "./worker-host.js";
+import { openAdts, openAmr, openMp4, openWebmAac, type FramedOptions } from "./open-framed.js";
+import type { Opened } from "./opened.js";
+import { createCipherSpool } from "./spool.js";
+import type { SpoolFactory } from "../pcm/mp4.js";
 
 export interface DecodeOptions {
   /** Overrides for DEFAULT_DECODE_LIMITS. */
@@ -25,23 +29,21 @@ export interface DecodeOptions {
   readonly ffmpegPath?: string;
   /** Decoder worker entry; defaults to the compiled worker.js next to this module. */
   readonly workerUrl?: URL;
+  /**
+   * Which audio track of a multi-track file (MP4/MOV) to decode, 0-based among its audio
+   * tracks; default the first. Video and other tracks are never decoded.
+   */
+  readonly audioTrack?: number;
+  /** Where media read before an MP4's index is held (default: a ciphertext spool in the OS temp dir). */
+  readonly spool?: SpoolFactory;
+  /** Directory for the default ciphertext spool. */
+  readonly spoolDir?: string;
 }
 
 /** Encoded bytes per worker request: small enough to bound one request's output (see docs). */
 const PIECE_BYTES = { flac: 2048, mp3: 16 * 1024 } as const;
-const SUPPORTED = new Set(["wav", "flac", "ogg", "webm", "id3", "mp3"]);
+const SUPPORTED = new Set(["wav", "flac", "ogg", "webm", "id3", "mp3", "amr"]);
 const MAX_ID3_TAGS = 4;
-
-interface Opened {
-  info: AudioInfo;
-  chunks: AsyncIterable<PlanarChunk>;
-  /** Truncation check against what the header declared, run when the stream ends. */
-  onEnd?: (frames: number) => void;
-  /** Where the audio data ends, in input bytes, when the header says so exactly (WAV). */
-  declaredEnd?: number;
-  /** Releases resources held before iteration starts (the ffmpeg child). */
-  abort?: () => void;
-}
 
 async function* pieces(r: ByteReader, size: number): AsyncGenerator<Uint8Array, void, undefined> {
   for (;;) {
@@ -129,6 +131,12 @@ async function open(r: ByteReader, limits: DecodeLimits, opts: DecodeOptions): P
     info,
     chunks: decodeInWorker(input, { codec, info, limits, workerUrl: opts.workerUrl }),
   });
+  const framed: FramedOptions = {
+    limits,
+    workerUrl: opts.workerUrl,
+    spool: opts.spool ?? (() => createCipherSpool({ dir: opts.spoolDir })),
+    audioTrack: opts.audioTrack,
+  };
   for (let tags = 0; ; tags++) {
     const atEnd = !(await r.fill(SNIFF_BYTES));
     const head = r.peek(SNIFF_BYTES);
@@ -199,17 +207,35 @@ async function open(r: ByteReader, limits: DecodeLimits, opts: DecodeOptions): P
         return worker(oh.codec, info, oggPieces(r, first));
       }
       case "webm": {
-        const demux = new WebmOpusDemuxer(r);
+        const demux = new WebmDemuxer(r, opts.audioTrack);
         const head = await demux.readHeader();
         const declared = head.info.declaredDurationSec;
+        // WebM durations are rounded to the timecode scale and blocks: allow a quarter second.
+        const onEnd = (frames: number, rate: number): void => {
+          if (declared !== undefined && frames / rate < declared - 0.25) throw endedEarly();
+        };
+        if (head.codec === "aac") {
+          const opened = await openWebmAac(head.info, head.aac, demux.packets(), framed);
+          return {
+            ...opened,
+            onEnd: (frames) => {
+              onEnd(frames, opened.info.sampleRate);
+            },
+          };
+        }
         return {
           ...worker("opus", head.info, webmOpusToOgg(head, demux.packets())),
           onEnd: (frames) => {
-            // WebM durations are rounded to the timecode scale and blocks: allow a quarter second.
-            if (declared !== undefined && frames / 48000 < declared - 0.25) throw endedEarly();
+            onEnd(frames, 48000);
           },
         };
       }
+      case "mp4":
+        return openMp4(r, framed);
+      case "adts":
+        return openAdts(r, framed);
+      case "amr":
+        return openAmr(r, s.amr, framed);
       case "truncated":
         if (SUPPORTED.has(s.format)) throw new VaultError("CORRUPT_AUDIO", "audio header truncated");
         throw new VaultError("UNSUPPORTED_FORMAT", "unsupported audio format");

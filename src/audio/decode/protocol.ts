@@ -1,6 +1,6 @@
 /** Messages between the decoding host (main thread) and the decoder worker. */
 
-export type WorkerCodec = "flac" | "mp3" | "opus" | "vorbis";
+export type WorkerCodec = "flac" | "mp3" | "opus" | "vorbis" | "aac" | "amr_nb" | "amr_wb";
 
 export interface InitMessage {
   readonly type: "init";
@@ -10,11 +10,15 @@ export interface InitMessage {
   readonly sampleRate: number;
   /** The worker stops with TOO_LONG once it has decoded more frames than this. */
   readonly maxFrames: number;
+  /** Codec configuration carried out of band (AAC: the AudioSpecificConfig). */
+  readonly config?: Uint8Array;
 }
 
 export interface DataMessage {
   readonly type: "data";
   readonly bytes: Uint8Array;
+  /** Lengths of the access units packed in `bytes`, for codecs fed whole frames (AAC). */
+  readonly frames?: readonly number[];
 }
 
 export interface EndMessage {
@@ -39,4 +43,11 @@ export interface ErrorMessage {
   readonly message: string;
 }
 
-export type FromWorker = PcmMessage | AckMessage | ErrorMessage;
+/** Sent once, before the init ack: what the decoder will yield (AAC with SBR doubles the rate). */
+export interface FormatMessage {
+  readonly type: "format";
+  readonly sampleRate: number;
+  readonly channels: number;
+}
+
+export type FromWorker = PcmMessage | AckMessage | ErrorMessage | FormatMessage;

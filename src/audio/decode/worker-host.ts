@@ -12,8 +12,13 @@ export function defaultWorkerUrl(): URL {
   return new URL("./worker.js", import.meta.url);
 }
 
+/** One request's input: encoded bytes, or access units packed with their lengths (AAC). */
+export type WorkerPiece = Uint8Array | { readonly bytes: Uint8Array; readonly frames: readonly number[] };
+
 export interface WorkerDecodeOptions {
   readonly codec: WorkerCodec;
+  /** Out-of-band codec configuration (AAC: the AudioSpecificConfig). */
+  readonly config?: Uint8Array | undefined;
   readonly info: AudioInfo;
   readonly limits: DecodeLimits;
   /** Override for the worker entry (tests run the sources, which have no sibling .js). */
@@ -22,17 +27,29 @@ export interface WorkerDecodeOptions {
 
 const MiB = 1024 * 1024;
 
+export interface WorkerDecode {
+  /** What the decoder yields: the header's rate and channels, or the decoder's own (AAC). */
+  readonly sampleRate: number;
+  readonly channels: number;
+  readonly chunks: AsyncGenerator<PlanarChunk, void, undefined>;
+  /** Stops the worker; for a caller that gives up before iterating (a generator never started
+   * does not run its finally block). */
+  readonly release: () => Promise<void>;
+}
+
 /**
  * Decodes a stream of encoded pieces in a worker thread, one piece per request, under a time
  * budget of decodeFloorMs + decodeMsPerMiB per MiB sent + decodeMsPerAudioSec per second decoded.
  * Only time the worker spends on our requests counts (not time spent waiting for input or for
  * the consumer). When the budget runs out the worker is terminated: DECODE_TIMEOUT. At most one
  * piece's output is held at a time, so memory stays bounded whatever the input length.
+ * The worker starts and its decoder initialises before this returns, so the output format is
+ * known; the caller must iterate `chunks` (or call its return()) to release the worker.
  */
-export async function* decodeInWorker(
-  pieces: AsyncIterable<Uint8Array>,
+export async function openWorkerDecode(
+  pieces: AsyncIterable<WorkerPiece>,
   o: WorkerDecodeOptions,
-): AsyncGenerator<PlanarChunk, void, undefined> {
+): Promise<WorkerDecode> {
   const url = o.workerUrl ?? defaultWorkerUrl();
   if (url.protocol === "file:" && !existsSync(fileURLToPath(url))) {
     throw new VaultError("INTERNAL", "decoder worker script not found (build the package)");
@@ -67,10 +84,12 @@ export async function* decodeInWorker(
   let bytesIn = 0;
   let framesOut = 0;
   let usedMs = 0;
+  let outRate = info.sampleRate;
+  let outChannels = info.channels;
   const budgetMs = (): number =>
     limits.decodeFloorMs +
     (limits.decodeMsPerMiB * bytesIn) / MiB +
-    (limits.decodeMsPerAudioSec * framesOut) / info.sampleRate;
+    (limits.decodeMsPerAudioSec * framesOut) / outRate;
 
   const request = async (msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<PlanarChunk[]> => {
     const started = performance.now();
@@ -105,6 +124,19 @@ export async function* decodeInWorker(
         usedMs += performance.now() - started;
         return out;
       }
+      if (m.type === "format") {
+        if (
+          !Number.isInteger(m.sampleRate) ||
+          !Number.isInteger(m.channels) ||
+          m.sampleRate < 1 ||
+          m.channels < 1
+        ) {
+          throw new VaultError("INTERNAL", "decoder worker sent a malformed format");
+        }
+        outRate = m.sampleRate;
+        outChannels = m.channels;
+        continue;
+      }
       const chans = m.channels;
       if (!Array.isArray(chans) || !chans.every((c) => c instanceof Float32Array)) {
         throw new VaultError("INTERNAL", "decoder worker sent a malformed chunk");
@@ -114,6 +146,10 @@ export async function* decodeInWorker(
     }
   };
 
+  const release = async (): Promise<void> => {
+    worker.removeAllListeners("exit");
+    await worker.terminate();
+  };
   try {
     await request({
       type: "init",
@@ -121,16 +157,35 @@ export async function* decodeInWorker(
       channels: info.channels,
       sampleRate: info.sampleRate,
       maxFrames: Math.floor(limits.maxDurationSec * info.sampleRate),
+      ...(o.config ? { config: new Uint8Array(o.config) } : {}),
     });
-    for await (const piece of pieces) {
-      // Copy so the transfer never detaches the caller's buffer (or a larger one behind a view).
-      const copy = new Uint8Array(piece);
-      bytesIn += copy.length;
-      yield* await request({ type: "data", bytes: copy }, [copy.buffer]);
-    }
-    yield* await request({ type: "end" });
-  } finally {
-    worker.removeAllListeners("exit");
-    await worker.terminate();
+  } catch (e) {
+    await release();
+    throw e;
   }
+  async function* chunks(): AsyncGenerator<PlanarChunk, void, undefined> {
+    try {
+      for await (const piece of pieces) {
+        const bytes = piece instanceof Uint8Array ? piece : piece.bytes;
+        // Copy so the transfer never detaches the caller's buffer (or a larger one behind a view).
+        const copy = new Uint8Array(bytes);
+        bytesIn += copy.length;
+        const frames = piece instanceof Uint8Array ? {} : { frames: [...piece.frames] };
+        yield* await request({ type: "data", bytes: copy, ...frames }, [copy.buffer]);
+      }
+      yield* await request({ type: "end" });
+    } finally {
+      await release();
+    }
+  }
+  return { sampleRate: outRate, channels: outChannels, chunks: chunks(), release };
+}
+
+/** The streaming form for callers whose header already fixes the output format. */
+export async function* decodeInWorker(
+  pieces: AsyncIterable<WorkerPiece>,
+  o: WorkerDecodeOptions,
+): AsyncGenerator<PlanarChunk, void, undefined> {
+  const d = await openWorkerDecode(pieces, o);
+  yield* d.chunks;
 }

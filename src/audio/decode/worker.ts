@@ -41,12 +41,29 @@ function checkLevels(chans: readonly Float32Array[]): void {
   }
 }
 
+async function decodeChecked(
+  codec: CodecAdapter,
+  bytes: Uint8Array,
+  frames: readonly number[] | undefined,
+): Promise<DecodedBlock> {
+  try {
+    return await codec.decode(bytes, frames);
+  } catch (e) {
+    // Only the adapters' own checks carry a message fit for the caller.
+    const { CodecFailure } = await import("./codecs.js");
+    if (e instanceof CodecFailure) throw new Failure("CORRUPT_AUDIO", e.message);
+    throw e;
+  }
+}
+
 function serve(port: MessagePort): void {
   // The WASM decoders log frame errors to the console: keep input-derived text out of the logs.
   const silent = (): void => undefined;
   Object.assign(console, { error: silent, warn: silent, log: silent });
 
   let init: InitMessage | null = null;
+  /** Output rate and channels: the init message's, or what the decoder reported (AAC). */
+  let format = { sampleRate: 0, channels: 0 };
   let codec: CodecAdapter | null = null;
   let frames = 0;
   let failed = false;
@@ -60,16 +77,17 @@ function serve(port: MessagePort): void {
     if (d.errors.length > 0) throw new Failure("CORRUPT_AUDIO", "decoder reported damaged frames");
     const n = d.samplesDecoded;
     if (n === 0 || !init) return;
-    if (d.sampleRate !== init.sampleRate)
+    if (d.sampleRate !== format.sampleRate)
       throw new Failure("CORRUPT_AUDIO", "sample rate changed mid-stream");
     let chans = d.channelData.map((c) => (c.length === n ? c : c.subarray(0, n)));
     // mpg123 always yields two channels; a mono stream's second one is a copy.
     if (init.codec === "mp3" && init.channels === 1 && chans.length === 2) chans = [chans[0]!];
-    if (chans.length !== init.channels)
+    if (chans.length !== format.channels)
       throw new Failure("CORRUPT_AUDIO", "channel count changed mid-stream");
     if (init.codec !== "flac") checkLevels(chans);
     frames += n;
-    if (frames > init.maxFrames) throw new Failure("TOO_LONG", "audio exceeds the duration limit");
+    if (frames > (init.maxFrames * format.sampleRate) / init.sampleRate)
+      throw new Failure("TOO_LONG", "audio exceeds the duration limit");
     const buffers = new Set<ArrayBuffer>();
     for (const c of chans) buffers.add(c.buffer as ArrayBuffer);
     post({ type: "pcm", channels: chans }, [...buffers]);
@@ -80,14 +98,21 @@ function serve(port: MessagePort): void {
     switch (m.type) {
       case "init": {
         init = m;
-        const { createCodec } = await import("./codecs.js");
-        codec = createCodec(m.codec);
-        await codec.ready;
+        const { createCodec, CodecFailure } = await import("./codecs.js");
+        try {
+          codec = createCodec(m.codec, m);
+          await codec.ready;
+          format = codec.format ? codec.format() : { sampleRate: m.sampleRate, channels: m.channels };
+        } catch (e) {
+          if (e instanceof CodecFailure) throw new Failure("CORRUPT_AUDIO", e.message);
+          throw e;
+        }
+        post({ type: "format", ...format });
         break;
       }
       case "data":
         if (!codec) throw new Failure("INTERNAL", "decoder not initialised");
-        emit(await codec.decode(m.bytes));
+        emit(await decodeChecked(codec, m.bytes, m.frames));
         break;
       case "end":
         if (!codec) throw new Failure("INTERNAL", "decoder not initialised");

@@ -166,6 +166,11 @@ export class FeaturePipeline {
     }
   }
 
+  /** Speech found so far while streaming (see VadFrameProcessor.progress). */
+  speechProgress(): { readonly decidedSec: number; readonly speechSec: number } {
+    return this.vad.progress();
+  }
+
   /** Ends the stream and returns the utterance-level report. */
   finish(): FeatureReport {
     if (this.finished) throw new VaultError("INVALID_ARGUMENT", "pipeline: finish called twice");

@@ -156,6 +156,8 @@ export class VadFrameProcessor {
   private readonly bandCount: Float64Array;
   /** Frames received. */
   private received = 0;
+  /** Frames decided so far, and those of them inside speech (a running lower bound on speech). */
+  private speechFrames = 0;
   /** Next frame to decide. */
   private nextDecide = 0;
   // Segment state machine.
@@ -279,7 +281,10 @@ export class VadFrameProcessor {
         this.inSpeech = true;
         this.segStart = c - this.run + 1;
       }
-      if (this.inSpeech) this.lastSpeech = c;
+      if (this.inSpeech) {
+        this.lastSpeech = c;
+        this.speechFrames++;
+      }
     } else {
       this.run = 0;
       if (this.inSpeech && ++this.silence > o.hangoverFrames) this.closeSegment();
@@ -301,6 +306,18 @@ export class VadFrameProcessor {
       this.segs.pop();
     }
     this.segs.push([s, e]);
+  }
+
+  /**
+   * While streaming: seconds decided so far and seconds of speech among them. Counts every frame
+   * inside a speech run, including runs that finish() later drops as too short, so it errs
+   * towards "speech was found" (a caller that gives up on too little speech gives up later).
+   */
+  progress(): { readonly decidedSec: number; readonly speechSec: number } {
+    return {
+      decidedSec: this.nextDecide * this.frameShiftSec,
+      speechSec: this.speechFrames * this.frameShiftSec,
+    };
   }
 
   /** Flushes pending decisions; `numSamples` is the stream length for duration and clamping. */

@@ -1,10 +1,13 @@
+import { isAdtsSync } from "./aac.js";
+import { amrMagic } from "./amr.js";
 import { ascii, isMpegSync } from "./mpeg-header.js";
 
 /** How many leading bytes detectContainer wants to see (fewer is fine at end of stream). */
 export const SNIFF_BYTES = 4096;
 
 export type Sniffed =
-  | { readonly kind: "wav" | "flac" | "ogg" | "webm" | "mp3" }
+  | { readonly kind: "wav" | "flac" | "ogg" | "webm" | "mp3" | "mp4" | "adts" }
+  | { readonly kind: "amr"; readonly amr: "amr_nb" | "amr_wb" }
   /** An ID3v2 tag of this many bytes precedes the real container. */
   | { readonly kind: "id3"; readonly tagBytes: number }
   /** A recognised container or codec that is not supported natively. */
@@ -49,16 +52,23 @@ export function detectContainer(head: Uint8Array, atEnd: boolean): Sniffed {
     const footer = (head[5]! & 0x10) !== 0 ? 10 : 0;
     return { kind: "id3", tagBytes: 10 + size + footer };
   }
-  if (ascii(head, 0, 5) === "#!AMR") return { kind: "unsupported", format: "amr" };
+  if (ascii(head, 0, 5) === "#!AMR") {
+    const m = amrMagic(head);
+    if (m === "amr_nb" || m === "amr_wb") return { kind: "amr", amr: m };
+    if (m === "multichannel") return { kind: "unsupported", format: "multichannel amr" };
+    if (m === "truncated") return { kind: "truncated", format: "amr" };
+    return { kind: "unknown" };
+  }
   if (s4 === "FORM") return { kind: "unsupported", format: "aiff" };
-  if (ascii(head, 4, 4) === "ftyp") return { kind: "unsupported", format: "mp4" };
+  // ISO BMFF (MP4, M4A, MOV, 3GP): 'ftyp' first, or a bare QuickTime movie starting with
+  // 'moov' or 'wide' (ISO/IEC 14496-12 §4.3; QuickTime File Format).
+  const box = ascii(head, 4, 4);
+  if (box === "ftyp" || box === "moov" || box === "wide") return { kind: "mp4" };
   if (s4 === "caff") return { kind: "unsupported", format: "caf" };
   if (s4 === "wvpk") return { kind: "unsupported", format: "wavpack" };
   if (s4 === "MAC ") return { kind: "unsupported", format: "ape" };
   if (s4 === ".snd") return { kind: "unsupported", format: "au" };
-  if (head.length >= 2 && head[0] === 0xff && (head[1]! & 0xf6) === 0xf0) {
-    return { kind: "unsupported", format: "aac" };
-  }
+  if (isAdtsSync(head)) return { kind: "adts" };
   if (isMpegSync(head, 0, atEnd)) return { kind: "mp3" };
   for (const [magic, format] of PREFIXES) {
     const n = Math.min(head.length, magic.length);

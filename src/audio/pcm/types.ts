@@ -4,7 +4,7 @@
  */
 
 /** Containers recognised by their magic bytes (never by file name). */
-export type Container = "wav" | "flac" | "mp3" | "ogg" | "webm" | "ffmpeg";
+export type Container = "wav" | "flac" | "mp3" | "ogg" | "webm" | "mp4" | "3gp" | "adts" | "amr" | "ffmpeg";
 
 /** Codecs delivered by the supported containers. */
 export type Codec =
@@ -19,7 +19,10 @@ export type Codec =
   | "flac"
   | "mp3"
   | "vorbis"
-  | "opus";
+  | "opus"
+  | "aac"
+  | "amr_nb"
+  | "amr_wb";
 
 /** What the header says, known before the first sample is decoded. */
 export interface AudioInfo {

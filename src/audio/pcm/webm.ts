@@ -1,11 +1,13 @@
 import { VaultError } from "../../errors.js";
 import type { ByteReader } from "./byte-reader.js";
 import { OGG_BOS, OGG_EOS, opusPacketSamples, parseOggHead, writeOggPage } from "./ogg.js";
+import { parseAudioSpecificConfig, type AacConfig } from "./aac.js";
 import type { AudioInfo } from "./types.js";
 
 /**
- * Streaming WebM/Matroska demuxer for the first Opus audio track, plus a remuxer to Ogg Opus so
- * the bounded chunked Ogg Opus decoder can decode it. Segment and Cluster are entered whatever
+ * Streaming WebM/Matroska demuxer for one Opus or AAC audio track (the first by default), plus a
+ * remuxer to Ogg Opus so the bounded chunked Ogg Opus decoder can decode Opus; AAC frames go to
+ * the AAC decoder with the track's AudioSpecificConfig (CodecPrivate). Segment and Cluster are entered whatever
  * their size (MediaRecorder writes "unknown" sizes); other top-level elements are skipped
  * without buffering; blocks of other tracks (video) are skipped after reading their track number.
  * DiscardPadding becomes the end granule of the last Ogg page, so the decoder trims it.
@@ -125,9 +127,18 @@ function text(b: Uint8Array): string {
 
 export interface WebmOpusHeader {
   readonly info: AudioInfo;
+  readonly codec: "opus";
   /** The OpusHead packet from CodecPrivate. */
   readonly opusHead: Uint8Array;
 }
+
+export interface WebmAacHeader {
+  readonly info: AudioInfo;
+  readonly codec: "aac";
+  readonly aac: AacConfig;
+}
+
+export type WebmHeader = WebmOpusHeader | WebmAacHeader;
 
 export interface WebmPacket {
   readonly frame: Uint8Array;
@@ -182,14 +193,17 @@ export function blockFrames(b: Uint8Array): { track: number; frames: Uint8Array[
   return { track: tn.value, frames };
 }
 
-export class WebmOpusDemuxer {
+export class WebmDemuxer {
   readonly #r: ByteReader;
+  readonly #audioTrack: number;
   #track = -1;
   #seenEbml = false;
   #done = false;
 
-  constructor(r: ByteReader) {
+  /** audioTrack: which audio track, 0-based among the file's audio tracks (default 0). */
+  constructor(r: ByteReader, audioTrack = 0) {
     this.#r = r;
+    this.#audioTrack = audioTrack;
   }
 
   /** Element header at the reader; null at a clean end of stream. */
@@ -217,8 +231,8 @@ export class WebmOpusDemuxer {
     if ((await this.#r.skip(size)) < size) throw corrupt("WebM element truncated");
   }
 
-  /** Reads up to and including Tracks; returns what the first Opus track declares. */
-  async readHeader(): Promise<WebmOpusHeader> {
+  /** Reads up to and including Tracks; returns what the chosen audio track declares. */
+  async readHeader(): Promise<WebmHeader> {
     let timecodeScale = 1e6;
     let durationTicks: number | undefined;
     for (;;) {
@@ -244,18 +258,32 @@ export class WebmOpusDemuxer {
           break;
         case ID.Tracks: {
           const head = this.#pickTrack(await this.#body(h.size, MAX_HEADER_ELEMENT));
+          // The segment's duration spans every track: it bounds the audio only when audio is all.
           const declared =
-            durationTicks !== undefined && Number.isFinite(durationTicks) && durationTicks > 0
-              ? (durationTicks * timecodeScale) / 1e9
-              : undefined;
+            durationTicks !== undefined &&
+            Number.isFinite(durationTicks) &&
+            durationTicks > 0 &&
+            head.onlyTrack
+              ? { declaredDurationSec: (durationTicks * timecodeScale) / 1e9 }
+              : {};
+          if (head.codec === "aac") {
+            const info: AudioInfo = {
+              container: "webm",
+              codec: "aac",
+              sampleRate: head.aac.coreRate,
+              channels: Math.max(1, head.aac.channelConfig),
+              ...declared,
+            };
+            return { info, codec: "aac", aac: head.aac };
+          }
           const info: AudioInfo = {
             container: "webm",
             codec: "opus",
             sampleRate: 48000,
             channels: head.channels,
-            ...(declared === undefined ? {} : { declaredDurationSec: declared }),
+            ...declared,
           };
-          return { info, opusHead: head.opusHead };
+          return { info, codec: "opus", opusHead: head.opusHead };
         }
         case ID.Cluster:
         case ID.SimpleBlock:
@@ -268,26 +296,44 @@ export class WebmOpusDemuxer {
     }
   }
 
-  #pickTrack(tracks: Uint8Array): { channels: number; opusHead: Uint8Array } {
-    const codecs: string[] = [];
-    for (const t of children(tracks)) {
+  #pickTrack(tracks: Uint8Array): (
+    { codec: "opus"; channels: number; opusHead: Uint8Array } | { codec: "aac"; aac: AacConfig }
+  ) & {
+    onlyTrack: boolean;
+  } {
+    let audio = 0;
+    let total = 0;
+    const entries = children(tracks);
+    const onlyTrack = entries.filter((t) => t.id === ID.TrackEntry).length === 1;
+    for (const t of entries) {
       if (t.id !== ID.TrackEntry) continue;
+      total++;
       const f = children(t.body);
       const get = (id: number): Uint8Array | undefined => f.find((c) => c.id === id)?.body;
-      if (uint(get(ID.TrackType) ?? new Uint8Array()) !== 2) continue;
+      if (uint(get(ID.TrackType) ?? new Uint8Array()) !== 2) continue; // video, subtitles: skipped
+      if (audio++ !== this.#audioTrack) continue;
       const codec = text(get(ID.CodecID) ?? new Uint8Array());
-      codecs.push(codec);
-      if (codec !== "A_OPUS") continue;
       const priv = get(ID.CodecPrivate);
-      if (!priv) throw corrupt("WebM Opus track has no OpusHead");
-      const head = parseOggHead(priv);
       this.#track = uint(get(ID.TrackNumber) ?? new Uint8Array());
-      return { channels: head.channels, opusHead: new Uint8Array(priv) };
+      // Matroska codec ids: A_OPUS; A_AAC with the AudioSpecificConfig as CodecPrivate.
+      if (codec === "A_OPUS") {
+        if (!priv) throw corrupt("WebM Opus track has no OpusHead");
+        const head = parseOggHead(priv);
+        return { codec: "opus", channels: head.channels, opusHead: new Uint8Array(priv), onlyTrack };
+      }
+      if (codec === "A_AAC" || codec.startsWith("A_AAC/")) {
+        if (!priv) throw corrupt("Matroska AAC track has no AudioSpecificConfig");
+        return { codec: "aac", aac: parseAudioSpecificConfig(priv), onlyTrack };
+      }
+      throw new VaultError("UNSUPPORTED_FORMAT", `unsupported WebM audio codec (${codec.slice(0, 32)})`);
     }
-    throw new VaultError(
-      "UNSUPPORTED_FORMAT",
-      codecs.length ? "unsupported WebM audio codec" : "WebM has no audio track",
-    );
+    if (audio > 0) {
+      throw new VaultError(
+        "INVALID_ARGUMENT",
+        `audio track ${this.#audioTrack + 1} requested; the file has ${audio}`,
+      );
+    }
+    throw new VaultError("NO_AUDIO", total > 0 ? "the file has no audio track" : "the file has no tracks");
   }
 
   /** Opus frames of the chosen track, in stream order. */

@@ -17,6 +17,8 @@ function summary(file: string, r: IngestResult): string {
 interface IngestOptions {
   readonly subject: string;
   readonly queue?: boolean;
+  readonly name?: string;
+  readonly track?: string;
   readonly externalId?: string;
   readonly kind?: string;
   readonly recordedAt?: string;
@@ -35,8 +37,12 @@ async function fileSize(io: CliIo, file: string): Promise<number> {
 export function registerIngest(program: Command, io: CliIo, globals: () => GlobalOptions): void {
   program
     .command("ingest <files...>")
-    .description("abstract recordings into derivations; raw audio is dropped unless retention keeps it")
+    .description(
+      "abstract recordings into derivations; raw audio is dropped unless retention keeps it (`-` reads standard input)",
+    )
     .requiredOption("--subject <id>")
+    .option("--name <label>", "what to call standard input (`-`) in the output; never stored")
+    .option("--track <n>", "which audio track of a multi-track file (MP4, MOV, MKV) to take, from 1")
     .option(
       "--queue",
       "store each file encrypted and queue it for `voxvault worker` instead of ingesting here",
@@ -49,6 +55,18 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
       let failed = 0;
       if (o.externalId !== undefined && files.length > 1)
         throw new VaultError("USAGE", "--external-id names one recording: give one file");
+      const stdinCount = files.filter((f) => f === "-").length;
+      if (stdinCount > 1) throw new VaultError("USAGE", "standard input (-) can be read once");
+      if (stdinCount > 0 && o.queue) {
+        throw new VaultError(
+          "USAGE",
+          "--queue needs the file's size up front: give a file, not standard input",
+        );
+      }
+      if (o.name !== undefined && stdinCount === 0)
+        throw new VaultError("USAGE", "--name labels standard input (-)");
+      const audioTrack = parseTrack(o.track);
+      const label = (file: string): string => (file === "-" ? (o.name ?? "stdin") : file);
       const metadata = {
         ...(o.externalId !== undefined ? { externalId: o.externalId } : {}),
         ...(o.kind !== undefined ? { kind: o.kind } : {}),
@@ -64,7 +82,8 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
           }
           return;
         }
-        for (const file of files) {
+        for (const input of files) {
+          const file = label(input);
           const progress =
             io.isTty && !g.json
               ? (s: number) => io.stderr.write(`\r${path.basename(file)}: ${s.toFixed(0)} s decoded`)
@@ -72,9 +91,10 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
           try {
             const r = await v.recordings.ingest({
               subjectId: o.subject,
-              source: await openInput(io, file),
+              source: input === "-" ? readStdin(io) : await openInput(io, file),
               onProgress: progress,
               metadata,
+              ...(audioTrack !== undefined ? { audioTrack } : {}),
             });
             if (progress) io.stderr.write("\r\x1b[K");
             if (g.json) writeLine(io.stdout, JSON.stringify({ file, ...r }));
@@ -107,12 +127,15 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
     .command("verify-speaker <file>")
     .description("compare a new recording with the subject's enrolled templates (protected domain)")
     .requiredOption("--subject <id>")
-    .action(async (file: string, o: { subject: string }) => {
+    .option("--track <n>", "which audio track of a multi-track file to take, from 1")
+    .action(async (file: string, o: { subject: string; track?: string }) => {
       const g = globals();
+      const audioTrack = parseTrack(o.track);
       await withVault(io, g, async (v) => {
         const r = await v.recordings.verifySpeaker({
           subjectId: o.subject,
-          source: await openInput(io, file),
+          source: file === "-" ? readStdin(io) : await openInput(io, file),
+          ...(audioTrack !== undefined ? { audioTrack } : {}),
         });
         output(io, g, { score: r.score, threshold: r.threshold, match: r.match }, () => [
           `${r.match ? "MATCH" : "NO MATCH"}: score ${r.score.toFixed(4)} (threshold ${r.threshold.toFixed(4)}, ${r.templates} enrolled templates)`,
@@ -221,6 +244,27 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
         ]);
       });
     });
+}
+
+/** `--track N` (1-based, as people count) to the decoder's 0-based audio track index. */
+function parseTrack(track: string | undefined): number | undefined {
+  if (track === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,2}$/.test(track)) throw new VaultError("USAGE", "--track takes a track number from 1");
+  return Number(track) - 1;
+}
+
+/** Standard input as the recording: a pipe, a file or a terminal; read errors are FILE_UNREADABLE. */
+function readStdin(io: CliIo): AsyncIterable<Uint8Array> {
+  const stream = io.stdin;
+  return (async function* () {
+    try {
+      for await (const chunk of stream) {
+        yield typeof chunk === "string" ? new TextEncoder().encode(chunk) : (chunk as Uint8Array);
+      }
+    } catch (e) {
+      throw unreadable(e);
+    }
+  })();
 }
 
 /**

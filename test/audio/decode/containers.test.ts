@@ -4,6 +4,9 @@ import { describe, expect, it } from "vitest";
 import { ByteReader } from "../../../src/audio/pcm/byte-reader.js";
 import { parseMpegHeader } from "../../../src/audio/pcm/mpeg-header.js";
 import { OGG_EOS, opusPacketSamples, readOggPage, writeOggPage } from "../../../src/audio/pcm/ogg.js";
+import { parseAdtsHeader, parseAudioSpecificConfig } from "../../../src/audio/pcm/aac.js";
+import { amrFrameBytes, amrMagic, countAmrFrames } from "../../../src/audio/pcm/amr.js";
+import { childBoxes, parseBoxHeader } from "../../../src/audio/pcm/mp4-boxes.js";
 import { detectContainer } from "../../../src/audio/pcm/sniff.js";
 import { blockFrames } from "../../../src/audio/pcm/webm.js";
 import { REPO, bytesOf, expectCode } from "./fixtures.js";
@@ -34,10 +37,13 @@ describe("container detection by magic bytes", () => {
     ["EBML", pad([0x1a, 0x45, 0xdf, 0xa3]), "webm"],
     ["MPEG audio frames", mp3Frames(), "mp3"],
     ["ID3v2", pad([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 1, 0]), "id3"],
-    ["AMR", pad(ascii("#!AMR\n")), "unsupported"],
+    ["AMR-NB", pad(ascii("#!AMR\n")), "amr"],
+    ["AMR-WB", pad(ascii("#!AMR-WB\n")), "amr"],
+    ["multichannel AMR", pad(ascii("#!AMR_MC1.0\n")), "unsupported"],
     ["AIFF", pad(ascii("FORM\0\0\0\0AIFF")), "unsupported"],
-    ["MP4/M4A", pad(ascii("\0\0\0\x20ftypM4A ")), "unsupported"],
-    ["AAC ADTS", pad([0xff, 0xf1, 0x50, 0x80]), "unsupported"],
+    ["MP4/M4A", pad(ascii("\0\0\0\x20ftypM4A ")), "mp4"],
+    ["bare QuickTime movie", pad(ascii("\0\0\0\x08wide\0\0\0\0mdat")), "mp4"],
+    ["AAC ADTS", pad([0xff, 0xf1, 0x50, 0x80]), "adts"],
     ["RIFX", pad(ascii("RIFX\0\0\0\0WAVE")), "unsupported"],
     ["text", ascii("just some text that happens to be long enough to sniff"), "unknown"],
     ["a lone MPEG sync word", pad([0xff, 0xfb, 0x90, 0x44], 4096), "unknown"],
@@ -65,6 +71,112 @@ describe("container detection by magic bytes", () => {
       frameBytes: 417,
     });
     expect(parseMpegHeader(new Uint8Array([0xff, 0xfb, 0xf0, 0]))).toBeNull(); // bad bitrate index
+  });
+});
+
+describe("AAC configuration (ISO/IEC 14496-3 §1.6.2.1, §1.A.2.2.1)", () => {
+  it("reads AAC-LC, explicit HE-AAC v1/v2 and escape-coded rates", () => {
+    // LC, 44.1 kHz (index 4), stereo
+    expect(parseAudioSpecificConfig(new Uint8Array([0x12, 0x10]))).toMatchObject({
+      objectType: 2,
+      coreRate: 44100,
+      channelConfig: 2,
+    });
+    // SBR (5) at 24 kHz core (index 6), mono, extension rate index 3 (48 kHz), core LC
+    const sbr = parseAudioSpecificConfig(new Uint8Array([0x2b, 0x09, 0x88, 0x00]));
+    expect(sbr).toMatchObject({ objectType: 5, coreRate: 24000, channelConfig: 1 });
+    // PS (29): HE-AAC v2
+    const ps = new Uint8Array([0xeb, 0x09, 0x88, 0x00]);
+    expect(parseAudioSpecificConfig(ps).objectType).toBe(29);
+    // explicit 24-bit rate (index 15): 16000 Hz
+    const esc = new Uint8Array([0x17, 0x80, 0x1f, 0x40, 0x08]);
+    expect(parseAudioSpecificConfig(esc)).toMatchObject({ coreRate: 16000, channelConfig: 1 });
+  });
+
+  it("refuses what no AAC decoder could use", async () => {
+    const parse = (b: number[]) => () =>
+      Promise.resolve().then(() => parseAudioSpecificConfig(new Uint8Array(b)));
+    await expectCode(parse([0x16, 0x90]), "CORRUPT_AUDIO"); // sampling index 13
+    await expectCode(parse([0x12]), "CORRUPT_AUDIO");
+    await expectCode(parse([0x3a, 0x10]), "UNSUPPORTED_FORMAT"); // object type 7
+    await expectCode(parse([0x12, 0x40]), "CORRUPT_AUDIO"); // channel configuration 8
+  });
+
+  it("parses ADTS headers into the equivalent AudioSpecificConfig", () => {
+    // LC, 16 kHz (index 8), mono, no CRC, frame length 200
+    const len = 200;
+    const h = new Uint8Array([
+      0xff,
+      0xf1,
+      0x60,
+      0x40 | (len >> 11),
+      (len >> 3) & 0xff,
+      ((len & 7) << 5) | 0x1f,
+      0xfc,
+    ]);
+    const f = parseAdtsHeader(h)!;
+    expect(f).toMatchObject({ headerBytes: 7, frameBytes: 200 });
+    expect(parseAudioSpecificConfig(f.asc)).toMatchObject({
+      objectType: 2,
+      coreRate: 16000,
+      channelConfig: 1,
+    });
+    const shortLen = h.slice();
+    shortLen[4] = 0;
+    shortLen[5] = 0x1f;
+    expect(() => parseAdtsHeader(shortLen)).toThrow(/shorter than its header/);
+  });
+});
+
+describe("AMR storage format (RFC 4867 §5)", () => {
+  it("recognises both magics and refuses reserved frame types", () => {
+    expect(amrMagic(ascii("#!AMR\n\x3c"))).toBe("amr_nb");
+    expect(amrMagic(ascii("#!AMR-WB\n"))).toBe("amr_wb");
+    expect(amrMagic(ascii("#!AM"))).toBe("truncated");
+    expect(amrFrameBytes("amr_nb", 7 << 3)).toBe(32);
+    expect(amrFrameBytes("amr_wb", 8 << 3)).toBe(61);
+    expect(amrFrameBytes("amr_nb", 15 << 3)).toBe(1);
+    expect(() => amrFrameBytes("amr_nb", 9 << 3)).toThrow(/reserved/);
+    expect(() => amrFrameBytes("amr_wb", 10 << 3)).toThrow(/reserved/);
+    const two = new Uint8Array(33);
+    two[0] = 7 << 3;
+    two[32] = 15 << 3;
+    expect(countAmrFrames("amr_nb", two)).toBe(2);
+    expect(() => countAmrFrames("amr_nb", two.subarray(0, 20))).toThrow(/inside a frame/);
+  });
+});
+
+describe("ISO BMFF boxes (ISO/IEC 14496-12 §4.2)", () => {
+  it("reads 32-bit, 64-bit and to-the-end sizes and refuses sizes that lie", () => {
+    expect(parseBoxHeader(new Uint8Array([0, 0, 0, 16, ...ascii("free"), 0, 0, 0, 0, 0, 0, 0, 0]))).toEqual({
+      type: "free",
+      headerBytes: 8,
+      bodyBytes: 8,
+    });
+    const big = new Uint8Array([0, 0, 0, 1, ...ascii("mdat"), 0, 0, 0, 1, 0, 0, 0, 0]);
+    expect(parseBoxHeader(big)).toEqual({ type: "mdat", headerBytes: 16, bodyBytes: 2 ** 32 - 16 });
+    expect(parseBoxHeader(new Uint8Array([0, 0, 0, 0, ...ascii("mdat")]))!.bodyBytes).toBeNull();
+    const huge = new Uint8Array([
+      0,
+      0,
+      0,
+      1,
+      ...ascii("free"),
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+    ]);
+    expect(() => parseBoxHeader(huge)).toThrow(/absurd/);
+    expect(() => parseBoxHeader(new Uint8Array([0, 0, 0, 4, ...ascii("free")]))).toThrow(
+      /smaller than its header/,
+    );
+    const child = new Uint8Array([0, 0, 0, 40, ...ascii("trak")]);
+    expect(() => childBoxes(child)).toThrow(/overruns its parent/);
   });
 });
 

@@ -78,7 +78,7 @@ describe("decoder worker", () => {
 
   it("the ffmpeg fallback is time-bounded too, and absent ffmpeg is UNSUPPORTED_FORMAT", async () => {
     const amr = new Uint8Array(300_000).fill(0x3c); // more than a pipe buffer, so writes block
-    amr.set(new TextEncoder().encode("#!AMR\n"));
+    amr.set(new TextEncoder().encode("FORM\0\x04\x93\xe8AIFF")); // AIFF: no native decoder
     const hang = join(t.dir, "hanging-ffmpeg.sh");
     writeFileSync(hang, "#!/bin/sh\nexec sleep 30\n", { mode: 0o755 });
     const limits = { decodeFloorMs: 300, decodeMsPerMiB: 0, decodeMsPerAudioSec: 0 };

@@ -1,0 +1,397 @@
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  decodeAudio,
+  decodeToMono16k,
+  resampleBuffer,
+  type DecodeOptions,
+} from "../../../src/audio/decode/index.js";
+import { createCipherSpool } from "../../../src/audio/decode/spool.js";
+import type { Spool } from "../../../src/audio/pcm/mp4.js";
+import { isVaultError } from "../../../src/errors.js";
+import {
+  bytesOf,
+  collectMono,
+  collectPlanar,
+  compiledDecode,
+  expectCode,
+  fileBytes,
+  readWavSimple,
+  run,
+  snrDb,
+  speech,
+  tempDir,
+} from "./fixtures.js";
+import { missingTools } from "./tools.js";
+
+/** Offset of a box's header, walking a path of nested boxes (test-side ISO BMFF walker). */
+function findBox(
+  b: Uint8Array,
+  path: readonly string[],
+  from = 0,
+  to = b.length,
+): { at: number; size: number } {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let off = from;
+  while (off + 8 <= to) {
+    const size = dv.getUint32(off);
+    const type = String.fromCharCode(...b.subarray(off + 4, off + 8));
+    if (type === path[0]) {
+      if (path.length === 1) return { at: off, size };
+      // stsd holds a full-box header and a count before its entries; mp4a 28 bytes of fields
+      const skip = type === "stsd" ? 16 : type === "mp4a" ? 36 : 8;
+      return findBox(b, path.slice(1), off + skip, off + size);
+    }
+    off += size;
+  }
+  throw new Error(`box ${path.join("/")} not found`);
+}
+
+const STBL = ["moov", "trak", "mdia", "minf", "stbl"];
+
+/**
+ * SNR at the best lag within ±maxLag: raw ADTS keeps the decoder's delay (no edit list to trim
+ * it) and AMR its codec delay, so those are compared where they line up; the lag is returned too.
+ */
+function alignedSnr(test: Float32Array, ref: Float32Array, maxLag: number): { lag: number; snr: number } {
+  let best = -Infinity;
+  let lag = 0;
+  for (let l = -maxLag; l <= maxLag; l++) {
+    let c = 0;
+    for (let i = maxLag; i < Math.min(ref.length, test.length) - maxLag; i += 4) c += ref[i]! * test[i + l]!;
+    if (c > best) {
+      best = c;
+      lag = l;
+    }
+  }
+  const shifted = lag >= 0 ? test.subarray(lag) : new Float32Array([...new Float32Array(-lag), ...test]);
+  return { lag, snr: snrDb(shifted, ref, maxLag) };
+}
+
+const skip = missingTools("flite", "sox", "ffmpeg");
+const TEXT = "An interview recorded on a phone. The quick brown fox jumps over the lazy dog, twice over.";
+
+describe.skipIf(skip !== null)(`MP4, M4A, MOV, 3GP, Matroska, ADTS and AMR ${skip ?? ""}`, () => {
+  const t = tempDir();
+  let opts: DecodeOptions;
+  let ref16: Float32Array;
+  let ref8as16: Float32Array; // the 8 kHz source the AMR files were made from, at 16 kHz
+  const f = (name: string): string => join(t.dir, name);
+  const ff = (...args: string[]): void => {
+    run("ffmpeg", ["-loglevel", "error", "-y", ...args]);
+  };
+
+  beforeAll(() => {
+    opts = { workerUrl: compiledDecode().workerUrl };
+    const base = speech(t.dir, TEXT);
+    ref16 = readWavSimple(base).data;
+    run("sox", [base, "-r", "8000", f("s8.wav")]);
+    ref8as16 = resampleBuffer(readWavSimple(f("s8.wav")).data, 8000, 16000);
+    run("sox", [base, "-r", "44100", "-c", "2", f("s44.wav")]);
+    const video = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25"];
+    ff("-i", base, "-c:a", "aac", "-b:a", "64k", f("end.m4a")); // moov after mdat (ffmpeg's default)
+    ff("-i", f("s44.wav"), "-c:a", "aac", "-movflags", "+faststart", f("fast.m4a"));
+    ff("-i", base, "-c:a", "aac", "-movflags", "frag_keyframe+empty_moov", f("frag.mp4"));
+    ff(...video, "-i", base, "-shortest", "-c:v", "libx264", "-c:a", "aac", f("video.mp4"));
+    ff("-i", f("video.mp4"), "-c", "copy", f("video.mov"));
+    ff(...video, "-i", base, "-shortest", "-c:v", "libx264", "-c:a", "aac", f("video.mkv"));
+    ff(...video, "-i", base, "-shortest", "-c:v", "libvpx", "-c:a", "libopus", f("video.webm"));
+    ff(...video, "-t", "2", "-c:v", "libx264", f("video-only.mp4"));
+    ff(...video, "-t", "2", "-c:v", "libvpx", f("video-only.webm"));
+    ff("-i", base, "-c:a", "aac", f("s.aac"));
+    run("sox", [f("s8.wav"), "-C", "7", "-t", "amr-nb", f("s.amr")]); // 12.2 kbit/s
+    ff("-i", f("s.amr"), "-c:a", "copy", f("s.3gp"));
+    // two audio tracks: the contractor on the first, a tone on the second
+    ff(
+      "-i",
+      base,
+      "-f",
+      "lavfi",
+      "-i",
+      "sine=f=440:d=3",
+      "-map",
+      "0:a",
+      "-map",
+      "1:a",
+      "-c:a",
+      "aac",
+      f("two.m4a"),
+    );
+  });
+  afterAll(t.cleanup);
+
+  /** name, header facts, reference, minimum SNR (dB), largest lag accepted (samples at 16 kHz) */
+  const cases: [string, object, "16k" | "8k", number, number][] = [
+    ["end.m4a", { container: "mp4", codec: "aac", channels: 1, sampleRate: 16000 }, "16k", 20, 0],
+    ["fast.m4a", { container: "mp4", codec: "aac", channels: 2, sampleRate: 44100 }, "16k", 20, 0],
+    ["frag.mp4", { container: "mp4", codec: "aac", channels: 1, sampleRate: 16000 }, "16k", 20, 0],
+    ["video.mp4", { container: "mp4", codec: "aac", channels: 1 }, "16k", 20, 0],
+    ["video.mov", { container: "mp4", codec: "aac", channels: 1 }, "16k", 20, 0],
+    ["video.mkv", { container: "webm", codec: "aac", channels: 1 }, "16k", 20, 0],
+    ["video.webm", { container: "webm", codec: "opus", channels: 1 }, "16k", 10, 0],
+    // FAAD2 outputs an ADTS stream's implicit-SBR rate (2×) and its 962-sample SBR delay
+    ["s.aac", { container: "adts", codec: "aac", channels: 1, sampleRate: 32000 }, "16k", 20, 500],
+    // AMR-NB at 12.2 kbit/s is a speech codec: a waveform SNR of a few dB is what it keeps
+    ["s.amr", { container: "amr", codec: "amr_nb", channels: 1, sampleRate: 8000 }, "8k", 2.5, 100],
+    ["s.3gp", { container: "3gp", codec: "amr_nb", channels: 1, sampleRate: 8000 }, "8k", 2.5, 100],
+  ];
+  for (const [name, info, ref, minSnr, maxLag] of cases) {
+    it(`decodes ${name}, its audio aligned with the source`, async () => {
+      const d = await decodeToMono16k(fileBytes(f(name), 7_000), opts);
+      expect(d.info).toMatchObject(info);
+      const pcm = await collectMono(d.pcm);
+      const expected = ref === "16k" ? ref16 : ref8as16;
+      // AAC frames are 1024 samples at the core rate and no edit list is applied: the length
+      // may run over by the last frame's padding, never under.
+      expect(pcm.length / 16000).toBeGreaterThan(expected.length / 16000 - 0.03);
+      expect(pcm.length / 16000).toBeLessThan(expected.length / 16000 + 0.15);
+      const a = alignedSnr(pcm, expected, Math.max(maxLag, 50));
+      expect(Math.abs(a.lag)).toBeLessThanOrEqual(maxLag);
+      expect(a.snr).toBeGreaterThan(minSnr);
+    });
+  }
+
+  it("video-only files are NO_AUDIO (MP4 and WebM), never decoded", async () => {
+    await expectCode(decodeAudio(fileBytes(f("video-only.mp4")), opts), "NO_AUDIO");
+    await expectCode(decodeAudio(fileBytes(f("video-only.webm")), opts), "NO_AUDIO");
+  });
+
+  it("picks the audio track asked for, and refuses one that does not exist", async () => {
+    const first = await collectMono((await decodeToMono16k(fileBytes(f("two.m4a")), opts)).pcm);
+    const second = await collectMono(
+      (await decodeToMono16k(fileBytes(f("two.m4a")), { ...opts, audioTrack: 1 })).pcm,
+    );
+    // the second track is a 3 s tone, the first the longer speech
+    expect(second.length / 16000).toBeCloseTo(3, 1);
+    expect(first.length / 16000).toBeGreaterThan(4);
+    await expectCode(decodeAudio(fileBytes(f("two.m4a")), { ...opts, audioTrack: 2 }), "INVALID_ARGUMENT");
+  });
+
+  it("an index after the media goes through the ciphertext spool; an index first streams", async () => {
+    const used: string[] = [];
+    const spy = (name: string): DecodeOptions => ({
+      ...opts,
+      spool: async () => {
+        used.push(name);
+        return createCipherSpool({ dir: t.dir });
+      },
+    });
+    for (const name of ["end.m4a", "fast.m4a", "frag.mp4", "video.mp4"]) {
+      await collectPlanar((await decodeAudio(fileBytes(f(name)), spy(name))).chunks);
+    }
+    expect(used).toEqual(["end.m4a", "video.mp4"]);
+  });
+
+  describe("bad input gets a code, in bounded time, and the next file still decodes", () => {
+    const good = (): Uint8Array => new Uint8Array(readFileSync(f("fast.m4a")));
+    const mutate = (edit: (b: Uint8Array, dv: DataView) => void): Uint8Array => {
+      const b = good();
+      edit(b, new DataView(b.buffer));
+      return b;
+    };
+    const decodeAll = async (b: Uint8Array): Promise<void> => {
+      const d = await decodeAudio(bytesOf(b, 4096), opts);
+      await collectPlanar(d.chunks);
+    };
+
+    const bad: [string, () => Uint8Array, string][] = [
+      ["a truncated moov", () => good().subarray(0, findBox(good(), ["moov"]).at + 300), "CORRUPT_AUDIO"],
+      [
+        "a box claiming 2^64 bytes",
+        () => {
+          const b = good();
+          const lie = new Uint8Array(16);
+          new DataView(lie.buffer).setUint32(0, 1);
+          lie.set([0x66, 0x72, 0x65, 0x65], 4); // 'free' with a 64-bit size of all ones
+          lie.fill(0xff, 8);
+          const ftyp = findBox(b, ["ftyp"]);
+          return new Uint8Array([...b.subarray(0, ftyp.size), ...lie, ...b.subarray(ftyp.size)]);
+        },
+        "CORRUPT_AUDIO",
+      ],
+      [
+        "a moov claiming more than the file",
+        () =>
+          mutate((b, dv) => {
+            dv.setUint32(findBox(b, ["moov"]).at, 0x7fff0000);
+          }),
+        "CORRUPT_AUDIO",
+      ],
+      [
+        "a chunk offset past the end",
+        () =>
+          mutate((b, dv) => {
+            dv.setUint32(findBox(b, [...STBL, "stco"]).at + 16, 0x7ff00000);
+          }),
+        "CORRUPT_AUDIO",
+      ],
+      [
+        "an stsz with a billion entries",
+        () =>
+          mutate((b, dv) => {
+            dv.setUint32(findBox(b, [...STBL, "stsz"]).at + 16, 1_000_000_000);
+          }),
+        "CORRUPT_AUDIO",
+      ],
+      [
+        "a corrupt AudioSpecificConfig (reserved sampling index)",
+        () =>
+          mutate((b) => {
+            const esds = findBox(b, [...STBL, "stsd", "mp4a", "esds"]);
+            // ES_Descriptor (tag 3) → DecoderConfigDescriptor (tag 4) → DecSpecificInfo (tag 5)
+            let i = esds.at + 12;
+            const header = (): number => {
+              const tag = b[i++]!;
+              while (b[i++]! & 0x80);
+              return tag;
+            };
+            expect(header()).toBe(3);
+            i += 3;
+            expect(header()).toBe(4);
+            i += 13;
+            expect(header()).toBe(5);
+            b[i] = (b[i]! & 0xf8) | 0x06; // samplingFrequencyIndex 13 (reserved): 110 here…
+            b[i + 1] = b[i + 1]! | 0x80; // …and 1 here
+          }),
+        "CORRUPT_AUDIO",
+      ],
+      [
+        "AMR with a reserved frame type",
+        () => {
+          const b = new Uint8Array(readFileSync(f("s.amr")));
+          // walk 20 frames (RFC 4867 §5.3 sizes: 12.2 kbit/s speech 32 bytes, SID 6, NO_DATA 1)
+          const bytes: Record<number, number> = { 7: 32, 8: 6, 15: 1 };
+          let at = 6;
+          for (let k = 0; k < 20; k++) at += bytes[(b[at]! >> 3) & 15]!;
+          b[at] = 10 << 3; // frame 20's header: type 10 is reserved in AMR-NB
+          return b;
+        },
+        "CORRUPT_AUDIO",
+      ],
+      ["a video-only MP4", () => new Uint8Array(readFileSync(f("video-only.mp4"))), "NO_AUDIO"],
+      ["an MP4 with its media cut short", () => good().subarray(0, good().length - 20000), "CORRUPT_AUDIO"],
+      [
+        "a moov-last file cut inside its media",
+        () => new Uint8Array(readFileSync(f("end.m4a"))).subarray(0, 30000),
+        "CORRUPT_AUDIO",
+      ],
+      [
+        "ADTS cut inside a frame",
+        () => new Uint8Array(readFileSync(f("s.aac"))).subarray(0, 20001),
+        "CORRUPT_AUDIO",
+      ],
+    ];
+    for (const [what, make, code] of bad) {
+      it(`${what}: ${code}`, async () => {
+        const started = performance.now();
+        await expectCode(() => decodeAll(make()), code as "CORRUPT_AUDIO");
+        expect(performance.now() - started).toBeLessThan(10_000);
+        await decodeAll(good());
+      });
+    }
+
+    it("random damage to an M4A never hangs, crashes or escapes the error taxonomy", async () => {
+      const base = good();
+      const allowed = new Set(["CORRUPT_AUDIO", "UNSUPPORTED_FORMAT", "NO_AUDIO", "TOO_SHORT", "TOO_LARGE"]);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.nat({ max: 255 })), {
+            minLength: 1,
+            maxLength: 8,
+          }),
+          async (edits) => {
+            const b = new Uint8Array(base);
+            for (const [at, v] of edits) b[at] = v;
+            try {
+              await decodeAll(b);
+            } catch (e) {
+              if (!isVaultError(e) || !allowed.has(e.code)) throw e;
+            }
+          },
+        ),
+        { numRuns: 40, seed: 20261207 },
+      );
+      await decodeAll(good());
+    }, 120_000);
+  });
+
+  it("a raw AMR header cut short is CORRUPT_AUDIO; multichannel AMR is UNSUPPORTED_FORMAT", async () => {
+    await expectCode(decodeAudio(bytesOf(new TextEncoder().encode("#!AM")), opts), "CORRUPT_AUDIO");
+    const mc = new TextEncoder().encode("#!AMR_MC1.0\n\0\0\0\x01");
+    await expectCode(decodeAudio(bytesOf(mc), opts), "UNSUPPORTED_FORMAT");
+  });
+});
+
+describe("ciphertext spool", () => {
+  const t = tempDir();
+  afterAll(t.cleanup);
+
+  /** The spool's file, found through /proc as the deleted file this process holds open. */
+  function spoolFileBytes(): Buffer {
+    for (const fd of readdirSync("/proc/self/fd")) {
+      let target = "";
+      try {
+        target = readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (target.includes("voxvault-spool-") && target.endsWith("(deleted)"))
+        return readFileSync(`/proc/self/fd/${fd}`);
+    }
+    throw new Error("no open spool file");
+  }
+
+  it("reads back any range of what was appended, in any chunking", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 1, maxLength: 300_000 }),
+        fc.array(fc.nat({ max: 70_000 }), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat({ max: 200_000 })), { minLength: 1, maxLength: 10 }),
+        async (data, cuts, reads) => {
+          const s: Spool = await createCipherSpool({ dir: t.dir });
+          try {
+            let at = 0;
+            for (const c of cuts) {
+              await s.append(data.subarray(at, Math.min(data.length, at + c)));
+              at = Math.min(data.length, at + c);
+            }
+            await s.append(data.subarray(at));
+            expect(s.size).toBe(data.length);
+            for (const [from, len] of reads) {
+              const o = from % data.length;
+              const n = Math.min(len, data.length - o);
+              expect(await s.read(o, n)).toEqual(data.subarray(o, o + n));
+            }
+          } finally {
+            await s.close();
+          }
+        },
+      ),
+      { numRuns: 25, seed: 7 },
+    );
+  });
+
+  it("leaves no name on disk and writes only ciphertext", async () => {
+    const s = await createCipherSpool({ dir: t.dir });
+    expect(readdirSync(t.dir).filter((n) => n.startsWith("voxvault-spool-"))).toEqual([]);
+    const marker = new TextEncoder().encode("PLAINTEXT-VOICE-MARKER-");
+    const data = new Uint8Array(200_000);
+    for (let i = 0; i < data.length; i++) data[i] = marker[i % marker.length]!;
+    await s.append(data);
+    const onDisk = spoolFileBytes();
+    expect(onDisk.length).toBeGreaterThanOrEqual(3 * 65536); // three sealed blocks, the tail in memory
+    expect(onDisk.includes(Buffer.from("PLAINTEXT-VOICE"))).toBe(false);
+    expect(await s.read(123_456, 23)).toEqual(data.subarray(123_456, 123_456 + 23));
+    await s.close();
+    await expect(s.read(0, 1)).rejects.toThrow();
+  });
+
+  it("refuses a read past its end", async () => {
+    const s = await createCipherSpool({ dir: t.dir });
+    await s.append(new Uint8Array(10));
+    await expect(s.read(5, 6)).rejects.toThrow(/past its end/);
+    await s.close();
+  });
+});
