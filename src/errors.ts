@@ -83,6 +83,8 @@ export const ERROR_CODES = {
   TOO_SHORT: "The audio is shorter than the minimum duration.",
   NO_SPEECH: "No speech was detected in the audio.",
   NO_AUDIO: "The file holds no audio track (a video-only file, or an empty container).",
+  AMBIGUOUS_SPEAKER:
+    "The recording holds several voices and none could be told to be the subject's: no speaker template was enrolled from it.",
   DECODE_TIMEOUT: "Decoding did not finish within its time bound.",
   UNSUPPORTED_LAYOUT: "Sample rate or channel count is outside the allowed limits.",
   MODEL_INVALID: "A model file could not be loaded or has an unexpected shape.",

@@ -8,12 +8,13 @@ import { frames } from "./frames.js";
 import { quality } from "./quality.js";
 import { raw } from "./raw.js";
 import { speakerTemplate } from "./speaker-template.js";
+import { speakers } from "./speakers.js";
 import type { DerivationKind } from "./types.js";
 import { voiceStats } from "./voice-stats.js";
 
 export type { ContentType, DerivationKind, Production, Recipe, SummaryInput } from "./types.js";
 
-export const DERIVATION_KINDS = [quality, voiceStats, speakerTemplate, frames, raw] as const;
+export const DERIVATION_KINDS = [quality, voiceStats, speakers, speakerTemplate, frames, raw] as const;
 
 export type DerivationName = (typeof DERIVATION_KINDS)[number]["name"];
 

@@ -2,6 +2,7 @@
 import type { AudioInfo } from "../audio/decode/index.js";
 import type { FeatureReport, LoudnessResult } from "../audio/features/index.js";
 import type { CanonicalValue } from "../crypto/jcs.js";
+import type { SpeakersSummary } from "./speakers.js";
 
 /** Name + version + parameters, recorded with every result (so a result says how it was made). */
 export interface Recipe<N extends string = string> {
@@ -15,6 +16,11 @@ export interface SummaryInput {
   readonly info: AudioInfo;
   readonly report: FeatureReport;
   readonly loudness: LoudnessResult;
+  /** Diarisation and the enrolment choice, when they ran (src/ingest/speakers.ts). */
+  readonly speakers?: {
+    readonly summary: SpeakersSummary;
+    readonly recipe: Record<string, number | string>;
+  };
 }
 
 export type ContentType = "application/json" | "application/octet-stream" | "audio/wav";
@@ -24,7 +30,8 @@ export type Production<N extends string> =
   /** From the analysis pass's summary: small, canonical bytes. */
   | {
       readonly kind: "summary";
-      summarize(input: SummaryInput): { recipe: Recipe<N>; payload: Uint8Array };
+      /** null: nothing to store for this recording (the input it needs did not arise). */
+      summarize(input: SummaryInput): { recipe: Recipe<N>; payload: Uint8Array } | null;
     }
   /** From the speaker embedding, protected per application (src/template). */
   | { readonly kind: "template" }

@@ -58,6 +58,15 @@ export interface Embedder {
    * (a user-supplied ONNX model without a calibration entry: the caller must configure one).
    */
   readonly calibration: TemplateCalibration | null;
+  /**
+   * Short-window embeddings for diarisation (src/diarise), when the embedder can make them from
+   * summed frame statistics (the built-in one); absent for ONNX models.
+   */
+  readonly windows?: {
+    readonly numCeps: number;
+    /** A unit embedding from a statistics vector (UtteranceStats layout); NO_SPEECH if degenerate. */
+    project(stats: Float64Array): Float32Array;
+  };
   /** Starts one recording. Sessions are independent; an embedder may serve many at once. */
   createSession(): EmbeddingSession;
   /** Releases model resources (ONNX sessions); the built-in embedder has none. */

@@ -10,3 +10,4 @@ export { unlinkability, trapezoid } from "./unlinkability.js";
 export type { UnlinkabilityOptions, UnlinkabilityResult } from "./unlinkability.js";
 export { histogramCounts, histogramDensity, linspaceEdges } from "./histogram.js";
 export type { Scores } from "./scores.js";
+export { diarisationErrorRate, type DerResult, type Turn } from "./der.js";

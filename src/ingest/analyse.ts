@@ -15,6 +15,7 @@ import {
 } from "../audio/features/index.js";
 import { VaultError } from "../errors.js";
 import type { EmbedderPort } from "./embedder-port.js";
+import { diarise, DiarisationStream, type Diarisation, type DiariseOptions } from "../diarise/index.js";
 
 export const PCM_RATE = 16000;
 
@@ -44,6 +45,11 @@ export interface AnalyseOptions {
    */
   readonly speechSearchSec?: number | undefined;
   readonly sinks?: AnalysisSinks | undefined;
+  /**
+   * Who spoke when (src/diarise), with the embedder's window projection; left out when the
+   * embedder has none (ONNX models) or no embedder is given.
+   */
+  readonly diarise?: DiariseOptions | boolean | undefined;
   /** Audio track of a multi-track container, 0-based (default the first). */
   readonly audioTrack?: number | undefined;
   /** Called with the number of input seconds decoded so far (progress bars). */
@@ -56,6 +62,8 @@ export interface Analysis {
   readonly loudness: LoudnessResult;
   /** The unprotected embedding: in memory only; the caller protects and wipes it. */
   readonly embedding: Float32Array | undefined;
+  /** Speakers and segments when diarisation ran; the caller wipes it. */
+  readonly diarisation?: Diarisation | undefined;
 }
 
 export async function analyseRecording(
@@ -73,14 +81,22 @@ export async function analyseRecording(
   const resampler = info.sampleRate === PCM_RATE ? undefined : new Resampler(info.sampleRate, PCM_RATE);
   const session = options.embedder?.createSession();
   const pending: FeatureFrames[] = [];
+  const win = options.diarise ? options.embedder?.windows : undefined;
+  const speakers = win ? new DiarisationStream(win.numCeps, (s) => win.project(s)) : undefined;
   const pipeline = new FeaturePipeline({
     ...(options.embedder?.features ?? {}),
     ...(options.minSpeechSec !== undefined ? { speech: { minSpeechSec: options.minSpeechSec } } : {}),
     onFrames: (f) => {
       session?.push(f);
+      speakers?.push(f);
       if (options.sinks?.frames) pending.push(f);
     },
   });
+  if (speakers) {
+    pipeline.onSpeechDecision((frame, speech) => {
+      speakers.decide(frame, speech);
+    });
+  }
   let inputSamples = 0;
   const searchSec = options.speechSearchSec ?? SPEECH_SEARCH_SEC;
   const minSpeech = options.minSpeechSec ?? MIN_SPEECH_SEC;
@@ -117,12 +133,27 @@ export async function analyseRecording(
     if (resampler) await feed(resampler.flush());
     const report = pipeline.finish();
     const loudness = meter.finish();
+    let diarisation: Diarisation | undefined;
+    if (speakers) {
+      const frames = speakers.finish();
+      try {
+        diarisation = diarise(frames, typeof options.diarise === "object" ? options.diarise : {});
+      } finally {
+        frames.wipe();
+      }
+    }
     let embedding: Float32Array | undefined;
-    if (session && report.enoughSpeech) embedding = await session.finish(report);
-    else session?.abort();
-    return { info, report, loudness, embedding };
+    try {
+      if (session && report.enoughSpeech) embedding = await session.finish(report);
+      else session?.abort();
+    } catch (e) {
+      diarisation?.wipe();
+      throw e;
+    }
+    return { info, report, loudness, embedding, diarisation };
   } catch (e) {
     session?.abort();
+    speakers?.abort();
     throw e;
   }
 }

@@ -15,7 +15,7 @@ import type { CanonicalValue } from "../crypto/jcs.js";
 import { VaultError } from "../errors.js";
 import { newId, parseId } from "../ids.js";
 import type { DerivationsTable } from "../store/meta/schema.js";
-import { createTemplateProtector, decodeTemplate, SCHEME_GRP_IOM } from "../template/index.js";
+import { createTemplateProtector, SCHEME_GRP_IOM } from "../template/index.js";
 import { commitBlobs, discardSealed, sealBlob, type SealedBlob } from "../vault/blobs.js";
 import type { VaultDeps } from "../vault/deps.js";
 import { loadSubject, requireActive, requireNotShredded } from "../vault/subjects.js";
@@ -37,7 +37,16 @@ import {
   type RecordingMetadata,
 } from "./metadata.js";
 import type { MetaDb } from "../store/meta/types.js";
-import { readTemplates } from "./read-templates.js";
+import { voiceTemplates } from "./read-templates.js";
+import {
+  chooseEnrolment,
+  diarisationRecipe,
+  scoreAgainst,
+  verifyVoices,
+  type VoiceVerdict,
+} from "./speakers.js";
+import type { EnrolmentDecision } from "../derivations/speakers.js";
+import type { SummaryInput } from "../derivations/index.js";
 import { templateKey, VAULT_APPLICATION } from "../vault/template-keys.js";
 
 export interface IngestResult {
@@ -53,6 +62,10 @@ export interface IngestResult {
   readonly speechSec: number;
   readonly derivations: readonly DerivationInfo[];
   readonly metadata?: RecordingMetadata | undefined;
+  /** How the enrolled voice was chosen when the recording was diarised (src/ingest/speakers.ts). */
+  readonly enrolment?: EnrolmentDecision | undefined;
+  /** What was stored but deserves attention (AMBIGUOUS_SPEAKER: no template from this file). */
+  readonly warnings?: readonly { readonly code: "AMBIGUOUS_SPEAKER"; readonly message: string }[] | undefined;
 }
 
 export interface IngestInput {
@@ -81,6 +94,13 @@ export interface VerifyResult {
   readonly match: boolean;
   /** Enrolled templates compared (those under the current template key and embedder). */
   readonly templates: number;
+  /** With several voices: each voice's speaking time, score and whether it is staff. */
+  readonly speakers?: readonly VoiceVerdict[] | undefined;
+  /** Who spoke when (seconds), speaker indices into `speakers`. */
+  readonly segments?:
+    readonly { readonly start: number; readonly end: number; readonly speaker: number }[] | undefined;
+  /** A voice that is neither staff nor the subject spoke for PROXY_MIN_SEC or more while the subject's voice was present too. */
+  readonly proxySuspected?: boolean | undefined;
 }
 
 export interface IngestDeps extends VaultDeps {
@@ -148,6 +168,7 @@ export function createIngestService(deps: IngestDeps) {
       expiresAt: Date | undefined;
     }[] = [];
     let embedding: Float32Array | undefined;
+    let enrolment: EnrolmentDecision | undefined;
     try {
       if (rawSink) await rawSink.channel.write(streamingWavHeader(PCM_RATE));
       const analysis = await analyseRecording(input.source, {
@@ -158,6 +179,7 @@ export function createIngestService(deps: IngestDeps) {
         speechSearchSec: deps.abstraction.limits.speechSearchSec,
         onProgress: input.onProgress,
         audioTrack: input.audioTrack,
+        diarise: true,
         sinks: {
           ...(rawSink ? { pcm: (c: Float32Array) => rawSink.channel.write(floatToS16(c)) } : {}),
           ...(framesSink ? { frames: (f) => framesSink.channel.write(framesToBytes(f)) } : {}),
@@ -206,19 +228,51 @@ export function createIngestService(deps: IngestDeps) {
         sealed.push(blob);
         planned.push({ name, recipe, blob, application, expiresAt: undefined });
       };
-      for (const kind of SUMMARY_KINDS) {
-        if (kind.production.kind !== "summary") continue;
-        const { recipe, payload } = kind.production.summarize({ info, report, loudness });
-        await small(kind.name, recipe, payload);
+      const tk = embedder
+        ? await deps.meta.write((trx) => templateKey(trx, deps.tree, subject.tenant, VAULT_APPLICATION))
+        : undefined;
+      const protector =
+        embedder && tk ? createTemplateProtector(tk.key, { profile: embedder.profile }) : undefined;
+      if (tk) wipe(tk.key);
+      let speakersInput: SummaryInput["speakers"];
+      try {
+        if (analysis.diarisation && embedder && tk) {
+          const diarisation = analysis.diarisation;
+          const voices = await deps.meta.write((trx) =>
+            voiceTemplates(trx, deps, subject, embedder.id, tk.version),
+          );
+          const choice = chooseEnrolment({
+            diarisation,
+            wholeEmbedding: embedding,
+            protector,
+            subjectTemplates: voices.subject,
+            staffTemplates: voices.staff,
+            threshold: deps.abstraction.verificationThreshold ?? embedder.calibration?.threshold,
+          });
+          diarisation.wipe();
+          if (choice.embedding !== embedding) {
+            embedding?.fill(0);
+            embedding = choice.embedding;
+          }
+          speakersInput = { summary: choice.summary, recipe: diarisationRecipe(embedder.id) };
+          enrolment = choice.summary.decision;
+        }
+        for (const kind of SUMMARY_KINDS) {
+          if (kind.production.kind !== "summary") continue;
+          const made = kind.production.summarize({
+            info,
+            report,
+            loudness,
+            ...(speakersInput ? { speakers: speakersInput } : {}),
+          });
+          if (made) await small(kind.name, made.recipe, made.payload);
+        }
+      } catch (e) {
+        protector?.dispose();
+        throw e;
       }
-      if (embedder && embedding) {
-        const tk = await deps.meta.write((trx) =>
-          templateKey(trx, deps.tree, subject.tenant, VAULT_APPLICATION),
-        );
-        const protector = createTemplateProtector(tk.key, { profile: embedder.profile });
-        wipe(tk.key);
+      if (embedder && embedding && tk && protector) {
         const bytes = protector.protectToBytes(embedding);
-        protector.dispose();
         await small(
           "speaker-template",
           templateRecipe({
@@ -231,6 +285,7 @@ export function createIngestService(deps: IngestDeps) {
           VAULT_APPLICATION,
         );
       }
+      protector?.dispose();
       const recordingId = newId("rec");
       const createdAt = deps.now().toISOString();
       const rows: DerivationsTable[] = planned.map((p) => ({
@@ -292,6 +347,18 @@ export function createIngestService(deps: IngestDeps) {
         speechSec: report.vad.speechSec,
         derivations: rows.map(toDerivationInfo),
         ...(metadata ? { metadata } : {}),
+        ...(enrolment ? { enrolment } : {}),
+        ...(enrolment === "ambiguous"
+          ? {
+              warnings: [
+                {
+                  code: "AMBIGUOUS_SPEAKER" as const,
+                  message:
+                    "several voices and none could be told to be the subject's: no speaker template enrolled",
+                },
+              ],
+            }
+          : {}),
       };
     } catch (e) {
       const fromSinks = await abortSinks(sinks, e);
@@ -305,13 +372,18 @@ export function createIngestService(deps: IngestDeps) {
   return {
     ingest,
 
-    /** Compares a new recording with the subject's enrolled templates, in the protected domain. */
+    /**
+     * Compares a new recording with the subject's enrolled templates, in the protected domain.
+     * An interview with several voices is diarised: each voice is scored on all of its speech,
+     * staff voices (interviewers) are set aside, and a voice that does not match the subject while
+     * another one does is reported as a suspected proxy, with its segments (src/ingest/speakers.ts).
+     */
     async verifySpeaker(input: IngestInput): Promise<VerifyResult> {
       const subject = await loadSubject(deps.meta.db, input.subjectId);
       requireActive(subject);
       const embedder = await deps.embedder();
       if (!embedder) throw new VaultError("MODEL_INVALID", "no speaker embedder is configured");
-      const { report, embedding } = await analyseRecording(input.source, {
+      const { report, embedding, diarisation } = await analyseRecording(input.source, {
         limits: limits(),
         ...deps.decoder,
         embedder,
@@ -319,58 +391,73 @@ export function createIngestService(deps: IngestDeps) {
         speechSearchSec: deps.abstraction.limits.speechSearchSec,
         onProgress: input.onProgress,
         audioTrack: input.audioTrack,
+        diarise: true,
       });
-      if (!report.enoughSpeech || !embedding)
-        throw new VaultError("NO_SPEECH", "not enough speech to verify");
       try {
+        if (!report.enoughSpeech || !embedding)
+          throw new VaultError("NO_SPEECH", "not enough speech to verify");
+        const threshold = deps.abstraction.verificationThreshold ?? embedder.calibration?.threshold;
+        if (threshold === undefined) {
+          throw new VaultError(
+            "MODEL_INVALID",
+            "the embedder has no calibrated threshold: set abstraction.verificationThreshold",
+          );
+        }
         return await deps.meta.write(async (trx) => {
           const tk = await templateKey(trx, deps.tree, subject.tenant, VAULT_APPLICATION);
           const protector = createTemplateProtector(tk.key, { profile: embedder.profile });
           wipe(tk.key);
           try {
-            const probe = protector.protect(embedding);
-            const stored = await readTemplates(
-              trx,
-              deps,
-              subject,
-              VAULT_APPLICATION,
-              embedder.id,
-              tk.version,
-            );
-            if (stored.length === 0) {
+            const voices = await voiceTemplates(trx, deps, subject, embedder.id, tk.version);
+            if (voices.subject.length === 0) {
               throw new VaultError(
                 "NO_TEMPLATE",
                 "the subject has no enrolled speaker template under the current key and embedder",
               );
             }
-            const scores = stored
-              .map((t) => protector.compare(decodeTemplate(t), probe))
-              .sort((a, b) => b - a);
             // Mean of the best three: robust to one poor enrolment, and equal to the single
             // comparison the threshold was calibrated on when only one template exists.
-            const top = scores.slice(0, 3);
-            const score = top.reduce((a, b) => a + b, 0) / top.length;
-            const threshold = deps.abstraction.verificationThreshold ?? embedder.calibration?.threshold;
-            if (threshold === undefined) {
-              throw new VaultError(
-                "MODEL_INVALID",
-                "the embedder has no calibrated threshold: set abstraction.verificationThreshold",
-              );
-            }
+            const whole = scoreAgainst(protector, voices.subject, embedding)!;
+            const per = diarisation
+              ? verifyVoices({
+                  diarisation,
+                  protector,
+                  subject: voices.subject,
+                  staff: voices.staff,
+                  threshold,
+                })
+              : undefined;
+            // one voice: the whole recording's embedding, as calibrated; several: the best
+            // non-staff voice's, scored on all of its speech
+            const voicesFound = per ? per.speakers.filter((v) => v.score !== null).length : 0;
+            const score = voicesFound >= 2 ? (per?.score ?? whole) : whole;
             const match = score >= threshold;
             await recordEvent(trx, deps.actor, {
               type: "speaker.verified",
               subjectId: subject.id,
               match,
-              templates: stored.length,
+              templates: voices.subject.length,
             });
-            return { score, threshold, match, templates: stored.length };
+            return {
+              score,
+              threshold,
+              match,
+              templates: voices.subject.length,
+              ...(per
+                ? {
+                    speakers: per.speakers,
+                    segments: per.segments,
+                    proxySuspected: voicesFound >= 2 && per.proxySuspected,
+                  }
+                : {}),
+            };
           } finally {
             protector.dispose();
           }
         });
       } finally {
-        embedding.fill(0);
+        embedding?.fill(0);
+        diarisation?.wipe();
       }
     },
 

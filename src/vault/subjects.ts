@@ -10,7 +10,7 @@ import { VaultError } from "../errors.js";
 import { newId, parseId } from "../ids.js";
 import { MAX_SLOTS } from "../keys/tree.js";
 import type { MetaDb } from "../store/meta/index.js";
-import type { SubjectStatus, SubjectsTable } from "../store/meta/schema.js";
+import type { SubjectRole, SubjectStatus, SubjectsTable } from "../store/meta/schema.js";
 import type { VaultDeps } from "./deps.js";
 import { indexEntry, lookupHashes, openRef, refKeyVersion, sealRef } from "./refs.js";
 
@@ -24,6 +24,8 @@ export interface LiveSubjectInfo {
   readonly id: string;
   readonly tenant: string;
   readonly status: Exclude<SubjectStatus, "shredded">;
+  /** contractor, or staff (an interviewer voice, excluded when ingest picks the contractor). */
+  readonly role: SubjectRole;
   readonly createdAt: string;
   readonly shredAfter: string | null;
   readonly shreddedAt: null;
@@ -88,6 +90,7 @@ function liveInfo(r: SubjectsTable, status: LiveSubjectInfo["status"]): LiveSubj
     id: r.id,
     tenant: r.tenant,
     status,
+    role: r.role,
     createdAt: r.created_at,
     shredAfter: r.shred_after,
     shreddedAt: null,
@@ -156,8 +159,16 @@ export function createSubjectService(deps: Deps) {
   }
 
   return {
-    async add(input: { ref: string; tenant?: string | undefined }): Promise<LiveSubjectInfo> {
+    async add(input: {
+      ref: string;
+      tenant?: string | undefined;
+      role?: SubjectRole | undefined;
+    }): Promise<LiveSubjectInfo> {
       const ref = normaliseRef(input.ref);
+      const role: string = input.role ?? "contractor";
+      if (role !== "contractor" && role !== "staff") {
+        throw new VaultError("INVALID_ARGUMENT", "role must be contractor or staff");
+      }
       const tenant = checkTenant(input.tenant ?? deps.config.defaultTenant);
       return deps.meta.write(async (trx) => {
         const existing = await findRow(trx, tenant, ref);
@@ -186,6 +197,7 @@ export function createSubjectService(deps: Deps) {
           ref_enc: null,
           ref_bucket: null,
           status: "active",
+          role,
           created_at: createdAt,
           shred_after: null,
           shredded_at: null,

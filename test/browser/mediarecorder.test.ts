@@ -132,7 +132,12 @@ describe.runIf(HAVE_CHROMIUM && HAVE_AUDIO_TOOLS)("browser: Chromium MediaRecord
 
     const r = await v.recordings.ingest({ subjectId: s.id, source: once(rec.bytes) });
     expect(r.format).toMatchObject({ container: "webm", codec: "opus", sampleRate: 48000 });
-    expect(r.derivations.map((d) => d.name).sort()).toEqual(["quality", "speaker-template", "voice-stats"]);
+    expect(r.derivations.map((d) => d.name).sort()).toEqual([
+      "quality",
+      "speaker-template",
+      "speakers",
+      "voice-stats",
+    ]);
     const quality = r.derivations.find((d) => d.name === "quality")!;
     const q = JSON.parse((await collectBytes((await v.blobs.read(quality.blobId)).stream)).toString()) as {
       durationMilliSec: number;

@@ -43,6 +43,7 @@ describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest (built binary)", () => {
       "quality",
       "raw",
       "speaker-template",
+      "speakers",
       "voice-stats",
     ]);
     expect(lines[1]).toMatchObject({ file: bad, error: { code: "UNSUPPORTED_FORMAT" } });
@@ -63,7 +64,7 @@ describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest (built binary)", () => {
     ) as {
       derivations: { id: string; name: string }[];
     };
-    expect(list.derivations).toHaveLength(12);
+    expect(list.derivations).toHaveLength(15); // three recordings × quality, raw, template, speakers, voice-stats
     // the CLI serves under the same rules as the API: recorded, and raw audio only with a grant
     const quality = list.derivations.find((d) => d.name === "quality")!;
     const got = await spawnCli(["derivation", "get", quality.id], env);

@@ -66,7 +66,7 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("ingest ($name)", (backend) => {
     expect(r.format).toEqual({ container: "wav", codec: "pcm_s16", sampleRate: 16000, channels: 1 });
     expect(r.speechSec).toBeGreaterThan(1.5);
     const names = r.derivations.map((d) => d.name).sort();
-    expect(names).toEqual(["quality", "speaker-template", "voice-stats"]);
+    expect(names).toEqual(["quality", "speaker-template", "speakers", "voice-stats"]);
     const tpl = r.derivations.find((d) => d.name === "speaker-template")!;
     expect(tpl.application).toBe("vault");
     expect(tpl.recipe.params).toMatchObject({ application: "vault", templateKeyVersion: 1 });
@@ -112,7 +112,7 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("ingest ($name)", (backend) => {
     for (const [label, p] of inputs) {
       const r = await v.recordings.ingest({ subjectId: s.id, source: file(p) });
       expect(r.speechSec, label).toBeGreaterThan(1.5);
-      expect(r.derivations.length, label).toBe(3);
+      expect(r.derivations.length, label).toBe(4);
     }
     expect((await v.recordings.recordings(s.id)).length).toBe(inputs.length);
   });

@@ -26,7 +26,12 @@ describe.runIf(HAVE_AUDIO_TOOLS)("the public entry (import from 'voxvault')", ()
       subjectId = (await v.subjects.add({ ref: "public-entry" })).id;
       const text = "Please describe a project you are proud of, and what you would do differently next time.";
       const r = await v.recordings.ingest({ subjectId, source: file(speech(text, "awb")) });
-      expect(r.derivations.map((d) => d.name).sort()).toEqual(["quality", "speaker-template", "voice-stats"]);
+      expect(r.derivations.map((d) => d.name).sort()).toEqual([
+        "quality",
+        "speaker-template",
+        "speakers",
+        "voice-stats",
+      ]);
     } finally {
       await v.close();
     }

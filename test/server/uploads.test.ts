@@ -31,7 +31,7 @@ interface RecordingReply {
   derivations: { id: string; name: string }[];
 }
 
-const EXPECTED_NAMES = ["quality", "speaker-template", "voice-stats"];
+const EXPECTED_NAMES = ["quality", "speaker-template", "speakers", "voice-stats"];
 
 describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("uploads ($name)", (backend) => {
   let w: World;

@@ -171,6 +171,11 @@ export class FeaturePipeline {
     return this.vad.progress();
   }
 
+  /** Per-frame speech decisions as the VAD makes them (see VadFrameProcessor.onDecision). */
+  onSpeechDecision(listener: (frame: number, speech: boolean) => void): void {
+    this.vad.onDecision(listener);
+  }
+
   /** Ends the stream and returns the utterance-level report. */
   finish(): FeatureReport {
     if (this.finished) throw new VaultError("INVALID_ARGUMENT", "pipeline: finish called twice");

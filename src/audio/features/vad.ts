@@ -167,6 +167,8 @@ export class VadFrameProcessor {
   private lastSpeech = -1;
   private silence = 0;
   private readonly segs: [number, number][] = [];
+  /** Told every frame's decision, in order (inside a speech run or not), as it is made. */
+  private listener: ((frame: number, speech: boolean) => void) | undefined;
 
   /**
    * @param centerHz mel bank centre frequencies
@@ -205,6 +207,16 @@ export class VadFrameProcessor {
     this.levelMax = new MinDeque(2 * this.o.noiseWindowFrames + 2 * SMOOTH_HALF + 4);
     this.bandAcc = new Float64Array(bands);
     this.bandCount = new Float64Array(bands);
+  }
+
+  /**
+   * Sets a listener for per-frame decisions: frame c is decided once its noise window is complete
+   * (about noiseWindowFrames later), then reported as speech when it is speech-like and inside a
+   * speech run (after onset; the hangover's quiet frames are not speech here). Diarisation uses it
+   * to keep only speech frames in its statistics and segments.
+   */
+  onDecision(listener: (frame: number, speech: boolean) => void): void {
+    this.listener = listener;
   }
 
   /** Feeds frame number `received` (frames must come in order). */
@@ -289,6 +301,7 @@ export class VadFrameProcessor {
       this.run = 0;
       if (this.inSpeech && ++this.silence > o.hangoverFrames) this.closeSegment();
     }
+    this.listener?.(c, speechLike && this.inSpeech);
   }
 
   private closeSegment(): void {

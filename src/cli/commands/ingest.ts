@@ -99,6 +99,8 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
             if (progress) io.stderr.write("\r\x1b[K");
             if (g.json) writeLine(io.stdout, JSON.stringify({ file, ...r }));
             else writeLine(io.stdout, summary(file, r));
+            for (const w of r.warnings ?? [])
+              writeLine(io.stderr, `warning[${w.code}]: ${file}: ${w.message}`);
           } catch (e) {
             if (progress) io.stderr.write("\r\x1b[K");
             const ve = fileError(e);
@@ -137,9 +139,32 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
           source: file === "-" ? readStdin(io) : await openInput(io, file),
           ...(audioTrack !== undefined ? { audioTrack } : {}),
         });
-        output(io, g, { score: r.score, threshold: r.threshold, match: r.match }, () => [
-          `${r.match ? "MATCH" : "NO MATCH"}: score ${r.score.toFixed(4)} (threshold ${r.threshold.toFixed(4)}, ${r.templates} enrolled templates)`,
-        ]);
+        const voices = r.speakers
+          ? { speakers: r.speakers, segments: r.segments ?? [], proxySuspected: r.proxySuspected ?? false }
+          : {};
+        output(io, g, { score: r.score, threshold: r.threshold, match: r.match, ...voices }, () => {
+          const lines = [
+            `${r.match ? "MATCH" : "NO MATCH"}: score ${r.score.toFixed(4)} (threshold ${r.threshold.toFixed(4)}, ${r.templates} enrolled templates)`,
+          ];
+          const several = (r.speakers ?? []).filter((v) => v.score !== null).length >= 2;
+          if (several && r.speakers) {
+            r.speakers.forEach((v, i) => {
+              if (v.score === null) return;
+              const who = v.staff ? "staff" : v.match ? "the subject" : "NOT the subject";
+              lines.push(`  voice ${i}: ${v.speakingSec.toFixed(1)} s, score ${v.score.toFixed(4)}: ${who}`);
+            });
+            if (r.proxySuspected) {
+              const times = (r.segments ?? [])
+                .filter((s) => {
+                  const v = r.speakers![s.speaker];
+                  return v !== undefined && !v.staff && !v.match && v.score !== null;
+                })
+                .map((s) => `${fmtTime(s.start)}-${fmtTime(s.end)}`);
+              lines.push(`PROXY SUSPECTED: another voice answered at ${times.join(", ")}`);
+            }
+          }
+          return lines;
+        });
       });
     });
 
@@ -244,6 +269,11 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
         ]);
       });
     });
+}
+
+function fmtTime(sec: number): string {
+  const m = Math.floor(sec / 60);
+  return `${m}:${(sec - m * 60).toFixed(1).padStart(4, "0")}`;
 }
 
 /** `--track N` (1-based, as people count) to the decoder's 0-based audio track index. */

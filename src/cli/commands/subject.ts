@@ -22,10 +22,18 @@ export function registerSubject(program: Command, io: CliIo, globals: () => Glob
     .description("enrol a subject under an external reference (stored only hashed and encrypted)")
     .requiredOption("--ref <external-ref>", "the platform's reference for the person (user id, e-mail)")
     .option("--tenant <name>", "tenant (default: the vault's default tenant)")
-    .action(async (o: { ref: string; tenant?: string }) => {
+    .option(
+      "--staff",
+      "an interviewer (or an AI interviewer's voice): excluded when ingest picks the contractor out of an interview",
+    )
+    .action(async (o: { ref: string; tenant?: string; staff?: boolean }) => {
       const g = globals();
       await withVault(io, g, async (v) => {
-        const s = await v.subjects.add({ ref: o.ref, tenant: o.tenant });
+        const s = await v.subjects.add({
+          ref: o.ref,
+          tenant: o.tenant,
+          role: o.staff ? "staff" : "contractor",
+        });
         output(io, g, s, () => [`added subject ${s.id}`]);
       });
     });

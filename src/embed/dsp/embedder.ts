@@ -130,6 +130,7 @@ export function createDspEmbedder(modelBytes: Uint8Array, options: DspEmbedderOp
       mfcc: { numCeps: f.numCeps, cepstralLifter: f.cepstralLifter },
     },
     calibration,
+    windows: { numCeps: f.numCeps, project: (stats) => projectStats(model, stats) },
     createSession: () => new DspSession(model),
     close: () => Promise.resolve(),
   };

@@ -35,8 +35,8 @@ export interface UtteranceStatsOptions {
   readonly minFrames: number;
 }
 
-/** Layout of one bin's accumulator (all float64). */
-function layout(d: number): {
+/** Layout of one accumulator of frame statistics (all float64): count, Σc, Σccᵀ (upper triangle), ΣΔ, ΣΔ², ΣΔΔ, ΣΔΔ². */
+export function statsLayout(d: number): {
   n: number;
   s1: number;
   s2: number;
@@ -57,36 +57,107 @@ function layout(d: number): {
   return { n, s1, s2, d1, d2, a1, a2, size: a2 + d };
 }
 
+type Layout = ReturnType<typeof statsLayout>;
+
 /** Dimension of the statistics vector: mean, std, correlations, Δ std, ΔΔ std of d = C − 1 coefficients. */
 export function statsDim(numCeps: number): number {
   const d = numCeps - 1;
   return 4 * d + (d * (d - 1)) / 2;
 }
 
-export class UtteranceStats {
-  readonly options: UtteranceStatsOptions;
-  readonly dim: number;
-  private readonly d: number;
-  private readonly lay: ReturnType<typeof layout>;
-  private readonly bins = new Map<number, Float64Array>();
+/** Adds one frame (cepstra c1.., Δ, ΔΔ, each of length d) to an accumulator laid out by statsLayout(d). */
+export function accumulateFrame(
+  acc: Float64Array | Float32Array,
+  L: Layout,
+  d: number,
+  c: Float64Array,
+  co: number,
+  delta: Float64Array,
+  dd: Float64Array,
+): void {
+  acc[L.n]! += 1;
+  let p = L.s2;
+  for (let i = 0; i < d; i++) {
+    const ci = c[co + i]!;
+    acc[L.s1 + i]! += ci;
+    for (let j = i; j < d; j++) acc[p++]! += ci * c[co + j]!;
+    const di = delta[co + i]!;
+    acc[L.d1 + i]! += di;
+    acc[L.d2 + i]! += di * di;
+    const ai = dd[i]!;
+    acc[L.a1 + i]! += ai;
+    acc[L.a2 + i]! += ai * ai;
+  }
+}
+
+/**
+ * The statistics vector of summed frame statistics:
+ * [mean (d), std (d), correlations i<j (d(d−1)/2), std Δ (d), std ΔΔ (d)].
+ */
+export function statsVector(s: Float64Array, d: number): Float64Array {
+  const L = statsLayout(d);
+  const n = s[L.n]!;
+  const out = new Float64Array(4 * d + (d * (d - 1)) / 2);
+  const mean = new Float64Array(d);
+  const cov = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) mean[i] = s[L.s1 + i]! / n;
+  let p = L.s2;
+  for (let i = 0; i < d; i++) {
+    for (let j = i; j < d; j++) {
+      const v = s[p++]! / n - mean[i]! * mean[j]!;
+      cov[i * d + j] = v;
+      cov[j * d + i] = v;
+    }
+  }
+  const sd = (i: number): number => Math.sqrt(Math.max(cov[i * d + i]!, 1e-12));
+  let o = 0;
+  for (let i = 0; i < d; i++) out[o++] = mean[i]!;
+  for (let i = 0; i < d; i++) out[o++] = sd(i);
+  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) out[o++] = cov[i * d + j]! / (sd(i) * sd(j));
+  const std = (sum: number, sq: number): number => {
+    const m = sum / n;
+    return Math.sqrt(Math.max(sq / n - m * m, 1e-12));
+  };
+  for (let i = 0; i < d; i++) out[o++] = std(s[L.d1 + i]!, s[L.d2 + i]!);
+  for (let i = 0; i < d; i++) out[o++] = std(s[L.a1 + i]!, s[L.a2 + i]!);
+  mean.fill(0);
+  cov.fill(0);
+  return out;
+}
+
+/**
+ * MFCC frames c1..c(C−1) (c0, the level, left out) with their regression deltas Δ and ΔΔ (±2
+ * frames, edges clamped), finalised in order once their right context has arrived, each handed to
+ * `onFrame` with the frame's log energy in dB. The views passed are reused: copy what you keep.
+ */
+export class CepstralFrames {
+  readonly d: number;
+  readonly numCeps: number;
   /** Ring buffers by absolute frame index mod RING. */
   private readonly ceps: Float64Array;
   private readonly delta: Float64Array;
-  private readonly binOf = new Int32Array(RING);
+  private readonly energy = new Float64Array(RING);
   private readonly dd: Float64Array;
   private frames = 0;
   private deltasDone = 0;
   private finalised = 0;
-  private closed = false;
 
-  constructor(options: UtteranceStatsOptions) {
-    if (!Number.isInteger(options.numCeps) || options.numCeps < 3) {
+  constructor(
+    numCeps: number,
+    private readonly onFrame: (
+      index: number,
+      energyDb: number,
+      ceps: Float64Array,
+      offset: number,
+      delta: Float64Array,
+      dd: Float64Array,
+    ) => void,
+  ) {
+    if (!Number.isInteger(numCeps) || numCeps < 3) {
       throw new VaultError("INVALID_ARGUMENT", "dsp embedder: numCeps must be an integer >= 3");
     }
-    this.options = options;
-    this.d = options.numCeps - 1;
-    this.dim = statsDim(options.numCeps);
-    this.lay = layout(this.d);
+    this.numCeps = numCeps;
+    this.d = numCeps - 1;
     this.ceps = new Float64Array(RING * this.d);
     this.delta = new Float64Array(RING * this.d);
     this.dd = new Float64Array(this.d);
@@ -96,17 +167,11 @@ export class UtteranceStats {
     return this.frames;
   }
 
-  /** Occupied energy bins (the only part of the state that grows, with the level range). */
-  get binCount(): number {
-    return this.bins.size;
-  }
-
   accept(f: FeatureFrames): void {
-    if (this.closed) throw new VaultError("INVALID_ARGUMENT", "dsp embedder: session already finished");
-    if (f.mfcc === null || f.numCeps !== this.options.numCeps) {
+    if (f.mfcc === null || f.numCeps !== this.numCeps) {
       throw new VaultError(
         "INVALID_ARGUMENT",
-        `dsp embedder: needs MFCC frames with numCeps = ${this.options.numCeps} (pass embedder.features to the FeaturePipeline)`,
+        `dsp embedder: needs MFCC frames with numCeps = ${this.numCeps} (pass embedder.features to the FeaturePipeline)`,
       );
     }
     if (f.firstFrame !== this.frames) {
@@ -121,16 +186,21 @@ export class UtteranceStats {
       for (let j = 0; j < bins; j++) max = Math.max(max, f.fbank[row + j]!);
       let sum = 0;
       for (let j = 0; j < bins; j++) sum += Math.exp(f.fbank[row + j]! - max);
-      const energyDb = (max + Math.log(sum)) * DB_PER_NEPER;
       const k = this.frames;
       const slot = k % RING;
-      this.binOf[slot] = Math.floor(energyDb / BIN_DB);
+      this.energy[slot] = (max + Math.log(sum)) * DB_PER_NEPER;
       const src = t * f.numCeps;
       for (let i = 0; i < d; i++) this.ceps[slot * d + i] = f.mfcc[src + 1 + i]!;
       this.frames++;
       // Δ(k − N) now has its right context; ΔΔ(k − 2N) too.
       this.advance(this.frames - 1 - DELTA_N, this.frames - 1 - 2 * DELTA_N, Infinity);
     }
+  }
+
+  /** Finalises the last frames (right context clamped to the end). */
+  finish(): void {
+    const last = this.frames - 1;
+    if (this.frames > 0) this.advance(last, last, last);
   }
 
   /** Computes Δ up to frame `deltaUpTo` and finalises frames up to `finalUpTo`. */
@@ -158,33 +228,56 @@ export class UtteranceStats {
           acc += n * (this.delta[clampD(t + n) * d + i]! - this.delta[clampD(t - n) * d + i]!);
         this.dd[i] = acc / DELTA_DEN;
       }
-      this.accumulate(t % RING);
+      const slot = t % RING;
+      this.onFrame(t, this.energy[slot]!, this.ceps, slot * d, this.delta, this.dd);
     }
   }
 
-  private accumulate(slot: number): void {
-    const d = this.d;
-    const L = this.lay;
-    const key = this.binOf[slot]!;
-    let acc = this.bins.get(key);
-    if (acc === undefined) {
-      acc = new Float64Array(L.size);
-      this.bins.set(key, acc);
-    }
-    const c = slot * d;
-    acc[L.n]! += 1;
-    let p = L.s2;
-    for (let i = 0; i < d; i++) {
-      const ci = this.ceps[c + i]!;
-      acc[L.s1 + i]! += ci;
-      for (let j = i; j < d; j++) acc[p++]! += ci * this.ceps[c + j]!;
-      const di = this.delta[c + i]!;
-      acc[L.d1 + i]! += di;
-      acc[L.d2 + i]! += di * di;
-      const ai = this.dd[i]!;
-      acc[L.a1 + i]! += ai;
-      acc[L.a2 + i]! += ai * ai;
-    }
+  wipe(): void {
+    this.ceps.fill(0);
+    this.delta.fill(0);
+    this.dd.fill(0);
+    this.energy.fill(0);
+  }
+}
+
+export class UtteranceStats {
+  readonly options: UtteranceStatsOptions;
+  readonly dim: number;
+  private readonly d: number;
+  private readonly lay: Layout;
+  private readonly bins = new Map<number, Float64Array>();
+  private readonly frames: CepstralFrames;
+  private closed = false;
+
+  constructor(options: UtteranceStatsOptions) {
+    this.frames = new CepstralFrames(options.numCeps, (_t, energyDb, ceps, offset, delta, dd) => {
+      const key = Math.floor(energyDb / BIN_DB);
+      let acc = this.bins.get(key);
+      if (acc === undefined) {
+        acc = new Float64Array(this.lay.size);
+        this.bins.set(key, acc);
+      }
+      accumulateFrame(acc, this.lay, this.d, ceps, offset, delta, dd);
+    });
+    this.options = options;
+    this.d = options.numCeps - 1;
+    this.dim = statsDim(options.numCeps);
+    this.lay = statsLayout(this.d);
+  }
+
+  get frameCount(): number {
+    return this.frames.frameCount;
+  }
+
+  /** Occupied energy bins (the only part of the state that grows, with the level range). */
+  get binCount(): number {
+    return this.bins.size;
+  }
+
+  accept(f: FeatureFrames): void {
+    if (this.closed) throw new VaultError("INVALID_ARGUMENT", "dsp embedder: session already finished");
+    this.frames.accept(f);
   }
 
   /**
@@ -194,14 +287,14 @@ export class UtteranceStats {
   finish(speechSec: number): Float64Array {
     if (this.closed) throw new VaultError("INVALID_ARGUMENT", "dsp embedder: session already finished");
     this.closed = true;
-    const last = this.frames - 1;
-    if (this.frames > 0) this.advance(last, last, last);
+    this.frames.finish();
+    const count = this.frames.frameCount;
     const { keepFraction, minFrames } = this.options;
-    const want = Math.min(this.frames, Math.max(minFrames, Math.round(keepFraction * speechSec * 100)));
+    const want = Math.min(count, Math.max(minFrames, Math.round(keepFraction * speechSec * 100)));
     if (!(speechSec > 0) || want < minFrames) {
       this.wipe();
       throw new VaultError("NO_SPEECH", "Too little speech for a speaker embedding.", {
-        details: { speechSec: Math.round(speechSec * 100) / 100, frames: this.frames },
+        details: { speechSec: Math.round(speechSec * 100) / 100, frames: count },
       });
     }
     const L = this.lay;
@@ -216,40 +309,8 @@ export class UtteranceStats {
       need -= n;
     }
     this.wipe();
-    const out = this.vector(total);
+    const out = statsVector(total, this.d);
     total.fill(0);
-    return out;
-  }
-
-  private vector(s: Float64Array): Float64Array {
-    const d = this.d;
-    const L = this.lay;
-    const n = s[L.n]!;
-    const out = new Float64Array(this.dim);
-    const mean = new Float64Array(d);
-    const cov = new Float64Array(d * d);
-    for (let i = 0; i < d; i++) mean[i] = s[L.s1 + i]! / n;
-    let p = L.s2;
-    for (let i = 0; i < d; i++) {
-      for (let j = i; j < d; j++) {
-        const v = s[p++]! / n - mean[i]! * mean[j]!;
-        cov[i * d + j] = v;
-        cov[j * d + i] = v;
-      }
-    }
-    const sd = (i: number): number => Math.sqrt(Math.max(cov[i * d + i]!, 1e-12));
-    let o = 0;
-    for (let i = 0; i < d; i++) out[o++] = mean[i]!;
-    for (let i = 0; i < d; i++) out[o++] = sd(i);
-    for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) out[o++] = cov[i * d + j]! / (sd(i) * sd(j));
-    const std = (sum: number, sq: number): number => {
-      const m = sum / n;
-      return Math.sqrt(Math.max(sq / n - m * m, 1e-12));
-    };
-    for (let i = 0; i < d; i++) out[o++] = std(s[L.d1 + i]!, s[L.d2 + i]!);
-    for (let i = 0; i < d; i++) out[o++] = std(s[L.a1 + i]!, s[L.a2 + i]!);
-    mean.fill(0);
-    cov.fill(0);
     return out;
   }
 
@@ -258,8 +319,6 @@ export class UtteranceStats {
     this.closed = true;
     for (const acc of this.bins.values()) acc.fill(0);
     this.bins.clear();
-    this.ceps.fill(0);
-    this.delta.fill(0);
-    this.dd.fill(0);
+    this.frames.wipe();
   }
 }

@@ -90,10 +90,23 @@ export function recordingRoutes(): AnyRoute[] {
           subjectId: ctx.params.id,
           source: bodyStream(ctx.body),
         });
-        // Consumers get the decision, not the score: raw scores help hill-climbing attacks.
-        return ctx.auth.principal.role === "consumer"
-          ? { match: r.match, threshold: r.threshold }
-          : { match: r.match, threshold: r.threshold, score: r.score };
+        // Consumers get the decisions, not the scores: raw scores help hill-climbing attacks.
+        const consumer = ctx.auth.principal.role === "consumer";
+        const voices = r.speakers
+          ? {
+              proxySuspected: r.proxySuspected ?? false,
+              speakers: r.speakers.map((v) => ({
+                speakingSec: v.speakingSec,
+                match: v.match,
+                staff: v.staff,
+                ...(consumer ? {} : { score: v.score }),
+              })),
+              segments: r.segments ?? [],
+            }
+          : {};
+        return consumer
+          ? { match: r.match, threshold: r.threshold, ...voices }
+          : { match: r.match, threshold: r.threshold, score: r.score, ...voices };
       },
     }),
   ];

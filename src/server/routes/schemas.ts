@@ -17,6 +17,7 @@ export const LiveSubject = Type.Object(
     id: Type.String(),
     tenant: Type.String(),
     status: Type.Union([Type.Literal("active"), Type.Literal("shred_pending")]),
+    role: Type.Union([Type.Literal("contractor"), Type.Literal("staff")]),
     createdAt: Type.String(),
     shredAfter: Nullable(Type.String()),
     shreddedAt: Type.Null(),
@@ -158,6 +159,33 @@ export const BreakglassRequest = Type.Object(
 );
 
 export const VerifyResult = Type.Object(
-  { match: Type.Boolean(), threshold: Type.Number(), score: Type.Optional(Type.Number()) },
+  {
+    match: Type.Boolean(),
+    threshold: Type.Number(),
+    score: Type.Optional(Type.Number()),
+    // an interview with several voices: who spoke when, each voice's verdict, a suspected proxy
+    proxySuspected: Type.Optional(Type.Boolean()),
+    speakers: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            speakingSec: Type.Number(),
+            match: Type.Boolean(),
+            staff: Type.Boolean(),
+            score: Type.Optional(Nullable(Type.Number())),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    segments: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { start: Type.Number(), end: Type.Number(), speaker: Type.Integer() },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
   { additionalProperties: false },
 );

@@ -17,13 +17,20 @@ export function subjectRoutes(publicUrl: () => string | undefined): AnyRoute[] {
         {
           ref: Type.String({ minLength: 1, maxLength: 512 }),
           tenant: Type.Optional(Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" })),
+          // staff: an interviewer (or an AI interviewer's voice) whose voice is excluded when
+          // ingest picks the contractor out of an interview
+          role: Type.Optional(Type.Union([Type.Literal("contractor"), Type.Literal("staff")])),
         },
         { additionalProperties: false },
       ),
       response: { 201: Subject },
       resource: vaultResource,
       async handler(ctx) {
-        const s = await ctx.vault.subjects.add({ ref: ctx.body.ref, tenant: ctx.body.tenant });
+        const s = await ctx.vault.subjects.add({
+          ref: ctx.body.ref,
+          tenant: ctx.body.tenant,
+          role: ctx.body.role,
+        });
         void ctx.reply.code(201);
         return s;
       },

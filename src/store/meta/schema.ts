@@ -38,6 +38,8 @@ export interface VaultSecretsTable {
 
 export type SubjectStatus = "active" | "shred_pending" | "shredded";
 
+export type SubjectRole = "contractor" | "staff";
+
 export interface SubjectsTable {
   id: string;
   tenant: string;
@@ -47,6 +49,8 @@ export interface SubjectsTable {
   /** Reference-lookup bucket (src/vault/refs.ts); NULL for format-1 rows and shredded subjects. */
   ref_bucket: number | null;
   status: SubjectStatus;
+  /** contractor (default) or staff: an interviewer or AI-interviewer voice (migration 0010). */
+  role: SubjectRole;
   created_at: string;
   shred_after: string | null;
   shredded_at: string | null;

@@ -1,0 +1,244 @@
+/**
+ * Who spoke when: window embeddings (stream.ts) clustered into speakers (cluster.ts), refined by
+ * reassigning windows to the nearest speaker centroid, then labels per 0.5 s hop by a vote of the
+ * windows covering it, and speech segments from the VAD's per-frame decisions.
+ *
+ * Overlapped speech gets one label, the speaker whose voice dominates the hop's windows; the
+ * other voice of an overlap counts as missed speech (documented in docs/diarisation.md).
+ */
+import { VaultError } from "../errors.js";
+import { agglomerate, centroids, dot, MAX_ITEMS, mergeRuns } from "./cluster.js";
+import { HOP_FRAMES, type DiarisationFrames } from "./stream.js";
+import { statsVector } from "../embed/dsp/stats.js";
+
+export interface DiariseOptions {
+  /**
+   * Cosine distance at which clustering stops merging: two groups of windows further apart are
+   * different speakers. Tuned on conversations of voices kept apart from the evaluation ones.
+   */
+  readonly maxDistance?: number;
+  /** A cluster with less speech than this is not a speaker (noise, a cough): its windows join the nearest one. */
+  readonly minSpeakerSec?: number;
+  /**
+   * Second stage: clusters whose embeddings from all their speech (summed statistics, as
+   * reliable as an utterance's) are closer than this cosine distance are one speaker split by
+   * the window-level clustering, and merge.
+   */
+  readonly mergeDistance?: number;
+}
+
+export const DEFAULT_MAX_DISTANCE = 0.6;
+export const DEFAULT_MERGE_DISTANCE = 0.3;
+export const DEFAULT_MIN_SPEAKER_SEC = 2;
+const FRAME_SEC = 0.01;
+
+export interface Segment {
+  /** Seconds from the start of the recording. */
+  readonly start: number;
+  readonly end: number;
+  /** Speaker index into Diarisation.speakers. */
+  readonly speaker: number;
+}
+
+export interface Speaker {
+  readonly speakingSec: number;
+  /** Unit embedding of all the speaker's speech (from the summed statistics; zero if too little). */
+  readonly centroid: Float32Array;
+  /** Summed statistics of the speaker's hops (for an embedding of all of their speech). */
+  readonly stats: Float64Array;
+  /** Speech frames behind `stats`. */
+  readonly frames: number;
+}
+
+export interface Diarisation {
+  readonly segments: readonly Segment[];
+  readonly speakers: readonly Speaker[];
+  /** Wipes the speakers' centroids and statistics. */
+  wipe(): void;
+}
+
+function speechAt(bits: Uint8Array, frame: number): boolean {
+  return ((bits[frame >> 3] ?? 0) >> (frame & 7)) & 1 ? true : false;
+}
+
+export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisation {
+  const maxDistance = o.maxDistance ?? DEFAULT_MAX_DISTANCE;
+  const minSpeakerFrames = (o.minSpeakerSec ?? DEFAULT_MIN_SPEAKER_SEC) / FRAME_SEC;
+  if (!(maxDistance > 0 && maxDistance < 2))
+    throw new VaultError("INVALID_ARGUMENT", "maxDistance must be in (0, 2)");
+  const windows = f.windows;
+  if (windows.length === 0) return { segments: [], speakers: [], wipe: () => undefined };
+  const emb = windows.map((w) => w.embedding);
+  const weights = windows.map((w) => w.speech);
+
+  // 1. cluster (runs of near-identical neighbours first, when there are many windows)
+  let minSim = 0.95;
+  let merged = mergeRuns(emb, minSim);
+  while (merged.runs.length > MAX_ITEMS && minSim > 0) {
+    minSim -= 0.05;
+    merged = mergeRuns(emb, minSim);
+  }
+  const runLabels = agglomerate(merged.runs, maxDistance);
+  let labels = Int32Array.from(merged.runOf, (r) => runLabels[r]!);
+
+  // 2. refine: reassign to the nearest centroid; fold clusters too small to be a speaker
+  for (let iter = 0; iter < 3; iter++) {
+    const k = Math.max(...labels) + 1;
+    const speech = new Float64Array(k);
+    for (let i = 0; i < labels.length; i++) speech[labels[i]!]! += weights[i]!;
+    const keep = [...speech.keys()].filter((c) => speech[c]! >= minSpeakerFrames);
+    if (keep.length === 0) keep.push(speech.indexOf(Math.max(...speech)));
+    const cents = centroids(emb, labels, weights, k);
+    const next = new Int32Array(labels.length);
+    for (let i = 0; i < emb.length; i++) {
+      let best = keep[0]!;
+      let bestSim = -Infinity;
+      for (const c of keep) {
+        const s = dot(emb[i]!, cents[c]!);
+        if (s > bestSim) {
+          bestSim = s;
+          best = c;
+        }
+      }
+      next[i] = best;
+    }
+    // renumber by first appearance
+    const ids = new Map<number, number>();
+    labels = Int32Array.from(next, (c) => {
+      if (!ids.has(c)) ids.set(c, ids.size);
+      return ids.get(c)!;
+    });
+    for (const c of cents) c.fill(0);
+  }
+  const k = Math.max(...labels) + 1;
+  const cents = centroids(emb, labels, weights, k);
+
+  // 3. a label per hop: the covering windows vote, each with its similarity to its speaker
+  const hopCount = f.hops.length;
+  const hopLabel = new Int32Array(hopCount).fill(-1);
+  const votes = new Float64Array(hopCount * k);
+  for (let i = 0; i < windows.length; i++) {
+    const w = windows[i]!;
+    const c = labels[i]!;
+    const s = Math.max(1e-3, 1 + dot(emb[i]!, cents[c]!));
+    for (let h = w.hop; h < w.hop + f.windowHops && h < hopCount; h++) votes[h * k + c]! += s;
+  }
+  for (let h = 0; h < hopCount; h++) {
+    let best = -1;
+    let bestV = 0;
+    for (let c = 0; c < k; c++) {
+      const v = votes[h * k + c]!;
+      if (v > bestV) {
+        bestV = v;
+        best = c;
+      }
+    }
+    hopLabel[h] = best;
+  }
+  // speech hops no window covers (a lone short utterance): the nearest labelled hop within 2 s
+  for (let h = 0; h < hopCount; h++) {
+    if (hopLabel[h]! >= 0 || f.hops[h]!.speech === 0) continue;
+    for (let dist = 1; dist <= 4; dist++) {
+      const l = h - dist >= 0 ? hopLabel[h - dist]! : -1;
+      const r = h + dist < hopCount ? hopLabel[h + dist]! : -1;
+      if (l >= 0 || r >= 0) {
+        hopLabel[h] = l >= 0 ? l : r;
+        break;
+      }
+    }
+  }
+
+  // 4. merge clusters whose whole-speech embeddings agree (one speaker split in two)
+  const mergeDistance = o.mergeDistance ?? DEFAULT_MERGE_DISTANCE;
+  const dimStats = f.hops.find((h) => h.stats)?.stats?.length ?? 0;
+  const clusterStats = (): { stats: Float64Array[]; frames: Float64Array } => {
+    const kk = Math.max(-1, ...hopLabel) + 1;
+    const stats = Array.from({ length: kk }, () => new Float64Array(dimStats));
+    const frames = new Float64Array(kk);
+    for (let h = 0; h < hopCount; h++) {
+      const hop = f.hops[h]!;
+      const c = hopLabel[h]!;
+      if (c < 0 || !hop.stats) continue;
+      const acc = stats[c]!;
+      for (let i = 0; i < acc.length; i++) acc[i]! += hop.stats[i]!;
+      frames[c]! += hop.speech;
+    }
+    return { stats, frames };
+  };
+  const embed = (stats: Float64Array, frames: number): Float32Array | null => {
+    if (frames < 50) return null;
+    const v = statsVector(stats, f.d);
+    try {
+      return f.project(v);
+    } catch (e) {
+      if (e instanceof VaultError && e.code === "NO_SPEECH") return null;
+      throw e;
+    } finally {
+      v.fill(0);
+    }
+  };
+  for (;;) {
+    const { stats, frames } = clusterStats();
+    const e = stats.map((st, c) => embed(st, frames[c]!));
+    for (const st of stats) st.fill(0);
+    let best: [number, number] | null = null;
+    let bestD = mergeDistance;
+    for (let a = 0; a < e.length; a++) {
+      for (let b = a + 1; b < e.length; b++) {
+        const ea = e[a];
+        const eb = e[b];
+        if (!ea || !eb) continue;
+        const d = 1 - dot(ea, eb);
+        if (d < bestD) {
+          bestD = d;
+          best = [a, b];
+        }
+      }
+    }
+    for (const x of e) x?.fill(0);
+    if (!best) break;
+    const [a, b] = best;
+    for (let h = 0; h < hopCount; h++) {
+      if (hopLabel[h] === b) hopLabel[h] = a;
+      else if (hopLabel[h]! > b) hopLabel[h] = hopLabel[h]! - 1;
+    }
+  }
+  const k2 = Math.max(-1, ...hopLabel) + 1;
+
+  // 5. segments over speech frames, bridging gaps under 0.25 s within one speaker
+  const segments: { start: number; end: number; speaker: number }[] = [];
+  for (let t = 0; t < f.frames; t++) {
+    if (!speechAt(f.speechBits, t)) continue;
+    const c = hopLabel[Math.floor(t / HOP_FRAMES)]!;
+    if (c < 0) continue;
+    const last = segments[segments.length - 1];
+    if (last?.speaker === c && t - last.end <= 25) last.end = t + 1;
+    else segments.push({ start: t, end: t + 1, speaker: c });
+  }
+
+  // 6. per speaker: speaking time, statistics of their hops, embedding of all their speech
+  const final = clusterStats();
+  const speakers = Array.from({ length: k2 }, (_, c) => ({
+    speakingSec: 0,
+    centroid: embed(final.stats[c]!, final.frames[c]!) ?? new Float32Array(cents[0]!.length),
+    stats: final.stats[c]!,
+    frames: final.frames[c]!,
+  }));
+  for (const c of cents) c.fill(0);
+  for (const s of segments) speakers[s.speaker]!.speakingSec += (s.end - s.start) * FRAME_SEC;
+  votes.fill(0);
+  return {
+    segments: segments.map((s) => ({
+      start: s.start * FRAME_SEC,
+      end: s.end * FRAME_SEC,
+      speaker: s.speaker,
+    })),
+    speakers,
+    wipe: () => {
+      for (const s of speakers) {
+        s.centroid.fill(0);
+        s.stats.fill(0);
+      }
+    },
+  };
+}
