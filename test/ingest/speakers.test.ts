@@ -39,6 +39,15 @@ function interview(name: string, turns: readonly [Voice, string][]): string {
   return out;
 }
 
+/** One voice alone (an enrolment or a probe): its sentences with pauses. */
+const monologue = (name: string, voice: Voice, texts: readonly string[]) =>
+  file(
+    interview(
+      name,
+      texts.map((t): [Voice, string] => [voice, t]),
+    ),
+  );
+
 const candidateTurns = (candidate: Voice, from = 0): [Voice, string][] =>
   QUESTIONS.flatMap((q, i): [Voice, string][] => [
     ["kal16", q],
@@ -100,12 +109,7 @@ describe.runIf(HAVE_AUDIO_TOOLS)(
       expect(staff.role).toBe("staff");
       await v.recordings.ingest({
         subjectId: staff.id,
-        source: file(
-          interview(
-            "staff",
-            QUESTIONS.map((q): [Voice, string] => ["kal16", q]),
-          ),
-        ),
+        source: monologue("staff", "kal16", QUESTIONS),
       });
       const s = await v.subjects.add({ ref: "candidate-2" });
       const r = await v.recordings.ingest({
@@ -121,22 +125,12 @@ describe.runIf(HAVE_AUDIO_TOOLS)(
       // the enrolled template is the candidate's: her own monologue matches, the interviewer's does not
       const own = await v.recordings.verifySpeaker({
         subjectId: s.id,
-        source: file(
-          interview(
-            "slt-alone",
-            MORE.map((t): [Voice, string] => ["slt", t]),
-          ),
-        ),
+        source: monologue("slt-alone", "slt", MORE),
       });
       expect(own.match).toBe(true);
       const other = await v.recordings.verifySpeaker({
         subjectId: s.id,
-        source: file(
-          interview(
-            "staff",
-            QUESTIONS.map((q): [Voice, string] => ["kal16", q]),
-          ),
-        ),
+        source: monologue("staff", "kal16", QUESTIONS),
       });
       expect(other.match).toBe(false);
     });
@@ -145,12 +139,7 @@ describe.runIf(HAVE_AUDIO_TOOLS)(
       const s = await v.subjects.add({ ref: "candidate-3" });
       const first = await v.recordings.ingest({
         subjectId: s.id,
-        source: file(
-          interview(
-            "awb-alone",
-            ANSWERS.slice(0, 2).map((t): [Voice, string] => ["awb", t]),
-          ),
-        ),
+        source: monologue("awb-alone", "awb", ANSWERS.slice(0, 2)),
       });
       expect(first.enrolment).toBe("single");
       const r = await v.recordings.ingest({
@@ -168,22 +157,12 @@ describe.runIf(HAVE_AUDIO_TOOLS)(
       const staff = await v.subjects.add({ ref: "interviewer-2", role: "staff" });
       await v.recordings.ingest({
         subjectId: staff.id,
-        source: file(
-          interview(
-            "staff",
-            QUESTIONS.map((q): [Voice, string] => ["kal16", q]),
-          ),
-        ),
+        source: monologue("staff", "kal16", QUESTIONS),
       });
       const s = await v.subjects.add({ ref: "candidate-4" });
       await v.recordings.ingest({
         subjectId: s.id,
-        source: file(
-          interview(
-            "slt-enrol",
-            [...ANSWERS.slice(2), ...MORE].map((t): [Voice, string] => ["slt", t]),
-          ),
-        ),
+        source: monologue("slt-enrol", "slt", [...ANSWERS.slice(2), ...MORE]),
       });
       const honest = await v.recordings.verifySpeaker({
         subjectId: s.id,
