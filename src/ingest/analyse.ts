@@ -50,6 +50,11 @@ export interface AnalyseOptions {
    * embedder has none (ONNX models) or no embedder is given.
    */
   readonly diarise?: DiariseOptions | boolean | undefined;
+  /**
+   * Analyse one channel only, 0-based, instead of the channel mean: recorders that put each party
+   * on its own channel give the contractor's voice alone. Loudness is still measured on all.
+   */
+  readonly channel?: number | undefined;
   /** Audio track of a multi-track container, 0-based (default the first). */
   readonly audioTrack?: number | undefined;
   /** Called with the number of input seconds decoded so far (progress bars). */
@@ -77,6 +82,15 @@ export async function analyseRecording(
     ...(options.audioTrack !== undefined ? { audioTrack: options.audioTrack } : {}),
   });
   const { info } = decoded;
+  const channel = options.channel;
+  if (channel !== undefined && !(Number.isInteger(channel) && channel >= 0 && channel < info.channels)) {
+    // the decoder holds the input open: release it before refusing
+    await decoded.chunks[Symbol.asyncIterator]().return?.();
+    throw new VaultError(
+      "INVALID_ARGUMENT",
+      `channel ${channel + 1} requested; the recording has ${info.channels}`,
+    );
+  }
   const meter = new LoudnessMeter({ sampleRate: info.sampleRate, channels: info.channels });
   const resampler = info.sampleRate === PCM_RATE ? undefined : new Resampler(info.sampleRate, PCM_RATE);
   const session = options.embedder?.createSession();
@@ -124,7 +138,7 @@ export async function analyseRecording(
       if (planar.length !== info.channels)
         throw new VaultError("CORRUPT_AUDIO", "decoder changed channel count mid-stream");
       meter.push(planar);
-      const mono = downmix(planar);
+      const mono = channel === undefined ? downmix(planar) : planar[channel]!;
       inputSamples += mono.length;
       await feed(resampler ? resampler.process(mono) : mono);
       options.onProgress?.(inputSamples / info.sampleRate);

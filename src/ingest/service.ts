@@ -74,6 +74,8 @@ export interface IngestInput {
   readonly onProgress?: ((seconds: number) => void) | undefined;
   /** Which audio track of a multi-track file (MP4, MOV, Matroska), 0-based; default the first. */
   readonly audioTrack?: number | undefined;
+  /** Only this channel, 0-based (each party on its own channel); default the channel mean. */
+  readonly channel?: number | undefined;
   /** The platform's external id, kind and recording time (src/ingest/metadata.ts). */
   readonly metadata?: RecordingMetadata | undefined;
 }
@@ -179,6 +181,7 @@ export function createIngestService(deps: IngestDeps) {
         speechSearchSec: deps.abstraction.limits.speechSearchSec,
         onProgress: input.onProgress,
         audioTrack: input.audioTrack,
+        channel: input.channel,
         diarise: true,
         sinks: {
           ...(rawSink ? { pcm: (c: Float32Array) => rawSink.channel.write(floatToS16(c)) } : {}),
@@ -391,6 +394,7 @@ export function createIngestService(deps: IngestDeps) {
         speechSearchSec: deps.abstraction.limits.speechSearchSec,
         onProgress: input.onProgress,
         audioTrack: input.audioTrack,
+        channel: input.channel,
         diarise: true,
       });
       try {

@@ -153,6 +153,38 @@ describe.runIf(HAVE_AUDIO_TOOLS)(
       );
     });
 
+    it("--channel takes one party of a two-channel recording: one voice, enrolled whole", async () => {
+      const both = interview("a", candidateTurns("slt"));
+      // interviewer on the left channel, candidate on the right: each party's turns, silence elsewhere
+      const dir = path.dirname(both);
+      const left = path.join(dir, "ch-left.wav");
+      const right = path.join(dir, "ch-right.wav");
+      const stereo = path.join(dir, "interview-two-channels.wav");
+      if (!existsSync(stereo)) {
+        const gap = path.join(dir, "gap-0.6.wav");
+        const parts = (who: Voice) =>
+          candidateTurns("slt").flatMap(([v, t]) => {
+            const wav = speech(t, v);
+            if (v === who) return [wav, gap];
+            const quiet = `${wav}.silent.wav`;
+            if (!existsSync(quiet)) execFileSync("sox", [wav, quiet, "vol", "0"]);
+            return [quiet, gap];
+          });
+        execFileSync("sox", [...parts("kal16"), left]);
+        execFileSync("sox", [...parts("slt"), right]);
+        execFileSync("sox", ["-M", left, right, stereo]);
+      }
+      const s = await v.subjects.add({ ref: "candidate-5" });
+      const mixed = await v.recordings.ingest({ subjectId: s.id, source: file(stereo) });
+      expect(mixed.enrolment).toBe("ambiguous");
+      const own = await v.recordings.ingest({ subjectId: s.id, source: file(stereo), channel: 1 });
+      expect(own.enrolment).toBe("single");
+      expect(own.derivations.map((d) => d.name)).toContain("speaker-template");
+      await expect(
+        v.recordings.ingest({ subjectId: s.id, source: file(stereo), channel: 2 }),
+      ).rejects.toThrow(/channel 3 requested; the recording has 2/);
+    });
+
     it("verify-speaker flags a proxy who answers part of the interview, with times; not the honest candidate", async () => {
       const staff = await v.subjects.add({ ref: "interviewer-2", role: "staff" });
       await v.recordings.ingest({

@@ -278,13 +278,34 @@ export async function decodeAudio(
     await r.close();
     throw e;
   }
-  const { info, chunks, onEnd } = opened;
+  const { info, chunks, onEnd, abort } = opened;
+  let started = false;
   async function* run(): AsyncGenerator<PlanarChunk, void, undefined> {
+    started = true;
     try {
       yield* guardDuration(chunks, info, limits, onEnd ? { onEnd } : {});
     } finally {
       await r.close();
     }
   }
-  return { info, chunks: run() };
+  const gen = run();
+  // return() on a generator that never started skips its finally: release what open() started
+  // (a worker, an ffmpeg child, the input) here instead.
+  const release = async (): Promise<IteratorResult<PlanarChunk, void>> => {
+    if (!started) {
+      started = true;
+      abort?.();
+      await r.close();
+    }
+    return gen.return(undefined);
+  };
+  const iterator: AsyncGenerator<PlanarChunk, void, undefined> = {
+    next: () => gen.next(),
+    return: release,
+    throw: (e: unknown) => gen.throw(e),
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return { info, chunks: iterator };
 }

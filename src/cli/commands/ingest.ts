@@ -19,6 +19,7 @@ interface IngestOptions {
   readonly queue?: boolean;
   readonly name?: string;
   readonly track?: string;
+  readonly channel?: string;
   readonly externalId?: string;
   readonly kind?: string;
   readonly recordedAt?: string;
@@ -44,6 +45,10 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
     .option("--name <label>", "what to call standard input (`-`) in the output; never stored")
     .option("--track <n>", "which audio track of a multi-track file (MP4, MOV, MKV) to take, from 1")
     .option(
+      "--channel <n>",
+      "analyse only this channel, from 1 (a recorder with each party on its own channel)",
+    )
+    .option(
       "--queue",
       "store each file encrypted and queue it for `voxvault worker` instead of ingesting here",
     )
@@ -66,6 +71,7 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
       if (o.name !== undefined && stdinCount === 0)
         throw new VaultError("USAGE", "--name labels standard input (-)");
       const audioTrack = parseTrack(o.track);
+      const channel = parseTrack(o.channel, "--channel");
       const label = (file: string): string => (file === "-" ? (o.name ?? "stdin") : file);
       const metadata = {
         ...(o.externalId !== undefined ? { externalId: o.externalId } : {}),
@@ -95,6 +101,7 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
               onProgress: progress,
               metadata,
               ...(audioTrack !== undefined ? { audioTrack } : {}),
+              ...(channel !== undefined ? { channel } : {}),
             });
             if (progress) io.stderr.write("\r\x1b[K");
             if (g.json) writeLine(io.stdout, JSON.stringify({ file, ...r }));
@@ -130,14 +137,17 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
     .description("compare a new recording with the subject's enrolled templates (protected domain)")
     .requiredOption("--subject <id>")
     .option("--track <n>", "which audio track of a multi-track file to take, from 1")
-    .action(async (file: string, o: { subject: string; track?: string }) => {
+    .option("--channel <n>", "analyse only this channel, from 1")
+    .action(async (file: string, o: { subject: string; track?: string; channel?: string }) => {
       const g = globals();
       const audioTrack = parseTrack(o.track);
+      const channel = parseTrack(o.channel, "--channel");
       await withVault(io, g, async (v) => {
         const r = await v.recordings.verifySpeaker({
           subjectId: o.subject,
           source: file === "-" ? readStdin(io) : await openInput(io, file),
           ...(audioTrack !== undefined ? { audioTrack } : {}),
+          ...(channel !== undefined ? { channel } : {}),
         });
         const voices = r.speakers
           ? { speakers: r.speakers, segments: r.segments ?? [], proxySuspected: r.proxySuspected ?? false }
@@ -276,11 +286,11 @@ function fmtTime(sec: number): string {
   return `${m}:${(sec - m * 60).toFixed(1).padStart(4, "0")}`;
 }
 
-/** `--track N` (1-based, as people count) to the decoder's 0-based audio track index. */
-function parseTrack(track: string | undefined): number | undefined {
-  if (track === undefined) return undefined;
-  if (!/^[1-9][0-9]{0,2}$/.test(track)) throw new VaultError("USAGE", "--track takes a track number from 1");
-  return Number(track) - 1;
+/** `--track N` / `--channel N` (1-based, as people count) to a 0-based index. */
+function parseTrack(n: string | undefined, flag = "--track"): number | undefined {
+  if (n === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,2}$/.test(n)) throw new VaultError("USAGE", `${flag} takes a number from 1`);
+  return Number(n) - 1;
 }
 
 /** Standard input as the recording: a pipe, a file or a terminal; read errors are FILE_UNREADABLE. */

@@ -153,6 +153,18 @@ describe.skipIf(skip !== null)(`MP4, M4A, MOV, 3GP, Matroska, ADTS and AMR ${ski
     });
   }
 
+  it("return() before iterating stops the decoder that opening started (AAC, AMR)", async () => {
+    const ports = (): number => process.getActiveResourcesInfo().filter((r) => r === "MessagePort").length;
+    const before = ports();
+    for (const name of ["fast.m4a", "s.amr"]) {
+      const d = await decodeAudio(fileBytes(f(name)), opts);
+      expect(ports()).toBeGreaterThan(before); // the worker is up: it told us the output format
+      await d.chunks[Symbol.asyncIterator]().return?.();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(ports()).toBe(before);
+    }
+  });
+
   it("video-only files are NO_AUDIO (MP4 and WebM), never decoded", async () => {
     await expectCode(decodeAudio(fileBytes(f("video-only.mp4")), opts), "NO_AUDIO");
     await expectCode(decodeAudio(fileBytes(f("video-only.webm")), opts), "NO_AUDIO");
