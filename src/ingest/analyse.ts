@@ -37,6 +37,8 @@ export interface AnalyseOptions {
   readonly limits?: Partial<DecodeLimits> | undefined;
   readonly workerUrl?: URL | undefined;
   readonly ffmpegFallback?: boolean | undefined;
+  /** Decode with ffmpeg instead of the WebAssembly decoders (DecodeOptions.native). */
+  readonly native?: boolean | undefined;
   readonly embedder?: EmbedderPort | undefined;
   readonly minSpeechSec?: number | undefined;
   /**
@@ -79,6 +81,7 @@ export async function analyseRecording(
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
     ...(options.ffmpegFallback ? { ffmpegFallback: true } : {}),
+    ...(options.native ? { native: true } : {}),
     ...(options.audioTrack !== undefined ? { audioTrack: options.audioTrack } : {}),
   });
   const { info } = decoded;

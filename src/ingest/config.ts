@@ -55,6 +55,11 @@ export const AbstractionConfigSchema = z.strictObject({
   embedder: EmbedderConfigSchema.optional(),
   /** Decision threshold for verify-speaker; default: the embedder's calibrated EER threshold. */
   verificationThreshold: z.number().min(0).max(1).optional(),
+  /**
+   * "native": decode with ffmpeg from PATH (faster, outside the WebAssembly sandbox); default
+   * "sandbox" (docs/audio-input.md, "Native fast path").
+   */
+  decoder: z.enum(["sandbox", "native"]).optional(),
 });
 export type AbstractionConfig = z.infer<typeof AbstractionConfigSchema>;
 
@@ -89,6 +94,7 @@ export interface ResolvedAbstraction {
   readonly limits: IngestLimits;
   readonly embedder: EmbedderConfig;
   readonly verificationThreshold: number | undefined;
+  readonly decoder: "sandbox" | "native";
 }
 
 export function resolveAbstraction(c: AbstractionConfig | undefined): ResolvedAbstraction {
@@ -110,6 +116,7 @@ export function resolveAbstraction(c: AbstractionConfig | undefined): ResolvedAb
     limits: c?.limits ?? {},
     embedder: c?.embedder ?? builtin,
     verificationThreshold: c?.verificationThreshold,
+    decoder: c?.decoder ?? "sandbox",
   });
 }
 

@@ -176,6 +176,7 @@ export function createIngestService(deps: IngestDeps) {
       const analysis = await analyseRecording(input.source, {
         limits: limits(),
         ...deps.decoder,
+        native: deps.abstraction.decoder === "native",
         embedder,
         minSpeechSec: deps.abstraction.limits.minSpeechSec,
         speechSearchSec: deps.abstraction.limits.speechSearchSec,
@@ -389,6 +390,7 @@ export function createIngestService(deps: IngestDeps) {
       const { report, embedding, diarisation } = await analyseRecording(input.source, {
         limits: limits(),
         ...deps.decoder,
+        native: deps.abstraction.decoder === "native",
         embedder,
         minSpeechSec: deps.abstraction.limits.minSpeechSec,
         speechSearchSec: deps.abstraction.limits.speechSearchSec,

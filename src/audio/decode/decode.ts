@@ -9,7 +9,7 @@ import { SNIFF_BYTES, detectContainer } from "../pcm/sniff.js";
 import type { AudioInfo, DecodeLimits, DecodedAudio, PlanarChunk } from "../pcm/types.js";
 import { readWavHeader, wavChunks } from "../pcm/wav.js";
 import { WebmDemuxer, webmOpusToOgg } from "../pcm/webm.js";
-import { openWithFfmpeg } from "./ffmpeg.js";
+import { openNative, openWithFfmpeg } from "./ffmpeg.js";
 import type { WorkerCodec } from "./protocol.js";
 import { decodeInWorker } from "./worker-host.js";
 import { openAdts, openAmr, openMp4, openWebmAac, type FramedOptions } from "./open-framed.js";
@@ -38,7 +38,26 @@ export interface DecodeOptions {
   readonly spool?: SpoolFactory;
   /** Directory for the default ciphertext spool. */
   readonly spoolDir?: string;
+  /**
+   * Native fast path: decode with `ffmpeg` from PATH instead of the WebAssembly decoders. Our own
+   * demuxers still parse and check every container and hand ffmpeg only the codec stream (FLAC,
+   * MP3, Ogg, ADTS, AMR) through a pipe. Off by default: ffmpeg's decoders then run on untrusted
+   * input outside the sandbox. Both paths give the same derivations within the tolerances of
+   * docs/audio-input.md ("Native fast path").
+   */
+  readonly native?: boolean;
 }
+
+/** ffmpeg demuxer for each codec stream our demuxers hand over. */
+const NATIVE_FORMAT: Readonly<Record<WorkerCodec, string>> = {
+  flac: "flac",
+  mp3: "mp3",
+  opus: "ogg",
+  vorbis: "ogg",
+  aac: "aac",
+  amr_nb: "amr",
+  amr_wb: "amr",
+};
 
 /** Encoded bytes per worker request: small enough to bound one request's output (see docs). */
 const PIECE_BYTES = { flac: 2048, mp3: 16 * 1024 } as const;
@@ -127,15 +146,17 @@ function endedEarly(): VaultError {
 }
 
 async function open(r: ByteReader, limits: DecodeLimits, opts: DecodeOptions): Promise<Opened> {
-  const worker = (codec: WorkerCodec, info: AudioInfo, input: AsyncIterable<Uint8Array>): Opened => ({
-    info,
-    chunks: decodeInWorker(input, { codec, info, limits, workerUrl: opts.workerUrl }),
-  });
+  const native = opts.native === true;
+  const worker = async (codec: WorkerCodec, info: AudioInfo, input: AsyncIterable<Uint8Array>): Promise<Opened> =>
+    native
+      ? openNative(input, info, limits, opts.ffmpegPath, NATIVE_FORMAT[codec])
+      : { info, chunks: decodeInWorker(input, { codec, info, limits, workerUrl: opts.workerUrl }) };
   const framed: FramedOptions = {
     limits,
     workerUrl: opts.workerUrl,
     spool: opts.spool ?? (() => createCipherSpool({ dir: opts.spoolDir })),
     audioTrack: opts.audioTrack,
+    ...(native ? { native: { ffmpegPath: opts.ffmpegPath } } : {}),
   };
   for (let tags = 0; ; tags++) {
     const atEnd = !(await r.fill(SNIFF_BYTES));
@@ -169,7 +190,7 @@ async function open(r: ByteReader, limits: DecodeLimits, opts: DecodeOptions): P
           ...(si.totalSamples > 0 ? { declaredDurationSec: si.totalSamples / si.sampleRate } : {}),
         };
         return {
-          ...worker("flac", info, withoutId3v1(pieces(r, PIECE_BYTES.flac))),
+          ...(await worker("flac", info, withoutId3v1(pieces(r, PIECE_BYTES.flac)))),
           onEnd: (frames) => {
             if (frames < si.totalSamples) throw endedEarly();
           },
@@ -186,7 +207,7 @@ async function open(r: ByteReader, limits: DecodeLimits, opts: DecodeOptions): P
           ...(tagFrames ? { declaredDurationSec: (tagFrames * h.samplesPerFrame) / h.sampleRate } : {}),
         };
         return {
-          ...worker("mp3", info, mp3Pieces(r, PIECE_BYTES.mp3)),
+          ...(await worker("mp3", info, mp3Pieces(r, PIECE_BYTES.mp3))),
           onEnd: (frames) => {
             // Gapless decoding drops the encoder delay and padding: under 3 frames in practice.
             if (tagFrames && frames < (tagFrames - 3) * h.samplesPerFrame) throw endedEarly();
@@ -224,7 +245,7 @@ async function open(r: ByteReader, limits: DecodeLimits, opts: DecodeOptions): P
           };
         }
         return {
-          ...worker("opus", head.info, webmOpusToOgg(head, demux.packets())),
+          ...(await worker("opus", head.info, webmOpusToOgg(head, demux.packets()))),
           onEnd: (frames) => {
             onEnd(frames, 48000);
           },

@@ -13,26 +13,25 @@ const MiB = 1024 * 1024;
  * used unless the caller opts in. Time-bounded like the worker path: only time spent waiting
  * for ffmpeg counts; on expiry ffmpeg is killed and DECODE_TIMEOUT raised. PCM stays in pipes.
  */
+export interface FfmpegInput {
+  /** Force ffmpeg's demuxer (e.g. "aac" for an ADTS stream we made, "amr"); default: probe. */
+  readonly format?: string | undefined;
+  /** Audio track, 0-based among the input's audio streams (default 0). */
+  readonly audioTrack?: number | undefined;
+}
+
 export async function openWithFfmpeg(
   input: ByteReader,
   limits: DecodeLimits,
   ffmpegPath = "ffmpeg",
+  how: FfmpegInput = {},
 ): Promise<{ info: AudioInfo; chunks: AsyncIterable<PlanarChunk>; abort: () => void }> {
   const child = spawn(
     ffmpegPath,
-    [
-      "-hide_banner",
-      "-nostdin",
-      "-loglevel",
-      "error",
-      "-threads",
-      "1",
-      "-i",
-      "pipe:0",
-      "-map",
-      "0:a:0",
-      "-vn",
-    ].concat(["-f", "wav", "-c:a", "pcm_f32le", "pipe:1"]),
+    ["-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1"]
+      .concat(how.format ? ["-f", how.format] : [])
+      .concat(["-i", "pipe:0", "-map", `0:a:${how.audioTrack ?? 0}`, "-vn"])
+      .concat(["-f", "wav", "-c:a", "pcm_f32le", "pipe:1"]),
     { stdio: ["pipe", "pipe", "ignore"] },
   );
   let spawnError: unknown = null;
@@ -151,4 +150,20 @@ export async function openWithFfmpeg(
       child.kill("SIGKILL");
     },
   };
+}
+
+/**
+ * The native fast path for a codec stream our demuxer produced: ffmpeg decodes it from a pipe
+ * (`format` names its demuxer); the header facts stay our demuxer's, the rate and channels are
+ * what ffmpeg outputs. Time-bounded like the fallback.
+ */
+export async function openNative(
+  stream: AsyncIterable<Uint8Array>,
+  info: AudioInfo,
+  limits: DecodeLimits,
+  ffmpegPath: string | undefined,
+  format: string,
+): Promise<{ info: AudioInfo; chunks: AsyncIterable<PlanarChunk>; abort: () => void }> {
+  const o = await openWithFfmpeg(new ByteReader(stream, Number.MAX_SAFE_INTEGER), limits, ffmpegPath, { format });
+  return { ...o, info: { ...info, sampleRate: o.info.sampleRate, channels: o.info.channels } };
 }

@@ -4,11 +4,12 @@
  * frames into bounded pieces and hands them to the sandboxed decoder worker.
  */
 import { VaultError } from "../../errors.js";
-import { ADTS_HEADER_MIN, parseAdtsHeader, parseAudioSpecificConfig, type AacConfig } from "../pcm/aac.js";
+import { ADTS_HEADER_MIN, adtsHeader, parseAdtsHeader, parseAudioSpecificConfig, type AacConfig } from "../pcm/aac.js";
 import { AMR_MAGIC, AMR_RATE, amrFrameBytes, countAmrFrames, type AmrKind } from "../pcm/amr.js";
 import type { ByteReader } from "../pcm/byte-reader.js";
 import { Mp4Demuxer, type SpoolFactory } from "../pcm/mp4.js";
 import type { AudioInfo, DecodeLimits } from "../pcm/types.js";
+import { openNative } from "./ffmpeg.js";
 import { openWorkerDecode, type WorkerPiece } from "./worker-host.js";
 import type { Opened } from "./opened.js";
 
@@ -20,6 +21,8 @@ export interface FramedOptions {
   readonly workerUrl?: URL | undefined;
   readonly spool: SpoolFactory;
   readonly audioTrack?: number | undefined;
+  /** Decode with ffmpeg from PATH instead of the WebAssembly decoders (DecodeOptions.native). */
+  readonly native?: { readonly ffmpegPath?: string | undefined } | undefined;
 }
 
 /** Packs access units into pieces of about PIECE_BYTES, keeping each unit's length. */
@@ -66,12 +69,39 @@ async function started(
   o: FramedOptions,
   config?: Uint8Array,
 ): Promise<Opened> {
+  if (o.native) {
+    const stream = codec === "aac" ? adtsStream(pieces, parseAudioSpecificConfig(config!)) : amrStream(codec, pieces);
+    return openNative(stream, info, o.limits, o.native.ffmpegPath, codec === "aac" ? "aac" : "amr");
+  }
   const d = await openWorkerDecode(pieces, { codec, info, limits: o.limits, workerUrl: o.workerUrl, config });
   return {
     info: { ...info, sampleRate: d.sampleRate, channels: d.channels },
     chunks: d.chunks,
     abort: () => void d.release(),
   };
+}
+
+/** Access units as an ADTS stream (a header before each), for ffmpeg's `aac` demuxer. */
+async function* adtsStream(pieces: AsyncIterable<WorkerPiece>, cfg: AacConfig): AsyncGenerator<Uint8Array, void, undefined> {
+  for await (const p of pieces) {
+    if (p instanceof Uint8Array) throw new VaultError("INTERNAL", "AAC pieces carry their frame lengths");
+    let off = 0;
+    for (const len of p.frames) {
+      const h = adtsHeader(cfg, len);
+      if (!h) throw new VaultError("UNSUPPORTED_FORMAT", "this AAC configuration cannot be passed to the native decoder");
+      const out = new Uint8Array(h.length + len);
+      out.set(h);
+      out.set(p.bytes.subarray(off, off + len), h.length);
+      off += len;
+      yield out;
+    }
+  }
+}
+
+/** AMR frames behind the storage-format magic, for ffmpeg's `amr` demuxer. */
+async function* amrStream(kind: AmrKind, pieces: AsyncIterable<WorkerPiece>): AsyncGenerator<Uint8Array, void, undefined> {
+  yield AMR_MAGIC[kind];
+  for await (const p of pieces) yield p instanceof Uint8Array ? p : p.bytes;
 }
 
 export async function openMp4(r: ByteReader, o: FramedOptions): Promise<Opened> {

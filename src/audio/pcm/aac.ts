@@ -113,3 +113,27 @@ export function parseAdtsHeader(b: Uint8Array): AdtsFrame | null {
   const asc = new Uint8Array([(objectType << 3) | (sfi >> 1), ((sfi & 1) << 7) | (channels << 3)]);
   return { headerBytes, frameBytes, asc };
 }
+
+/**
+ * An ADTS header (§1.A.2.2.1, no CRC) for one raw access unit of `cfg`, so a stream demuxed from
+ * MP4 or Matroska can be handed to a decoder that reads ADTS. Null when ADTS cannot express the
+ * configuration (a program config element, an explicit 24-bit rate, a frame over 8 KiB); HE-AAC
+ * is written as its AAC-LC core, which decoders extend by implicit SBR/PS signalling.
+ */
+export function adtsHeader(cfg: AacConfig, auBytes: number): Uint8Array | null {
+  const sfi = RATES.indexOf(cfg.coreRate);
+  const objectType = cfg.objectType === 5 || cfg.objectType === 29 ? 2 : cfg.objectType;
+  const len = auBytes + 7;
+  if (sfi < 0 || cfg.channelConfig === 0 || objectType > 4 || len > 0x1fff) return null;
+  const profile = objectType - 1;
+  const ch = cfg.channelConfig;
+  return new Uint8Array([
+    0xff,
+    0xf1,
+    (profile << 6) | (sfi << 2) | (ch >> 2),
+    ((ch & 3) << 6) | (len >> 11),
+    (len >> 3) & 0xff,
+    ((len & 7) << 5) | 0x1f,
+    0xfc,
+  ]);
+}
