@@ -59,8 +59,8 @@ export interface AnalyseOptions {
   readonly channel?: number | undefined;
   /** Audio track of a multi-track container, 0-based (default the first). */
   readonly audioTrack?: number | undefined;
-  /** Called with the number of input seconds decoded so far (progress bars). */
-  readonly onProgress?: ((seconds: number) => void) | undefined;
+  /** Called with the input seconds decoded so far and the duration the header declares, if any. */
+  readonly onProgress?: ((seconds: number, totalSec: number | undefined) => void) | undefined;
 }
 
 export interface Analysis {
@@ -144,7 +144,7 @@ export async function analyseRecording(
       const mono = channel === undefined ? downmix(planar) : planar[channel]!;
       inputSamples += mono.length;
       await feed(resampler ? resampler.process(mono) : mono);
-      options.onProgress?.(inputSamples / info.sampleRate);
+      options.onProgress?.(inputSamples / info.sampleRate, info.declaredDurationSec);
       checkSpeechFound();
     }
     if (resampler) await feed(resampler.flush());

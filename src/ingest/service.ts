@@ -71,7 +71,7 @@ export interface IngestResult {
 export interface IngestInput {
   readonly subjectId: string;
   readonly source: AsyncIterable<Uint8Array>;
-  readonly onProgress?: ((seconds: number) => void) | undefined;
+  readonly onProgress?: ((seconds: number, totalSec: number | undefined) => void) | undefined;
   /** Which audio track of a multi-track file (MP4, MOV, Matroska), 0-based; default the first. */
   readonly audioTrack?: number | undefined;
   /** Only this channel, 0-based (each party on its own channel); default the channel mean. */

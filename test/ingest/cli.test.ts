@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { HAVE_AUDIO_TOOLS, convert, float64WavBytes, speech, writeTemp } from "../support/audio.js";
 import { sandbox, type Sandbox } from "../support/backends.js";
-import { spawnCli } from "../support/cli.js";
+import { cli, spawnCli } from "../support/cli.js";
 
 describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest (built binary)", () => {
   let sb: Sandbox;
@@ -186,6 +186,32 @@ describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest (built binary)", () => {
       Buffer.alloc(0),
     );
     expect(usage.stderr).toContain("error[USAGE]");
+  });
+});
+
+describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest progress on a terminal", () => {
+  it("shows percent, speed and time left for a file that declares its duration", async () => {
+    const sb = sandbox({ name: "sqlite" });
+    try {
+      const env = { ...sb.env, VOXVAULT_DATA_DIR: sb.dataDir };
+      expect((await cli(["init"], env)).code).toBe(0);
+      const subject = JSON.parse((await cli(["subject", "add", "--ref", "tty", "--json"], env)).stdout) as {
+        id: string;
+      };
+      // long enough for several redraws: a minute of speech
+      const long = path.join(path.dirname(speech("x", "slt")), "progress-minute.wav");
+      const one = speech(
+        "A minute of speech keeps the progress line busy for a while, so it redraws.",
+        "awb",
+      );
+      execFileSync("sox", [one, long, "repeat", "12"]);
+      const r = await cli(["ingest", "--subject", subject.id, long], env, { isTty: true });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/progress-minute\.wav: \d+ % of \d+ s, \d+× real time, \d+ s left/);
+      expect(r.stderr).toContain("\x1b[K"); // the line is cleared before the result is printed
+    } finally {
+      await sb.cleanup();
+    }
   });
 });
 

@@ -12,7 +12,7 @@ export interface CliResult {
 export async function cli(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
-  options: { stdin?: Buffer; cwd?: string } = {},
+  options: { stdin?: Buffer; cwd?: string; isTty?: boolean } = {},
 ): Promise<CliResult> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
@@ -26,7 +26,7 @@ export async function cli(
     stdin: Readable.from(options.stdin ? [options.stdin] : []),
     env,
     cwd: options.cwd ?? process.cwd(),
-    isTty: false,
+    isTty: options.isTty ?? false,
   });
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }

@@ -90,10 +90,7 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
         }
         for (const input of files) {
           const file = label(input);
-          const progress =
-            io.isTty && !g.json
-              ? (s: number) => io.stderr.write(`\r${path.basename(file)}: ${s.toFixed(0)} s decoded`)
-              : undefined;
+          const progress = io.isTty && !g.json ? progressLine(io, path.basename(file)) : undefined;
           try {
             const r = await v.recordings.ingest({
               subjectId: o.subject,
@@ -279,6 +276,29 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
         ]);
       });
     });
+}
+
+/**
+ * A progress line on the terminal: seconds decoded, and with a declared duration the percentage,
+ * the speed (× real time) and the time left; redrawn at most five times a second.
+ */
+function progressLine(io: CliIo, name: string): (seconds: number, totalSec: number | undefined) => void {
+  const started = performance.now();
+  let last = 0;
+  return (seconds, totalSec) => {
+    const now = performance.now();
+    if (now - last < 200) return;
+    last = now;
+    const elapsed = (now - started) / 1000;
+    const rate = elapsed > 0 ? seconds / elapsed : 0;
+    let line = `${name}: ${seconds.toFixed(0)} s decoded`;
+    if (totalSec !== undefined && totalSec > 0 && rate > 0) {
+      const pct = Math.min(100, (100 * seconds) / totalSec);
+      const eta = Math.max(0, (totalSec - seconds) / rate);
+      line = `${name}: ${pct.toFixed(0)} % of ${totalSec.toFixed(0)} s, ${rate.toFixed(0)}× real time, ${eta.toFixed(0)} s left`;
+    } else if (rate > 0) line += `, ${rate.toFixed(0)}× real time`;
+    io.stderr.write(`\r${line}\x1b[K`);
+  };
 }
 
 function fmtTime(sec: number): string {
