@@ -23,7 +23,8 @@ import { chooseEnrolment, verifyVoices } from "../../src/ingest/speakers.js";
 import { createTemplateProtector } from "../../src/template/index.js";
 import { SeededRng } from "../privacy/rng.js";
 import { encodeWav16 } from "../privacy/wav.js";
-import { conversation, EVALUATION, utterances } from "./conversations.js";
+import { conversation, EVALUATION, TUNING, utterances, type Voice } from "./conversations.js";
+import type { Diarisation } from "../../src/diarise/index.js";
 
 const CACHE = join(os.tmpdir(), "voxvault-diarise-voices");
 const embedder = await loadBuiltinEmbedder({ modelsDir: join(process.cwd(), "models") });
@@ -65,84 +66,114 @@ async function enrol(pcm: Float32Array[]): Promise<Uint8Array> {
   return protector.protectToBytes(whole);
 }
 
-const rng = new SeededRng("diarise-proxy");
-const pools = new Map(EVALUATION.map((v) => [v.id, utterances(v, 14, CACHE)]));
-const interviewPart = (id: string) => pools.get(id)!.slice(0, 10);
-const enrolPart = (id: string) => pools.get(id)!.slice(10);
-let honest = 0;
-let falseAlarms = 0;
-let swapped = 0;
-let detected = 0;
-let purityNum = 0;
-let purityDen = 0;
-let enrolled = 0;
-let purityCases = 0;
-const RUNS = Number(process.env.BENCH_INTERVIEWS ?? 40);
-for (let i = 0; i < RUNS; i++) {
-  const [iv, cand, proxy] = rng.shuffle(EVALUATION).slice(0, 3) as [
-    (typeof EVALUATION)[number],
-    (typeof EVALUATION)[number],
-    (typeof EVALUATION)[number],
-  ];
-  const staffT = [await enrol(enrolPart(iv.id))];
-  const candT = [await enrol(enrolPart(cand.id))];
-  const speakers = [
-    { id: iv.id, pool: interviewPart(iv.id) },
-    { id: cand.id, pool: interviewPart(cand.id) },
-    { id: proxy.id, pool: interviewPart(proxy.id) },
-  ];
-  const turns = 16;
-  const honestOrder = Array.from({ length: turns }, (_, k) => (k % 2 === 0 ? 0 : 1));
-  const swapOrder = honestOrder.map((s, k) => (s === 1 && k >= turns / 2 ? 2 : s));
-  const opts = { turns, overlap: 0.2, levelDb: 6, telephone: false };
-  // honest
-  const h = conversation(rng, speakers, opts, honestOrder);
-  const ha = await analyse(h.wav);
-  const hv = verifyVoices({ diarisation: ha.dz, protector, subject: candT, staff: [staffT], threshold });
-  honest++;
-  if (hv.speakers.filter((v) => v.score !== null).length >= 2 && hv.proxySuspected) falseAlarms++;
-  // enrolment purity: the same honest interview, the candidate not yet enrolled
-  const choice = chooseEnrolment({
-    diarisation: ha.dz,
-    wholeEmbedding: ha.whole,
-    protector,
-    subjectTemplates: [],
-    staffTemplates: [staffT],
-    threshold,
-  });
-  purityCases++;
-  if (choice.summary.enrolled !== null && choice.summary.decision === "exclusion") {
-    enrolled++;
-    const mine = ha.dz.segments.filter((s) => s.speaker === choice.summary.enrolled);
-    for (const s of mine) {
-      for (let t = s.start; t < s.end; t += 0.01) {
-        purityDen++;
-        if (h.reference.some((r) => r.speaker === cand.id && r.start <= t && t < r.end)) purityNum++;
+interface Trial {
+  readonly dz: Diarisation;
+  readonly subject: Uint8Array[];
+  readonly staff: Uint8Array[];
+  readonly swapped: boolean;
+}
+
+/** Honest and swapped interviews of `voices`, plus the enrolment purity of the honest ones. */
+async function trials(voices: readonly Voice[], label: string, runs: number) {
+  const rng = new SeededRng(`diarise-proxy-${label}`);
+  const pools = new Map(voices.map((v) => [v.id, utterances(v, 14, CACHE)]));
+  const interviewPart = (id: string) => pools.get(id)!.slice(0, 10);
+  const enrolPart = (id: string) => pools.get(id)!.slice(10);
+  const out: Trial[] = [];
+  let purityNum = 0;
+  let purityDen = 0;
+  let enrolled = 0;
+  for (let i = 0; i < runs; i++) {
+    const [iv, cand, proxy] = rng.shuffle(voices).slice(0, 3) as [Voice, Voice, Voice];
+    const staff = [await enrol(enrolPart(iv.id))];
+    const subject = [await enrol(enrolPart(cand.id))];
+    const speakers = [iv, cand, proxy].map((v) => ({ id: v.id, pool: interviewPart(v.id) }));
+    const turns = 16;
+    const honestOrder = Array.from({ length: turns }, (_, k) => (k % 2 === 0 ? 0 : 1));
+    const swapOrder = honestOrder.map((s, k) => (s === 1 && k >= turns / 2 ? 2 : s));
+    const opts = { turns, overlap: 0.2, levelDb: 6, telephone: false };
+    const h = conversation(rng, speakers, opts, honestOrder);
+    const ha = await analyse(h.wav);
+    out.push({ dz: ha.dz, subject, staff, swapped: false });
+    const choice = chooseEnrolment({
+      diarisation: ha.dz,
+      wholeEmbedding: ha.whole,
+      protector,
+      subjectTemplates: [],
+      staffTemplates: [staff],
+      threshold,
+    });
+    if (choice.summary.enrolled !== null && choice.summary.decision === "exclusion") {
+      enrolled++;
+      for (const s of ha.dz.segments.filter((g) => g.speaker === choice.summary.enrolled)) {
+        for (let t = s.start; t < s.end; t += 0.01) {
+          purityDen++;
+          if (h.reference.some((r) => r.speaker === cand.id && r.start <= t && t < r.end)) purityNum++;
+        }
       }
     }
+    const sw = conversation(rng, speakers, opts, swapOrder);
+    const proxySec = sw.reference
+      .filter((r) => r.speaker === proxy.id)
+      .reduce((n, r) => n + r.end - r.start, 0);
+    if (proxySec < 20) continue;
+    out.push({ dz: (await analyse(sw.wav)).dz, subject, staff, swapped: true });
   }
-  // swapped: the proxy answers the second half (≥ 20 s)
-  const sw = conversation(rng, speakers, opts, swapOrder);
-  const proxySec = sw.reference
-    .filter((r) => r.speaker === proxy.id)
-    .reduce((n, r) => n + r.end - r.start, 0);
-  if (proxySec < 20) continue;
-  const sa = await analyse(sw.wav);
-  const sv = verifyVoices({ diarisation: sa.dz, protector, subject: candT, staff: [staffT], threshold });
-  swapped++;
-  if (sv.speakers.filter((v) => v.score !== null).length >= 2 && sv.proxySuspected) detected++;
+  return { out, purity: purityNum / Math.max(1, purityDen), enrolled, runs };
 }
+
+function rates(
+  ts: readonly Trial[],
+  margin: number,
+): { detected: number; swapped: number; fa: number; honest: number } {
+  let detected = 0;
+  let swapped = 0;
+  let fa = 0;
+  let honest = 0;
+  for (const t of ts) {
+    const v = verifyVoices({
+      diarisation: t.dz,
+      protector,
+      subject: t.subject,
+      staff: [t.staff],
+      threshold,
+      turnMargin: margin,
+    });
+    if (t.swapped) {
+      swapped++;
+      if (v.proxySuspected) detected++;
+    } else {
+      honest++;
+      if (v.proxySuspected) fa++;
+    }
+  }
+  return { detected, swapped, fa, honest };
+}
+
+const RUNS = Number(process.env.BENCH_INTERVIEWS ?? 40);
+const tune = await trials(TUNING, "tuning", RUNS);
+console.log("| turn margin | tuning: swaps detected | tuning: false alarms |\n|---|---|---|");
+let margin = 0.5;
+for (const m of [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]) {
+  const r = rates(tune.out, m);
+  console.log(`| ${m.toFixed(2)} | ${r.detected}/${r.swapped} | ${r.fa}/${r.honest} |`);
+  // the smallest margin whose false alarms stay within 2 % on the tuning voices
+  if (r.fa <= 0.02 * r.honest && m < margin) margin = m;
+}
+console.log(`\nchosen turn margin ${margin.toFixed(2)}\n`);
+const ev = await trials(EVALUATION, "evaluation", RUNS);
+const r = rates(ev.out, margin);
 console.log(`| measure (evaluation voices, MBROLA) | result |\n|---|---|`);
 console.log(
-  `| swaps of ≥ 20 s detected | ${detected}/${swapped} (${((100 * detected) / swapped).toFixed(1)} %) |`,
+  `| swaps of ≥ 20 s detected | ${r.detected}/${r.swapped} (${((100 * r.detected) / r.swapped).toFixed(1)} %) |`,
 );
 console.log(
-  `| false alarms on honest interviews | ${falseAlarms}/${honest} (${((100 * falseAlarms) / honest).toFixed(1)} %) |`,
+  `| false alarms on honest interviews | ${r.fa}/${r.honest} (${((100 * r.fa) / r.honest).toFixed(1)} %) |`,
 );
 console.log(
-  `| new candidates enrolled by staff exclusion | ${enrolled}/${purityCases} (the rest: AMBIGUOUS_SPEAKER, nothing enrolled) |`,
+  `| new candidates enrolled by staff exclusion | ${ev.enrolled}/${ev.runs} (the rest: AMBIGUOUS_SPEAKER, nothing enrolled) |`,
 );
 console.log(
-  `| enrolment purity (candidate's share of the enrolled voice's speech) | ${((100 * purityNum) / Math.max(1, purityDen)).toFixed(1)} % |`,
+  `| enrolment purity (candidate's share of the enrolled voice's speech) | ${(100 * ev.purity).toFixed(1)} % |`,
 );
 console.log(`(threshold ${threshold}; ${os.cpus()[0]?.model ?? "?"}, node ${process.version})`);

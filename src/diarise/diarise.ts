@@ -50,9 +50,19 @@ export interface Speaker {
   readonly frames: number;
 }
 
+/** One speaker's stretch of talk (segments less than 1.5 s apart), for per-turn verification. */
+export interface Turn {
+  readonly start: number;
+  end: number;
+  readonly speaker: number;
+  /** Unit embedding of the turn's speech, or null under 2 s of it. */
+  embedding: Float32Array | null;
+}
+
 export interface Diarisation {
   readonly segments: readonly Segment[];
   readonly speakers: readonly Speaker[];
+  readonly turns: readonly Turn[];
   /** Wipes the speakers' centroids and statistics. */
   wipe(): void;
 }
@@ -67,7 +77,7 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   if (!(maxDistance > 0 && maxDistance < 2))
     throw new VaultError("INVALID_ARGUMENT", "maxDistance must be in (0, 2)");
   const windows = f.windows;
-  if (windows.length === 0) return { segments: [], speakers: [], wipe: () => undefined };
+  if (windows.length === 0) return { segments: [], speakers: [], turns: [], wipe: () => undefined };
   const emb = windows.map((w) => w.embedding);
   const weights = windows.map((w) => w.speech);
 
@@ -227,6 +237,31 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   for (const c of cents) c.fill(0);
   for (const s of segments) speakers[s.speaker]!.speakingSec += (s.end - s.start) * FRAME_SEC;
   votes.fill(0);
+
+  // 7. turns: one speaker's segments with gaps under 1.5 s, each with an embedding of its speech
+  const turns: Turn[] = [];
+  for (const s of segments) {
+    const last = turns[turns.length - 1];
+    if (last?.speaker === s.speaker && s.start * FRAME_SEC - last.end < 1.5) last.end = s.end * FRAME_SEC;
+    else
+      turns.push({ start: s.start * FRAME_SEC, end: s.end * FRAME_SEC, speaker: s.speaker, embedding: null });
+  }
+  for (const t of turns) {
+    const acc = new Float64Array(dimStats);
+    let frames = 0;
+    for (
+      let h = Math.floor((t.start * 100) / HOP_FRAMES);
+      h < Math.ceil((t.end * 100) / HOP_FRAMES) && h < hopCount;
+      h++
+    ) {
+      const hop = f.hops[h]!;
+      if (hopLabel[h] !== t.speaker || !hop.stats) continue;
+      for (let i = 0; i < acc.length; i++) acc[i]! += hop.stats[i]!;
+      frames += hop.speech;
+    }
+    t.embedding = frames >= MIN_TURN_FRAMES ? embed(acc, frames) : null;
+    acc.fill(0);
+  }
   return {
     segments: segments.map((s) => ({
       start: s.start * FRAME_SEC,
@@ -234,11 +269,16 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
       speaker: s.speaker,
     })),
     speakers,
+    turns,
     wipe: () => {
       for (const s of speakers) {
         s.centroid.fill(0);
         s.stats.fill(0);
       }
+      for (const t of turns) t.embedding?.fill(0);
     },
   };
 }
+
+/** A turn needs this much speech (frames) for its own embedding: 2 s. */
+const MIN_TURN_FRAMES = 200;

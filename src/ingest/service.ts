@@ -101,8 +101,10 @@ export interface VerifyResult {
   /** Who spoke when (seconds), speaker indices into `speakers`. */
   readonly segments?:
     readonly { readonly start: number; readonly end: number; readonly speaker: number }[] | undefined;
-  /** A voice that is neither staff nor the subject spoke for PROXY_MIN_SEC or more while the subject's voice was present too. */
+  /** Someone other than the subject and the staff answered for PROXY_MIN_SEC or more while the subject's voice was present too. */
   readonly proxySuspected?: boolean | undefined;
+  /** When suspected: the turns judged to be the other voice, in seconds. */
+  readonly proxyTurns?: readonly { readonly start: number; readonly end: number }[] | undefined;
 }
 
 export interface IngestDeps extends VaultDeps {
@@ -453,7 +455,8 @@ export function createIngestService(deps: IngestDeps) {
                 ? {
                     speakers: per.speakers,
                     segments: per.segments,
-                    proxySuspected: voicesFound >= 2 && per.proxySuspected,
+                    proxySuspected: per.proxySuspected,
+                    proxyTurns: per.proxySuspected ? per.proxyTurns : [],
                   }
                 : {}),
             };

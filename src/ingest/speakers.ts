@@ -123,10 +123,19 @@ export interface VoiceVerdict {
 }
 
 /**
- * Per-voice verification of a diarised recording. The result's score is the best non-staff
- * voice's; `proxySuspected` when one non-staff voice matches the subject and another, with at
- * least PROXY_MIN_SEC of speech, does not (someone else answered part of the interview). Voices
- * of interviewers not enrolled as staff count as non-staff: enrol them, or the flag fires on them.
+ * Below the threshold by this much, one turn counts as another voice. Chosen on the tuning voices
+ * as the smallest margin with at most 2 % false alarms (bench/diarise/proxy.ts): none was needed,
+ * honest turns there never fell below the threshold (docs/diarisation.md).
+ */
+export const TURN_MARGIN = 0;
+
+/**
+ * Verification of a diarised recording, per voice and per turn. The result's score is the best
+ * non-staff voice's. `proxySuspected` when the subject's voice is present (a matching voice, or
+ * matching turns) and another voice answered for at least PROXY_MIN_SEC: either a whole non-staff
+ * voice that does not match, or non-staff turns scoring below threshold − margin (someone the
+ * clustering merged into the candidate's voice). Interviewers not enrolled as staff count as
+ * non-staff: enrol them, or the flag fires on them.
  */
 export function verifyVoices(input: {
   readonly diarisation: Diarisation;
@@ -134,13 +143,17 @@ export function verifyVoices(input: {
   readonly subject: readonly Uint8Array[];
   readonly staff: readonly (readonly Uint8Array[])[];
   readonly threshold: number;
+  readonly turnMargin?: number;
 }): {
   score: number | undefined;
   speakers: VoiceVerdict[];
   segments: Diarisation["segments"];
   proxySuspected: boolean;
+  /** Turns judged to be another voice than the subject's (non-staff), with their times. */
+  proxyTurns: { start: number; end: number }[];
 } {
   const { diarisation: d, protector, threshold } = input;
+  const margin = input.turnMargin ?? TURN_MARGIN;
   const speakers = d.speakers.map((s) => {
     const usable = s.speakingSec >= SIGNIFICANT_SEC && s.frames >= 50 && s.centroid.some((x) => x !== 0);
     const score = usable ? scoreAgainst(protector, input.subject, s.centroid) : null;
@@ -155,7 +168,31 @@ export function verifyVoices(input: {
   });
   const candidates = speakers.filter((s) => !s.staff && s.score !== null);
   const score = candidates.length > 0 ? Math.max(...candidates.map((s) => s.score!)) : undefined;
-  const someMatch = candidates.some((s) => s.match);
-  const proxySuspected = someMatch && candidates.some((s) => !s.match && s.speakingSec >= PROXY_MIN_SEC);
-  return { score, speakers, segments: d.segments, proxySuspected };
+  // per turn, among non-staff voices
+  let matchSec = 0;
+  const proxyTurns: { start: number; end: number }[] = [];
+  for (const t of d.turns) {
+    const v = speakers[t.speaker];
+    if (!v || v.staff || !t.embedding) continue;
+    const sc = scoreAgainst(protector, input.subject, t.embedding)!;
+    if (sc >= threshold) matchSec += t.end - t.start;
+    else if (sc < threshold - margin) proxyTurns.push({ start: t.start, end: t.end });
+  }
+  const otherSec = proxyTurns.reduce((n, t) => n + t.end - t.start, 0);
+  const otherVoices = new Set(
+    speakers
+      .map((s, i) => (!s.staff && s.score !== null && !s.match && s.speakingSec >= PROXY_MIN_SEC ? i : -1))
+      .filter((i) => i >= 0),
+  );
+  const voiceLevel = candidates.some((s) => s.match) && otherVoices.size > 0;
+  const turnLevel = matchSec >= SIGNIFICANT_SEC && otherSec >= PROXY_MIN_SEC;
+  if (voiceLevel) {
+    for (const t of d.turns) {
+      if (otherVoices.has(t.speaker) && !proxyTurns.some((p) => p.start === t.start)) {
+        proxyTurns.push({ start: t.start, end: t.end });
+      }
+    }
+    proxyTurns.sort((a, b) => a.start - b.start);
+  }
+  return { score, speakers, segments: d.segments, proxySuspected: voiceLevel || turnLevel, proxyTurns };
 }

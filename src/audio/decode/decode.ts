@@ -147,7 +147,11 @@ function endedEarly(): VaultError {
 
 async function open(r: ByteReader, limits: DecodeLimits, opts: DecodeOptions): Promise<Opened> {
   const native = opts.native === true;
-  const worker = async (codec: WorkerCodec, info: AudioInfo, input: AsyncIterable<Uint8Array>): Promise<Opened> =>
+  const worker = async (
+    codec: WorkerCodec,
+    info: AudioInfo,
+    input: AsyncIterable<Uint8Array>,
+  ): Promise<Opened> =>
     native
       ? openNative(input, info, limits, opts.ffmpegPath, NATIVE_FORMAT[codec])
       : { info, chunks: decodeInWorker(input, { codec, info, limits, workerUrl: opts.workerUrl }) };

@@ -164,6 +164,8 @@ export async function openNative(
   ffmpegPath: string | undefined,
   format: string,
 ): Promise<{ info: AudioInfo; chunks: AsyncIterable<PlanarChunk>; abort: () => void }> {
-  const o = await openWithFfmpeg(new ByteReader(stream, Number.MAX_SAFE_INTEGER), limits, ffmpegPath, { format });
+  const o = await openWithFfmpeg(new ByteReader(stream, Number.MAX_SAFE_INTEGER), limits, ffmpegPath, {
+    format,
+  });
   return { ...o, info: { ...info, sampleRate: o.info.sampleRate, channels: o.info.channels } };
 }

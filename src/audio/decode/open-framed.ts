@@ -4,7 +4,13 @@
  * frames into bounded pieces and hands them to the sandboxed decoder worker.
  */
 import { VaultError } from "../../errors.js";
-import { ADTS_HEADER_MIN, adtsHeader, parseAdtsHeader, parseAudioSpecificConfig, type AacConfig } from "../pcm/aac.js";
+import {
+  ADTS_HEADER_MIN,
+  adtsHeader,
+  parseAdtsHeader,
+  parseAudioSpecificConfig,
+  type AacConfig,
+} from "../pcm/aac.js";
 import { AMR_MAGIC, AMR_RATE, amrFrameBytes, countAmrFrames, type AmrKind } from "../pcm/amr.js";
 import type { ByteReader } from "../pcm/byte-reader.js";
 import { Mp4Demuxer, type SpoolFactory } from "../pcm/mp4.js";
@@ -70,7 +76,8 @@ async function started(
   config?: Uint8Array,
 ): Promise<Opened> {
   if (o.native) {
-    const stream = codec === "aac" ? adtsStream(pieces, parseAudioSpecificConfig(config!)) : amrStream(codec, pieces);
+    const stream =
+      codec === "aac" ? adtsStream(pieces, parseAudioSpecificConfig(config!)) : amrStream(codec, pieces);
     return openNative(stream, info, o.limits, o.native.ffmpegPath, codec === "aac" ? "aac" : "amr");
   }
   const d = await openWorkerDecode(pieces, { codec, info, limits: o.limits, workerUrl: o.workerUrl, config });
@@ -82,13 +89,20 @@ async function started(
 }
 
 /** Access units as an ADTS stream (a header before each), for ffmpeg's `aac` demuxer. */
-async function* adtsStream(pieces: AsyncIterable<WorkerPiece>, cfg: AacConfig): AsyncGenerator<Uint8Array, void, undefined> {
+async function* adtsStream(
+  pieces: AsyncIterable<WorkerPiece>,
+  cfg: AacConfig,
+): AsyncGenerator<Uint8Array, void, undefined> {
   for await (const p of pieces) {
     if (p instanceof Uint8Array) throw new VaultError("INTERNAL", "AAC pieces carry their frame lengths");
     let off = 0;
     for (const len of p.frames) {
       const h = adtsHeader(cfg, len);
-      if (!h) throw new VaultError("UNSUPPORTED_FORMAT", "this AAC configuration cannot be passed to the native decoder");
+      if (!h)
+        throw new VaultError(
+          "UNSUPPORTED_FORMAT",
+          "this AAC configuration cannot be passed to the native decoder",
+        );
       const out = new Uint8Array(h.length + len);
       out.set(h);
       out.set(p.bytes.subarray(off, off + len), h.length);
@@ -99,7 +113,10 @@ async function* adtsStream(pieces: AsyncIterable<WorkerPiece>, cfg: AacConfig): 
 }
 
 /** AMR frames behind the storage-format magic, for ffmpeg's `amr` demuxer. */
-async function* amrStream(kind: AmrKind, pieces: AsyncIterable<WorkerPiece>): AsyncGenerator<Uint8Array, void, undefined> {
+async function* amrStream(
+  kind: AmrKind,
+  pieces: AsyncIterable<WorkerPiece>,
+): AsyncGenerator<Uint8Array, void, undefined> {
   yield AMR_MAGIC[kind];
   for await (const p of pieces) yield p instanceof Uint8Array ? p : p.bytes;
 }

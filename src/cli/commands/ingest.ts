@@ -147,7 +147,12 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
           ...(channel !== undefined ? { channel } : {}),
         });
         const voices = r.speakers
-          ? { speakers: r.speakers, segments: r.segments ?? [], proxySuspected: r.proxySuspected ?? false }
+          ? {
+              speakers: r.speakers,
+              segments: r.segments ?? [],
+              proxySuspected: r.proxySuspected ?? false,
+              proxyTurns: r.proxyTurns ?? [],
+            }
           : {};
         output(io, g, { score: r.score, threshold: r.threshold, match: r.match, ...voices }, () => {
           const lines = [
@@ -160,15 +165,10 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
               const who = v.staff ? "staff" : v.match ? "the subject" : "NOT the subject";
               lines.push(`  voice ${i}: ${v.speakingSec.toFixed(1)} s, score ${v.score.toFixed(4)}: ${who}`);
             });
-            if (r.proxySuspected) {
-              const times = (r.segments ?? [])
-                .filter((s) => {
-                  const v = r.speakers![s.speaker];
-                  return v !== undefined && !v.staff && !v.match && v.score !== null;
-                })
-                .map((s) => `${fmtTime(s.start)}-${fmtTime(s.end)}`);
-              lines.push(`PROXY SUSPECTED: another voice answered at ${times.join(", ")}`);
-            }
+          }
+          if (r.proxySuspected) {
+            const times = (r.proxyTurns ?? []).map((s) => `${fmtTime(s.start)}-${fmtTime(s.end)}`);
+            lines.push(`PROXY SUSPECTED: another voice answered at ${times.join(", ")}`);
           }
           return lines;
         });

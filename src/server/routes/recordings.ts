@@ -95,6 +95,7 @@ export function recordingRoutes(): AnyRoute[] {
         const voices = r.speakers
           ? {
               proxySuspected: r.proxySuspected ?? false,
+              proxyTurns: r.proxyTurns ?? [],
               speakers: r.speakers.map((v) => ({
                 speakingSec: v.speakingSec,
                 match: v.match,

@@ -165,6 +165,9 @@ export const VerifyResult = Type.Object(
     score: Type.Optional(Type.Number()),
     // an interview with several voices: who spoke when, each voice's verdict, a suspected proxy
     proxySuspected: Type.Optional(Type.Boolean()),
+    proxyTurns: Type.Optional(
+      Type.Array(Type.Object({ start: Type.Number(), end: Type.Number() }, { additionalProperties: false })),
+    ),
     speakers: Type.Optional(
       Type.Array(
         Type.Object(
