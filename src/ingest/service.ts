@@ -451,7 +451,9 @@ export function createIngestService(deps: IngestDeps) {
               threshold,
               match,
               templates: voices.subject.length,
-              ...(per
+              // voice details for an interview (several voices, or a suspected proxy); a recording
+              // of one voice answers as before
+              ...(per && (voicesFound >= 2 || per.proxySuspected)
                 ? {
                     speakers: per.speakers,
                     segments: per.segments,

@@ -32,7 +32,11 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("verify-speaker ($name)", (backe
     const same = await verify(w.s1.id, "slt", w.tok.operator);
     expect(same.status, same.text).toBe(200);
     expect(same.json()).toMatchObject({ match: true });
-    expect(Object.keys(same.json() as object).sort()).toEqual(Object.keys(VerifyResult.properties).sort());
+    // one voice: the decision and the score; the per-voice fields are for interviews
+    expect(Object.keys(same.json() as object).sort()).toEqual(["match", "score", "threshold"]);
+    expect(Object.keys(VerifyResult.properties)).toEqual(
+      expect.arrayContaining(["match", "score", "threshold"]),
+    );
     const other = await verify(w.s1.id, "awb", w.tok.operator);
     expect(other.status).toBe(200);
     expect(other.json()).toMatchObject({ match: false });
@@ -55,6 +59,47 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("verify-speaker ($name)", (backe
     expect([refused.status, codeOf(refused)]).toEqual([403, "CONSENT_REQUIRED"]);
     // Without a declared purpose: 400 naming the missing parameter.
     expect((await verify(w.s2.id, "awb", w.tok.consumer)).status).toBe(400);
+  });
+
+  it("an interview answers per voice; a consumer gets the decisions, never a score", async () => {
+    const parts = [
+      "Thank you for coming in today. Could you describe your last position in a few sentences?",
+      "I maintained the data pipelines of a logistics company and wrote their monitoring and alerts.",
+      "And how did your team make decisions when people disagreed about the right approach to take?",
+      "We wrote down the options with their costs and the person closest to the problem decided.",
+    ];
+    const voices: ("awb" | "slt")[] = ["awb", "slt", "awb", "slt"];
+    const pcm = parts.map((t, i) => speechBytes(voices[i]!, t).subarray(44));
+    const total = pcm.reduce((n, p) => n + p.length, 0);
+    const wav = Buffer.alloc(44 + total);
+    speechBytes("slt", parts[1]!).copy(wav, 0, 0, 44); // a 16 kHz mono s16 header to reuse
+    wav.writeUInt32LE(36 + total, 4);
+    wav.writeUInt32LE(total, 40);
+    let at = 44;
+    for (const p of pcm) {
+      p.copy(wav, at);
+      at += p.length;
+    }
+    const r = await call(w.app, {
+      method: "POST",
+      url: `/v1/subjects/${w.s2.id}/verify-speaker?purpose=identity-verification`,
+      token: w.tok.consumer,
+      type: "audio/wav",
+      body: wav,
+    });
+    expect(r.status, r.text).toBe(200);
+    const body = r.json() as { speakers?: Record<string, unknown>[]; segments?: unknown[] };
+    expect(Object.keys(body).sort()).toEqual([
+      "match",
+      "proxySuspected",
+      "proxyTurns",
+      "segments",
+      "speakers",
+      "threshold",
+    ]);
+    expect(body.speakers!.length).toBeGreaterThanOrEqual(2);
+    for (const v of body.speakers!) expect(Object.keys(v).sort()).toEqual(["match", "speakingSec", "staff"]);
+    expect(body.segments!.length).toBeGreaterThanOrEqual(2);
   });
 
   it("refuses a subject with no enrolled template", async () => {
