@@ -69,10 +69,10 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("verify-speaker ($name)", (backe
       "We wrote down the options with their costs and the person closest to the problem decided.",
     ];
     const voices: ("awb" | "slt")[] = ["awb", "slt", "awb", "slt"];
-    const pcm = parts.map((t, i) => speechBytes(voices[i]!, t).subarray(44));
+    const pcm = parts.map((t, i) => speechBytes(voices[i], t).subarray(44));
     const total = pcm.reduce((n, p) => n + p.length, 0);
     const wav = Buffer.alloc(44 + total);
-    speechBytes("slt", parts[1]!).copy(wav, 0, 0, 44); // a 16 kHz mono s16 header to reuse
+    speechBytes("slt", parts[1]).copy(wav, 0, 0, 44); // a 16 kHz mono s16 header to reuse
     wav.writeUInt32LE(36 + total, 4);
     wav.writeUInt32LE(total, 40);
     let at = 44;
