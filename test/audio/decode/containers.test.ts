@@ -238,9 +238,12 @@ describe("WebM block lacing", () => {
   });
 });
 
-describe("src/audio/pcm stays browser-safe", () => {
-  const dir = join(REPO, "src/audio/pcm");
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
+describe("src/audio/pcm and src/diarise stay browser-safe", () => {
+  for (const [dir, file] of ["src/audio/pcm", "src/diarise"].flatMap((d) =>
+    readdirSync(join(REPO, d))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => [join(REPO, d), f] as const),
+  )) {
     it(`${file} uses no Node APIs`, () => {
       // Code only: comments may name what is avoided.
       const src = readFileSync(join(dir, file), "utf8")
