@@ -129,6 +129,22 @@ export function createIngestService(deps: IngestDeps) {
     };
   };
 
+  /** What ingest and verify-speaker both ask of the one analysis pass. */
+  function analysisOptions(input: IngestInput, embedder: EmbedderPort | undefined): AnalyseOptions {
+    return {
+      limits: limits(),
+      ...deps.decoder,
+      native: deps.abstraction.decoder === "native",
+      embedder,
+      minSpeechSec: deps.abstraction.limits.minSpeechSec,
+      speechSearchSec: deps.abstraction.limits.speechSearchSec,
+      onProgress: input.onProgress,
+      audioTrack: input.audioTrack,
+      channel: input.channel,
+      diarise: true,
+    };
+  }
+
   function startSink(subjectId: string, kind: DerivationName, expiresAt: Date | undefined): Sink {
     const channel = new ByteChannel();
     const done = sealBlob(deps, {
@@ -176,16 +192,7 @@ export function createIngestService(deps: IngestDeps) {
     try {
       if (rawSink) await rawSink.channel.write(streamingWavHeader(PCM_RATE));
       const analysis = await analyseRecording(input.source, {
-        limits: limits(),
-        ...deps.decoder,
-        native: deps.abstraction.decoder === "native",
-        embedder,
-        minSpeechSec: deps.abstraction.limits.minSpeechSec,
-        speechSearchSec: deps.abstraction.limits.speechSearchSec,
-        onProgress: input.onProgress,
-        audioTrack: input.audioTrack,
-        channel: input.channel,
-        diarise: true,
+        ...analysisOptions(input, embedder),
         sinks: {
           ...(rawSink ? { pcm: (c: Float32Array) => rawSink.channel.write(floatToS16(c)) } : {}),
           ...(framesSink ? { frames: (f) => framesSink.channel.write(framesToBytes(f)) } : {}),
@@ -389,18 +396,10 @@ export function createIngestService(deps: IngestDeps) {
       requireActive(subject);
       const embedder = await deps.embedder();
       if (!embedder) throw new VaultError("MODEL_INVALID", "no speaker embedder is configured");
-      const { report, embedding, diarisation } = await analyseRecording(input.source, {
-        limits: limits(),
-        ...deps.decoder,
-        native: deps.abstraction.decoder === "native",
-        embedder,
-        minSpeechSec: deps.abstraction.limits.minSpeechSec,
-        speechSearchSec: deps.abstraction.limits.speechSearchSec,
-        onProgress: input.onProgress,
-        audioTrack: input.audioTrack,
-        channel: input.channel,
-        diarise: true,
-      });
+      const { report, embedding, diarisation } = await analyseRecording(
+        input.source,
+        analysisOptions(input, embedder),
+      );
       try {
         if (!report.enoughSpeech || !embedding)
           throw new VaultError("NO_SPEECH", "not enough speech to verify");

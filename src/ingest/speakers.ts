@@ -41,6 +41,30 @@ export function scoreAgainst(
   return top.reduce((a, b) => a + b, 0) / top.length;
 }
 
+/** A voice to decide about: enough speech for a reliable embedding of it. */
+function isSignificant(s: Diarisation["speakers"][number]): boolean {
+  return s.speakingSec >= SIGNIFICANT_SEC && s.frames >= 50 && s.centroid.some((x) => x !== 0);
+}
+
+/**
+ * One voice, on all of its speech: its score against the subject's templates and its best score
+ * against a staff subject's; null for a voice with too little speech to score.
+ */
+function scoreVoice(
+  s: Diarisation["speakers"][number],
+  protector: TemplateProtector,
+  subject: readonly Uint8Array[],
+  staff: readonly (readonly Uint8Array[])[],
+): { subjectScore: number | null; staffScore: number | null } | null {
+  if (!isSignificant(s)) return null;
+  let staffScore: number | null = null;
+  for (const t of staff) {
+    const sc = scoreAgainst(protector, t, s.centroid);
+    if (sc !== null && (staffScore === null || sc > staffScore)) staffScore = sc;
+  }
+  return { subjectScore: scoreAgainst(protector, subject, s.centroid), staffScore };
+}
+
 export function chooseEnrolment(input: {
   readonly diarisation: Diarisation;
   /** The whole recording's embedding (used when there is one voice). */
@@ -52,20 +76,17 @@ export function chooseEnrolment(input: {
   readonly threshold: number | undefined;
 }): EnrolmentChoice {
   const { diarisation: d, protector, threshold } = input;
-  const significant = d.speakers.map((s) => s.speakingSec >= SIGNIFICANT_SEC && s.frames >= 50);
+  const significant = d.speakers.map(isSignificant);
   const count = significant.filter(Boolean).length;
-  const scored = d.speakers.map((s, i) => {
-    const usable = significant[i] && protector !== undefined && s.centroid.some((x) => x !== 0);
-    const subjectScore = usable ? scoreAgainst(protector, input.subjectTemplates, s.centroid) : null;
-    let staffScore: number | null = null;
-    if (usable) {
-      for (const t of input.staffTemplates) {
-        const sc = scoreAgainst(protector, t, s.centroid);
-        if (sc !== null && (staffScore === null || sc > staffScore)) staffScore = sc;
-      }
-    }
-    const staff = staffScore !== null && threshold !== undefined && staffScore >= threshold;
-    return { speakingSec: s.speakingSec, subjectScore, staffScore, staff };
+  const scored = d.speakers.map((s) => {
+    const sc = protector ? scoreVoice(s, protector, input.subjectTemplates, input.staffTemplates) : null;
+    const staffScore = sc?.staffScore ?? null;
+    return {
+      speakingSec: s.speakingSec,
+      subjectScore: sc?.subjectScore ?? null,
+      staffScore,
+      staff: staffScore !== null && threshold !== undefined && staffScore >= threshold,
+    };
   });
   const summary = (decision: EnrolmentDecision, enrolled: number | null): SpeakersSummary => ({
     segments: d.segments,
@@ -155,15 +176,9 @@ export function verifyVoices(input: {
   const { diarisation: d, protector, threshold } = input;
   const margin = input.turnMargin ?? TURN_MARGIN;
   const speakers = d.speakers.map((s) => {
-    const usable = s.speakingSec >= SIGNIFICANT_SEC && s.frames >= 50 && s.centroid.some((x) => x !== 0);
-    const score = usable ? scoreAgainst(protector, input.subject, s.centroid) : null;
-    let staff = false;
-    if (usable) {
-      for (const t of input.staff) {
-        const sc = scoreAgainst(protector, t, s.centroid);
-        if (sc !== null && sc >= threshold) staff = true;
-      }
-    }
+    const sc = scoreVoice(s, protector, input.subject, input.staff);
+    const score = sc?.subjectScore ?? null;
+    const staff = sc?.staffScore != null && sc.staffScore >= threshold;
     return { speakingSec: s.speakingSec, score, match: score !== null && score >= threshold, staff };
   });
   const candidates = speakers.filter((s) => !s.staff && s.score !== null);

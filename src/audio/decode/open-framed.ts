@@ -236,5 +236,6 @@ async function* wholeAmrFrames(
 export async function openAmr(r: ByteReader, kind: AmrKind, o: FramedOptions): Promise<Opened> {
   await r.skip(AMR_MAGIC[kind].length);
   const info: AudioInfo = { container: "amr", codec: kind, sampleRate: AMR_RATE[kind], channels: 1 };
-  return started(kind, info, packAmr(kind, wholeAmrFrames(kind, readerChunks(r))), o);
+  // wholeAmrFrames has already checked every frame type: pack without counting them again
+  return started(kind, info, packFrames(wholeAmrFrames(kind, readerChunks(r))), o);
 }

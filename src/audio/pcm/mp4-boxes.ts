@@ -112,6 +112,13 @@ export class BoxReader {
   #need(n: number): void {
     if (this.pos + n > this.body.length) throw corrupt(`MP4 '${safeType(this.type)}' box is truncated`);
   }
+  /** Big-endian reads at a body offset the caller has bounds-checked (tables checked by entries()). */
+  u32At(o: number): number {
+    return this.#dv.getUint32(o);
+  }
+  u16At(o: number): number {
+    return this.#dv.getUint16(o);
+  }
   u8(): number {
     this.#need(1);
     return this.#dv.getUint8(this.pos++);

@@ -122,31 +122,21 @@ export class SampleTable {
     if (this.#constSize !== 0) return this.#constSize;
     const r = this.#sizes!;
     const base = 12; // full box header and two 32-bit fields (stsz) or reserved+size+count (stz2)
-    const body = r.body;
-    if (this.#sizeBits === 32) {
-      const o = base + 4 * i;
-      return ((body[o]! << 24) >>> 0) + (body[o + 1]! << 16) + (body[o + 2]! << 8) + body[o + 3]!;
-    }
-    if (this.#sizeBits === 16) {
-      const o = base + 2 * i;
-      return (body[o]! << 8) + body[o + 1]!;
-    }
-    if (this.#sizeBits === 8) return body[base + i]!;
-    const byte = body[base + (i >> 1)]!;
+    if (this.#sizeBits === 32) return r.u32At(base + 4 * i);
+    if (this.#sizeBits === 16) return r.u16At(base + 2 * i);
+    if (this.#sizeBits === 8) return r.body[base + i]!;
+    const byte = r.body[base + (i >> 1)]!;
     return i & 1 ? byte & 15 : byte >> 4;
   }
 
   #chunkOffset(c: number): number {
-    const body = this.#chunks!.body;
+    const r = this.#chunks!;
     if (this.#chunk64) {
-      const o = 8 + 8 * c;
-      const hi = ((body[o]! << 24) >>> 0) + (body[o + 1]! << 16) + (body[o + 2]! << 8) + body[o + 3]!;
-      const lo = ((body[o + 4]! << 24) >>> 0) + (body[o + 5]! << 16) + (body[o + 6]! << 8) + body[o + 7]!;
+      const hi = r.u32At(8 + 8 * c);
       if (hi >= 2 ** 21) throw corrupt("MP4 chunk offset is absurd");
-      return hi * 2 ** 32 + lo;
+      return hi * 2 ** 32 + r.u32At(12 + 8 * c);
     }
-    const o = 8 + 4 * c;
-    return ((body[o]! << 24) >>> 0) + (body[o + 1]! << 16) + (body[o + 2]! << 8) + body[o + 3]!;
+    return r.u32At(8 + 4 * c);
   }
 
   /** Every sample in decode order; checks that the chunk runs account for exactly `count`. */

@@ -70,8 +70,8 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
       }
       if (o.name !== undefined && stdinCount === 0)
         throw new VaultError("USAGE", "--name labels standard input (-)");
-      const audioTrack = parseTrack(o.track);
-      const channel = parseTrack(o.channel, "--channel");
+      const audioTrack = parseIndex(o.track);
+      const channel = parseIndex(o.channel, "--channel");
       const label = (file: string): string => (file === "-" ? (o.name ?? "stdin") : file);
       const metadata = {
         ...(o.externalId !== undefined ? { externalId: o.externalId } : {}),
@@ -137,8 +137,8 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
     .option("--channel <n>", "analyse only this channel, from 1")
     .action(async (file: string, o: { subject: string; track?: string; channel?: string }) => {
       const g = globals();
-      const audioTrack = parseTrack(o.track);
-      const channel = parseTrack(o.channel, "--channel");
+      const audioTrack = parseIndex(o.track);
+      const channel = parseIndex(o.channel, "--channel");
       await withVault(io, g, async (v) => {
         const r = await v.recordings.verifySpeaker({
           subjectId: o.subject,
@@ -307,7 +307,7 @@ function fmtTime(sec: number): string {
 }
 
 /** `--track N` / `--channel N` (1-based, as people count) to a 0-based index. */
-function parseTrack(n: string | undefined, flag = "--track"): number | undefined {
+function parseIndex(n: string | undefined, flag = "--track"): number | undefined {
   if (n === undefined) return undefined;
   if (!/^[1-9][0-9]{0,2}$/.test(n)) throw new VaultError("USAGE", `${flag} takes a number from 1`);
   return Number(n) - 1;
