@@ -41,8 +41,11 @@ export interface WorkerDecode {
  * Decodes a stream of encoded pieces in a worker thread, one piece per request, under a time
  * budget of decodeFloorMs + decodeMsPerMiB per MiB sent + decodeMsPerAudioSec per second decoded.
  * Only time the worker spends on our requests counts (not time spent waiting for input or for
- * the consumer). When the budget runs out the worker is terminated: DECODE_TIMEOUT. At most one
- * piece's output is held at a time, so memory stays bounded whatever the input length.
+ * the consumer). When the budget runs out the worker is terminated: DECODE_TIMEOUT.
+ * Pipelined: while the consumer takes one piece's output, the next piece is in the worker (never
+ * more than one request in flight), so at most two pieces' output is held at a time and memory
+ * stays bounded whatever the input length. Chunks come out in input order; a failure of the
+ * piece in flight (or of the input) surfaces after the output of the pieces before it.
  * The worker starts and its decoder initialises before this returns, so the output format is
  * known; the caller must iterate `chunks` (or call its return()) to release the worker.
  */
@@ -91,22 +94,36 @@ export async function openWorkerDecode(
     (limits.decodeMsPerMiB * bytesIn) / MiB +
     (limits.decodeMsPerAudioSec * framesOut) / outRate;
 
-  const request = async (msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<PlanarChunk[]> => {
-    const started = performance.now();
+  const timedOut = async (): Promise<VaultError> => {
+    failure = new VaultError("DECODE_TIMEOUT", "decoding exceeded its time budget", {
+      details: { budgetMs: Math.round(budgetMs()) },
+    });
+    await worker.terminate();
+    return failure;
+  };
+
+  // The request in flight: when it was posted, and the worker's idle time then.
+  const workerIdleMs = (): number => worker.performance.eventLoopUtilization().idle;
+  let posted = { at: 0, idleMs: 0 };
+  const post = (msg: ToWorker, transfer: ArrayBuffer[] = []): void => {
+    posted = { at: performance.now(), idleMs: workerIdleMs() };
     worker.postMessage(msg, transfer);
+  };
+
+  /** Collects the reply to the request in flight: its chunks, up to the ack. */
+  const reply = async (): Promise<PlanarChunk[]> => {
+    // The request's time runs from its post to its reply. Between the post and this call we were
+    // reading input or the consumer had this thread, and a reply that came meanwhile sat unread
+    // (messages are only read between tasks): the worker's idle time since the post is that wait,
+    // not decoding, so it is left out. (A terminated worker reads as idle 0, hence the max.)
+    const started = posted.at + Math.max(0, workerIdleMs() - posted.idleMs);
     const out: PlanarChunk[] = [];
     for (;;) {
       const m = inbox.shift();
       if (m === undefined) {
         if (failure) throw failure;
         const remaining = budgetMs() - usedMs - (performance.now() - started);
-        if (remaining <= 0) {
-          failure = new VaultError("DECODE_TIMEOUT", "decoding exceeded its time budget", {
-            details: { budgetMs: Math.round(budgetMs()) },
-          });
-          await worker.terminate();
-          throw failure;
-        }
+        if (remaining <= 0) throw await timedOut();
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.min(remaining, 2 ** 31 - 1));
           wake = () => {
@@ -122,6 +139,9 @@ export async function openWorkerDecode(
       }
       if (m.type === "ack") {
         usedMs += performance.now() - started;
+        // A reply that came while the consumer had this thread was never waited for, so no timer
+        // checked it: it is over budget if it took longer than the budget had left.
+        if (usedMs > budgetMs()) throw await timedOut();
         return out;
       }
       if (m.type === "format") {
@@ -151,7 +171,7 @@ export async function openWorkerDecode(
     await worker.terminate();
   };
   try {
-    await request({
+    post({
       type: "init",
       codec: o.codec,
       channels: info.channels,
@@ -159,22 +179,46 @@ export async function openWorkerDecode(
       maxFrames: Math.floor(limits.maxDurationSec * info.sampleRate),
       ...(o.config ? { config: new Uint8Array(o.config) } : {}),
     });
+    await reply();
   } catch (e) {
     await release();
     throw e;
   }
+  // An input failure, held back until the output of the piece in flight is out (as unpipelined).
+  let inputFailure = null as { error: unknown } | null;
+  async function* input(): AsyncGenerator<WorkerPiece, void, undefined> {
+    try {
+      yield* pieces;
+    } catch (error) {
+      inputFailure = { error };
+    }
+  }
   async function* chunks(): AsyncGenerator<PlanarChunk, void, undefined> {
     try {
-      for await (const piece of pieces) {
+      let inFlight = false;
+      // Each piece is read while the worker decodes the one before; that one's output is then
+      // collected, this piece posted, and the output handed out while the worker decodes it.
+      for await (const piece of input()) {
+        const out = inFlight ? await reply() : [];
         const bytes = piece instanceof Uint8Array ? piece : piece.bytes;
         // Copy so the transfer never detaches the caller's buffer (or a larger one behind a view).
         const copy = new Uint8Array(bytes);
         bytesIn += copy.length;
         const frames = piece instanceof Uint8Array ? {} : { frames: [...piece.frames] };
-        yield* await request({ type: "data", bytes: copy, ...frames }, [copy.buffer]);
+        post({ type: "data", bytes: copy, ...frames }, [copy.buffer]);
+        inFlight = true;
+        yield* out;
       }
-      yield* await request({ type: "end" });
+      const out = inFlight ? await reply() : [];
+      if (inputFailure) {
+        yield* out;
+        throw inputFailure.error;
+      }
+      post({ type: "end" });
+      yield* out;
+      yield* await reply();
     } finally {
+      // Also what an early return() comes to: the request in flight goes with the worker.
       await release();
     }
   }
