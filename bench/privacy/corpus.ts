@@ -48,6 +48,12 @@ export type Condition =
   | { readonly kind: "opus"; readonly kbps: number }
   | { readonly kind: "telephone" };
 
+/** Per-utterance espeak-ng settings: words per minute (-s) and base pitch 0–99 (-p). */
+export interface Prosody {
+  readonly wpm: number;
+  readonly pitch: number;
+}
+
 export interface UtteranceEntry {
   readonly id: string;
   readonly speaker: string;
@@ -57,6 +63,8 @@ export interface UtteranceEntry {
   readonly text: string;
   readonly engine: VoiceSpec["engine"];
   readonly voice: string;
+  /** espeak-ng speaking rate and base pitch (MBROLA voices only). */
+  readonly prosody?: Prosody;
   readonly conditions: readonly Condition[];
   readonly file: string;
   readonly durationSec: number;
@@ -170,6 +178,7 @@ interface Plan {
   readonly id: string;
   readonly text: string;
   readonly voice: VoiceSpec;
+  readonly prosody?: Prosody;
   readonly conditions: Condition[];
 }
 
@@ -187,14 +196,20 @@ function planCorpus(
       throw new Error(`only ${sentences.length} ${sp.lang} sentences for ${perSpeaker} utterances`);
     const texts = rng.shuffle(sentences).slice(0, perSpeaker);
     for (let i = 0; i < perSpeaker; i++) {
+      // Alternate engines where one person has two (sessions of one speaker).
+      const voice = sp.voices[i % sp.voices.length]!;
+      const conditions = drawConditions(rng);
+      // Drawn after the conditions and only for MBROLA, so other corpora keep their plans.
+      const prosody =
+        voice.engine === "mbrola" ? { wpm: 145 + rng.int(46), pitch: 35 + rng.int(31) } : undefined;
       plans.push({
         speaker: sp,
         index: i,
         id: `${sp.id}-${String(i).padStart(2, "0")}`,
         text: texts[i]!,
-        // Alternate engines where one person has two (sessions of one speaker).
-        voice: sp.voices[i % sp.voices.length]!,
-        conditions: drawConditions(rng),
+        voice,
+        ...(prosody === undefined ? {} : { prosody }),
+        conditions,
       });
     }
   }
@@ -207,9 +222,15 @@ async function synthesise(
   voice: VoiceSpec,
   work: string,
   out: string,
+  prosody?: Prosody,
 ): Promise<void> {
   if (voice.engine === "flite") {
     await run("flite", ["-voice", voice.voice, "-t", text, "-o", out]);
+    return;
+  }
+  if (voice.engine === "mbrola") {
+    const p = prosody ?? { wpm: 165, pitch: 50 };
+    await run("espeak-ng", ["-v", voice.voice, "-s", String(p.wpm), "-p", String(p.pitch), "-w", out, text]);
     return;
   }
   const utf8 = join(work, "text.utf8");
@@ -392,7 +413,7 @@ async function produce(plan: Plan, outDir: string, noiseDir: string): Promise<Ut
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const raw = join(work, "raw.wav");
-  await synthesise(plan.text, plan.speaker.lang, plan.voice, work, raw);
+  await synthesise(plan.text, plan.speaker.lang, plan.voice, work, raw, plan.prosody);
   checkSynthesised(raw, `${plan.id} (${plan.voice.voice})`);
   let cur = join(work, "s0.wav");
   const base = ["-R", raw, ...SOX_OUT, cur];
@@ -420,6 +441,7 @@ async function produce(plan: Plan, outDir: string, noiseDir: string): Promise<Ut
     text: plan.text,
     engine: plan.voice.engine,
     voice: plan.voice.voice,
+    ...(plan.prosody === undefined ? {} : { prosody: plan.prosody }),
     conditions: plan.conditions,
     file: rel,
     durationSec: audio.samples.length / audio.sampleRate,
@@ -456,7 +478,11 @@ export async function buildCorpus(options: CorpusOptions): Promise<CorpusManifes
         perSpeaker,
         enrolPer,
         speakers,
-        plans: plans.map((p) => [p.id, p.text, p.voice, p.conditions]),
+        plans: plans.map((p) =>
+          p.prosody === undefined
+            ? [p.id, p.text, p.voice, p.conditions]
+            : [p.id, p.text, p.voice, p.conditions, p.prosody],
+        ),
         // Only when set, so that the evaluation corpus keeps its digest.
         ...(options.noiseSeed === undefined ? {} : { noiseSeed: options.noiseSeed }),
       }),
@@ -478,6 +504,7 @@ export async function buildCorpus(options: CorpusOptions): Promise<CorpusManifes
     "opusdec",
     ...(engines.has("flite") ? ["flite"] : []),
     ...(engines.has("festival") ? ["text2wave", "iconv"] : []),
+    ...(engines.has("mbrola") ? ["espeak-ng", "mbrola"] : []),
   ]);
   if (missing.length > 0) throw new Error(`corpus generation needs: ${missing.join(", ")}`);
   mkdirSync(outDir, { recursive: true });

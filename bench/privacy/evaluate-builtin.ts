@@ -1,5 +1,5 @@
 /**
- * Privacy evaluation and calibration of the REAL built-in embedder (models/voxvault-dsp-v1.json),
+ * Privacy evaluation and calibration of the REAL built-in embedder (models/voxvault-dsp-v2.json),
  * run by `node scripts/embedder/run.mjs evaluate [--publish] [--jobs J]` (or `all`, which trains
  * first). Writes to bench/out/privacy-builtin/:
  *
@@ -10,8 +10,12 @@
  *  - onnx-plumbing.md: the ONNX embedder on a tiny generated model (plumbing only: no real
  *    speaker model is available here);
  *
- * and models/voxvault-dsp-v1.calibration.json: the default threshold = the EER threshold of the
- * protected-template scores (scenario P, all speakers). --publish copies the plots to docs/img/.
+ *  - the held-out real voices (bench/privacy/voices.ts MBROLA_HELDOUT): the speaker-disjoint
+ *    figures, the 20-key attacker and D↔sys on all pairs, the default threshold's error rates;
+ *
+ * and models/voxvault-dsp-v2.calibration.json: the default threshold = the EER threshold of
+ * out-of-fold protected-template scores on the real training voices (outOfFoldCalibration).
+ * --publish copies the plots to docs/img/.
  */
 
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -25,7 +29,7 @@ import {
   type Embedder,
 } from "../../src/embed/index.js";
 import { createOnnxEmbedder, loadBuiltinEmbedder, BUILTIN_MODEL_NAME } from "../../src/embed/node.js";
-import { equalErrorRate, unlinkability } from "../../src/eval/index.js";
+import { equalErrorRate, errorRatesAt, unlinkability } from "../../src/eval/index.js";
 import {
   compareCodes,
   createTemplateProtector,
@@ -40,13 +44,18 @@ import {
   serialiseModel,
   trainModel,
   trainingProvenance,
+  type LabelledStats,
 } from "../../scripts/embedder/train.js";
+import { projectStats } from "../../src/embed/dsp/embedder.js";
+import { parseDspModel } from "../../src/embed/dsp/model.js";
+import { MBROLA_HELDOUT } from "./voices.js";
 import { varianceProjectionModel } from "../../test/embed/onnx-proto.js";
 import { buildCorpus, type CorpusManifest } from "./corpus.js";
 import { SeededRng } from "./rng.js";
 import { evaluatePrivacy } from "./runner.js";
 import { readWav } from "./wav.js";
 import { createHash } from "node:crypto";
+import { VaultError } from "../../src/errors.js";
 
 function arg(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -65,20 +74,44 @@ export async function embedCorpus(
   corpusDir: string,
   manifest: CorpusManifest,
   keep: (speaker: string) => boolean = () => true,
-): Promise<{ embeddings: Map<string, Float32Array>; seconds: number; audioSeconds: number }> {
+): Promise<{
+  embeddings: Map<string, Float32Array>;
+  seconds: number;
+  audioSeconds: number;
+  /** Utterances the embedder refused with NO_SPEECH (synthesis failures), as an ingest would. */
+  refused: string[];
+}> {
   const embeddings = new Map<string, Float32Array>();
+  const refused: string[] = [];
   let seconds = 0;
   let audioSeconds = 0;
   for (const u of manifest.utterances) {
     if (!keep(u.speaker)) continue;
     const pcm = readWav(join(corpusDir, u.file)).samples;
     const t0 = performance.now();
-    const { embedding } = await embedPcm(embedder, chunked(pcm));
+    try {
+      const { embedding } = await embedPcm(embedder, chunked(pcm));
+      embeddings.set(u.id, embedding);
+    } catch (e) {
+      if (!(e instanceof VaultError) || e.code !== "NO_SPEECH") throw e;
+      refused.push(u.id);
+    }
     seconds += (performance.now() - t0) / 1000;
     audioSeconds += pcm.length / 16000;
-    embeddings.set(u.id, embedding);
   }
-  return { embeddings, seconds, audioSeconds };
+  return { embeddings, seconds, audioSeconds, refused };
+}
+
+/** The manifest without the given utterances and every trial that uses one of them. */
+export function withoutUtterances(manifest: CorpusManifest, ids: readonly string[]): CorpusManifest {
+  if (ids.length === 0) return manifest;
+  const gone = new Set(ids);
+  const keep = ([a, b]: readonly [string, string]): boolean => !gone.has(a) && !gone.has(b);
+  return {
+    ...manifest,
+    utterances: manifest.utterances.filter((u) => !gone.has(u.id)),
+    trials: { mated: manifest.trials.mated.filter(keep), nonMated: manifest.trials.nonMated.filter(keep) },
+  };
 }
 
 interface DisjointResult {
@@ -100,30 +133,93 @@ function cosine(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
-async function speakerDisjoint(
+/**
+ * The two fold models (each trained on the training-corpus speakers of one half of the base
+ * voices, FOLDS), always retrained so that they follow the current corpus and settings; returns
+ * the training statistics too, for the out-of-fold calibration.
+ */
+async function trainFoldModels(
   root: string,
-  corpusDir: string,
-  manifest: CorpusManifest,
   log: (l: string) => void,
-): Promise<DisjointResult[]> {
+): Promise<{ foldDir: string; data: LabelledStats[]; realSpeakers: Set<string> }> {
   const foldDir = join(root, "bench/out/embedder/folds");
   mkdirSync(foldDir, { recursive: true });
-  {
-    // Always retrained, so that they follow the current training corpus and settings.
-    log("training the fold models (speaker-disjoint estimate)");
-    const corpus = await buildTrainingCorpus(join(root, "bench/out/embedder/train-corpus"), { log });
-    const data = corpus.parts.flatMap((p) => corpusStats(p.dir, p.manifest, DEFAULT_SETTINGS));
-    const prov = trainingProvenance(corpus.parts.map((p) => p.manifest));
-    FOLDS.forEach((fold, k) => {
-      const sub = data.filter((d) => fold.includes(baseVoice(d.speaker)));
-      const f = trainModel(
-        sub,
-        { ...DEFAULT_SETTINGS, name: `${DEFAULT_SETTINGS.name}-fold${k}` },
-        { ...prov, fold: [...fold] },
-      );
-      writeFileSync(join(foldDir, `fold${k}.json`), serialiseModel(f));
+  log("training the fold models (speaker-disjoint estimates, calibration)");
+  const corpus = await buildTrainingCorpus(join(root, "bench/out/embedder/train-corpus"), { log });
+  const data = corpus.parts.flatMap((p) => corpusStats(p.dir, p.manifest, DEFAULT_SETTINGS));
+  const prov = trainingProvenance(corpus.parts.map((p) => p.manifest));
+  FOLDS.forEach((fold, k) => {
+    const sub = data.filter((d) => fold.includes(baseVoice(d.speaker)));
+    const f = trainModel(
+      sub,
+      { ...DEFAULT_SETTINGS, name: `${DEFAULT_SETTINGS.name}-fold${k}` },
+      { ...prov, fold: [...fold] },
+    );
+    writeFileSync(join(foldDir, `fold${k}.json`), serialiseModel(f));
+  });
+  const realSpeakers = new Set(
+    corpus.parts.flatMap((p) => p.manifest.speakers.filter((s) => s.kind === "real").map((s) => s.id)),
+  );
+  return { foldDir, data, realSpeakers };
+}
+
+/**
+ * The default threshold, chosen on voices the scoring model never heard: each fold model embeds
+ * the REAL training voices of the other fold (from their statistics, as a session would), all
+ * pairs of their utterances are protected under one key and compared, and the EER threshold of
+ * the pooled protected scores is the threshold. Neither the evaluation corpus nor the held-out
+ * voices take part.
+ */
+function outOfFoldCalibration(folds: {
+  foldDir: string;
+  data: readonly LabelledStats[];
+  realSpeakers: ReadonlySet<string>;
+}): {
+  threshold: number;
+  fmr: number;
+  fnmr: number;
+  eer: number;
+  mated: number;
+  nonMated: number;
+  speakers: number;
+} {
+  const mated: number[] = [];
+  const nonMated: number[] = [];
+  let speakers = 0;
+  FOLDS.forEach((fold, k) => {
+    const bytes = readFileSync(join(folds.foldDir, `fold${k}.json`));
+    const model = parseDspModel(bytes);
+    const test = folds.data.filter(
+      (d) => folds.realSpeakers.has(d.speaker) && !fold.includes(baseVoice(d.speaker)),
+    );
+    speakers += new Set(test.map((d) => d.speaker)).size;
+    const prot = createTemplateProtector(benchKey("calibration"), {
+      profile: createDspEmbedder(bytes).profile,
     });
-  }
+    const codes = test.map((d) => prot.protect(projectStats(model, d.stats)));
+    for (let i = 0; i < test.length; i++)
+      for (let j = i + 1; j < test.length; j++)
+        (test[i]!.speaker === test[j]!.speaker ? mated : nonMated).push(prot.compare(codes[i]!, codes[j]!));
+    prot.dispose();
+  });
+  const e = equalErrorRate(mated, nonMated);
+  const at = errorRatesAt(mated, nonMated, e.threshold);
+  return {
+    threshold: e.threshold,
+    eer: e.eer,
+    fmr: at.fmr,
+    fnmr: at.fnmr,
+    mated: mated.length,
+    nonMated: nonMated.length,
+    speakers,
+  };
+}
+
+async function speakerDisjoint(
+  foldDir: string,
+  corpusDir: string,
+  manifest: CorpusManifest,
+): Promise<DisjointResult[]> {
   const kindOf = new Map(manifest.speakers.map((s) => [s.id, s.kind]));
   const speakerOf = new Map(manifest.utterances.map((u) => [u.id, u.speaker]));
   const pooled = {
@@ -181,6 +277,112 @@ async function speakerDisjoint(
   }));
 }
 
+/** Corpus of the held-out real voices (MBROLA_HELDOUT): never trained on, never tuned on. */
+export const HELDOUT_SEED = "voxvault-heldout-v1";
+export const HELDOUT_UTTERANCES = 24;
+
+export interface HeldOutResult {
+  readonly speakers: number;
+  readonly utterances: number;
+  readonly refused: readonly string[];
+  readonly report: ReturnType<typeof evaluatePrivacy>;
+  /** The shipped default threshold applied to the held-out protected scores (scenario P). */
+  readonly atDefaultThreshold: { readonly threshold: number; readonly fmr: number; readonly fnmr: number };
+  readonly crossKey: CrossKeyRow[];
+  /** EER of the no-key attacker (stored templates under key A, victims' voice under key k), per key. */
+  readonly perKeyEer: readonly number[];
+}
+
+/**
+ * The speaker-disjoint evaluation on real voices: the held-out MBROLA people, each reading 24
+ * evaluation sentences through the evaluation corpus's channel chain; scenarios U, P, G, X, S of
+ * runner.ts, the cross-key analysis over `keys` keys (per key, on the fixed trial list and on all
+ * pairs, whose estimator floor is the one that matters for D↔sys), and the default threshold's
+ * error rates on these voices.
+ */
+async function heldOutEvaluation(
+  root: string,
+  embedder: Embedder,
+  threshold: number,
+  keys: number,
+  jobs: number,
+  log: (l: string) => void,
+): Promise<HeldOutResult> {
+  const corpusDir = join(root, "bench/out/corpus-heldout");
+  const outDir = join(root, "bench/out/privacy-builtin/heldout");
+  mkdirSync(outDir, { recursive: true });
+  const built = await buildCorpus({
+    outDir: corpusDir,
+    seed: HELDOUT_SEED,
+    speakers: MBROLA_HELDOUT,
+    utterancesPerSpeaker: HELDOUT_UTTERANCES,
+    enrolPerSpeaker: 3,
+    jobs,
+    log,
+  });
+  const { embeddings, seconds, refused } = await embedCorpus(embedder, corpusDir, built);
+  const manifest = withoutUtterances(built, refused);
+  log(
+    `held-out: embedded ${embeddings.size} utterances; refused (NO_SPEECH): ${refused.join(", ") || "none"}`,
+  );
+  const report = evaluatePrivacy(manifest, {
+    corpusDir,
+    outDir,
+    embeddings,
+    embedSeconds: seconds,
+    profile: embedder.profile,
+    embedderId: embedder.id,
+    standIn: false,
+    sweep: [],
+    log,
+  });
+  const prot = createTemplateProtector(benchKey("system-A"), { profile: embedder.profile });
+  const codes = new Map([...embeddings].map(([id, e]) => [id, prot.protect(e)]));
+  const score = (pairs: readonly (readonly [string, string])[]): number[] =>
+    pairs.map(([a, b]) => prot.compare(codes.get(a)!, codes.get(b)!));
+  const at = errorRatesAt(score(manifest.trials.mated), score(manifest.trials.nonMated), threshold);
+  prot.dispose();
+  const crossKey = crossKeyAnalysis(manifest, embeddings, embedder.profile, keys, ["all"]);
+  const perKeyEer = crossKey.find((r) => r.trials === "enrol×probe")!.perKey.map((k) => k.eer);
+  for (const e of embeddings.values()) e.fill(0);
+  return {
+    speakers: manifest.speakers.length,
+    utterances: manifest.utterances.length,
+    refused,
+    report,
+    atDefaultThreshold: { threshold, ...at },
+    crossKey,
+    perKeyEer,
+  };
+}
+
+function heldOutMarkdown(h: HeldOutResult): string {
+  const all = h.report.subsets.find((x) => x.subset === "all")!;
+  const row = (name: string): ScenarioRow => all.scenarios.find((x) => x.name.startsWith(name))!;
+  const U = row("U");
+  const P = row("P");
+  return [
+    "### Held-out real voices (speaker-disjoint)",
+    "",
+    `${h.speakers} people (MBROLA voices, bench/privacy/voices.ts MBROLA_HELDOUT) the embedder never heard, ${h.utterances} utterances (evaluation sentences, the evaluation channel chain; ${h.refused.length === 0 ? "none" : h.refused.join(", ")} refused with NO_SPEECH and left out, as an ingest would refuse them); ${U.mated} mated / ${U.nonMated} non-mated trials (3 enrolment utterances per speaker).`,
+    "",
+    "| scenario | EER | FNMR @ FMR 1 % | D↔sys | floor EER / D↔sys |",
+    "| --- | --- | --- | --- | --- |",
+    ...all.scenarios.map(
+      (x) =>
+        `| ${x.name} | ${pct(x.eer)} | ${pct(x.fnmrAtFmr1)} | ${x.dsys.toFixed(3)} | ${pct(x.nullEer)} / ${x.nullDsys.toFixed(3)} |`,
+    ),
+    "",
+    `Default threshold ${h.atDefaultThreshold.threshold.toFixed(4)} on these voices (scenario P): FMR ${pct(h.atDefaultThreshold.fmr)}, FNMR ${pct(h.atDefaultThreshold.fnmr)} (EER ${pct(P.eer)}).`,
+    "",
+    `No-key attacker (scenario G) per key, EER: ${h.perKeyEer.map((e) => pct(e)).join(", ")}; lowest ${pct(Math.min(...h.perKeyEer))}, ${h.perKeyEer.filter((e) => e < 0.45).length} of ${h.perKeyEer.length} below 45 %.`,
+    "",
+    crossKeyMarkdown(h.crossKey),
+  ].join("\n");
+}
+
+type ScenarioRow = ReturnType<typeof evaluatePrivacy>["subsets"][number]["scenarios"][number];
+
 async function onnxPlumbing(outDir: string, corpusDir: string, manifest: CorpusManifest): Promise<string> {
   // A tiny "speaker model": per-bin variance of the (CMN'd) window times a seeded random 80 × 32 matrix.
   const rng = new SeededRng("voxvault-onnx-plumbing");
@@ -221,7 +423,8 @@ export async function evaluateBuiltin(args: string[], root: string): Promise<voi
   const corpusDir = join(root, "bench/out/corpus");
   const outDir = join(root, "bench/out/privacy-builtin");
   mkdirSync(outDir, { recursive: true });
-  const manifest = await buildCorpus({ outDir: corpusDir, jobs: Number(arg(args, "--jobs") ?? 2), log });
+  const jobs = Number(arg(args, "--jobs") ?? 2);
+  const manifest = await buildCorpus({ outDir: corpusDir, jobs, log });
   const modelsDir = join(root, "models");
   const embedder = await loadBuiltinEmbedder({ modelsDir });
   log(`embedder ${embedder.id} (dim ${embedder.dim})`);
@@ -242,34 +445,46 @@ export async function evaluateBuiltin(args: string[], root: string): Promise<voi
   const crossKeys = Number(arg(args, "--keys") ?? 20);
   const crossKey = crossKeyAnalysis(manifest, embeddings, embedder.profile, crossKeys);
   log(`cross-key analysis over ${crossKeys} keys done`);
-  for (const e of embeddings.values()) e.fill(0);
 
-  const all = report.subsets.find((s) => s.subset === "all")!;
-  const P = all.scenarios[1]!;
+  const folds = await trainFoldModels(root, log);
+  const oof = outOfFoldCalibration(folds);
   const calibration: CalibrationFile = {
     format: DSP_CALIBRATION_FORMAT,
     modelId: embedder.id,
-    threshold: P.threshold,
+    threshold: oof.threshold,
     hashes: DEFAULT_HASHES,
     q: DEFAULT_Q,
-    fmr: P.atThreshold.fmr,
-    fnmr: P.atThreshold.fnmr,
+    fmr: oof.fmr,
+    fnmr: oof.fnmr,
     source:
-      `EER threshold of protected-template scores (GRP-IoM m=${DEFAULT_HASHES}, q=${DEFAULT_Q}) on the bench/privacy corpus ` +
-      `(seed ${manifest.seed}, ${manifest.speakers.length} speakers, ${P.mated} mated / ${P.nonMated} non-mated trials); ` +
-      `ROCCH-EER ${pct(P.eer)}`,
+      `EER threshold of out-of-fold protected-template scores (GRP-IoM m=${DEFAULT_HASHES}, q=${DEFAULT_Q}): each fold model of scripts/embedder/corpus.ts FOLDS ` +
+      `scored all pairs of the other fold's real training voices (${oof.speakers} people, ${oof.mated} mated / ${oof.nonMated} non-mated pairs); ` +
+      `ROCCH-EER ${pct(oof.eer)}`,
   };
   const calPath = join(root, `models/${BUILTIN_MODEL_NAME}.calibration.json`);
   writeFileSync(calPath, JSON.stringify(calibration, null, 1) + "\n");
   log(
-    `wrote ${calPath}: threshold ${P.threshold.toFixed(4)} (FMR ${pct(P.atThreshold.fmr)}, FNMR ${pct(P.atThreshold.fnmr)})`,
+    `wrote ${calPath}: threshold ${oof.threshold.toFixed(4)} (out of fold: FMR ${pct(oof.fmr)}, FNMR ${pct(oof.fnmr)})`,
   );
   // The shipped embedder must pick it up.
   const check = await loadBuiltinEmbedder({ modelsDir });
-  if (check.calibration?.threshold !== P.threshold)
+  if (check.calibration?.threshold !== oof.threshold)
     throw new Error("calibration not picked up by loadBuiltinEmbedder");
+  const all = report.subsets.find((s) => s.subset === "all")!;
+  const P = all.scenarios[1]!;
+  const seenAt = (() => {
+    const prot = createTemplateProtector(benchKey("system-A"), { profile: embedder.profile });
+    const codes = new Map([...embeddings].map(([id, e]) => [id, prot.protect(e)]));
+    const score = (pairs: readonly (readonly [string, string])[]): number[] =>
+      pairs.map(([a, b]) => prot.compare(codes.get(a)!, codes.get(b)!));
+    const at = errorRatesAt(score(manifest.trials.mated), score(manifest.trials.nonMated), oof.threshold);
+    prot.dispose();
+    return at;
+  })();
+  for (const e of embeddings.values()) e.fill(0);
 
-  const disjoint = await speakerDisjoint(root, corpusDir, manifest, log);
+  const heldOut = await heldOutEvaluation(root, check, oof.threshold, crossKeys, jobs, log);
+  const disjoint = await speakerDisjoint(folds.foldDir, corpusDir, manifest);
   const disjointMd = [
     "### Speaker-disjoint estimate (fold models)",
     "",
@@ -285,16 +500,29 @@ export async function evaluateBuiltin(args: string[], root: string): Promise<voi
   ].join("\n");
   const onnxMd = await onnxPlumbing(outDir, corpusDir, manifest);
   const extra = [
-    `Calibration: default threshold ${P.threshold.toFixed(4)} (IoM match rate, m = ${DEFAULT_HASHES}, q = ${DEFAULT_Q}); at it FMR ${pct(P.atThreshold.fmr)}, FNMR ${pct(P.atThreshold.fnmr)}. Embedding: ${embeddings.size} utterances, ${(audioSeconds / 60).toFixed(1)} min of audio in ${seconds.toFixed(1)} s through the streaming path (feature pipeline + embedder, ${(audioSeconds / seconds).toFixed(0)}× real time).`,
+    `Calibration: default threshold ${oof.threshold.toFixed(4)} (IoM match rate, m = ${DEFAULT_HASHES}, q = ${DEFAULT_Q}), the EER threshold of out-of-fold protected scores on ${oof.speakers} real training voices (${oof.mated} mated / ${oof.nonMated} non-mated pairs, EER ${pct(oof.eer)}). At it, on this corpus (scenario P): FMR ${pct(seenAt.fmr)}, FNMR ${pct(seenAt.fnmr)}; this corpus's own EER threshold would be ${P.threshold.toFixed(4)}. Embedding: ${embeddings.size} utterances, ${(audioSeconds / 60).toFixed(1)} min of audio in ${seconds.toFixed(1)} s through the streaming path (feature pipeline + embedder, ${(audioSeconds / seconds).toFixed(0)}× real time).`,
     "",
     crossKeyMarkdown(crossKey),
+    heldOutMarkdown(heldOut),
     disjointMd,
     onnxMd,
   ].join("\n");
   writeFileSync(join(outDir, "report.md"), report.markdown + "\n" + extra);
   writeFileSync(
     join(outDir, "extra.json"),
-    JSON.stringify({ calibration, disjoint, crossKey, embedSeconds: seconds, audioSeconds }, null, 1) + "\n",
+    JSON.stringify(
+      {
+        calibration,
+        seenAtDefaultThreshold: seenAt,
+        heldOut: { ...heldOut, report: undefined, subsets: heldOut.report.subsets },
+        disjoint,
+        crossKey,
+        embedSeconds: seconds,
+        audioSeconds,
+      },
+      null,
+      1,
+    ) + "\n",
   );
   console.log(report.markdown);
   console.log(extra);
@@ -331,6 +559,8 @@ interface CrossKeyRow {
    * pair as real mated trials, which floor 1 lacks.
    */
   readonly nullPermuted: { readonly eer: number; readonly dsys: number };
+  /** Per key: EER, D↔sys, and the speaker-permutation floor of D↔sys drawn for that key. */
+  readonly perKey: readonly { readonly eer: number; readonly dsys: number; readonly floorDsys: number }[];
 }
 
 /**
@@ -344,6 +574,7 @@ function crossKeyAnalysis(
   embeddings: ReadonlyMap<string, Float32Array>,
   profile: EmbeddingProfile,
   keys: number,
+  subsets: readonly ("all" | "real")[] = ["all", "real"],
 ): CrossKeyRow[] {
   const ids = manifest.utterances.map((u) => u.id);
   const speakerOf = new Map(manifest.utterances.map((u) => [u.id, u.speaker]));
@@ -358,7 +589,7 @@ function crossKeyAnalysis(
   const others = Array.from({ length: keys }, (_, i) => protect(`cross-key-${i}`));
   const rows: CrossKeyRow[] = [];
   for (const trials of ["enrol×probe", "all pairs"] as const) {
-    for (const subset of ["all", "real"] as const) {
+    for (const subset of subsets) {
       const ok = (id: string): boolean => subset === "all" || kindOf.get(speakerOf.get(id)!) === "real";
       let pairs: (readonly [string, string])[];
       if (trials === "enrol×probe")
@@ -371,6 +602,7 @@ function crossKeyAnalysis(
       const speakers = [...new Set(pairs.map(([a]) => speakerOf.get(a)!))].sort();
       const eers: number[] = [];
       const dsyss: number[] = [];
+      const perKey: { eer: number; dsys: number; floorDsys: number }[] = [];
       let meanM = 0;
       let meanN = 0;
       let n1e = 0,
@@ -405,7 +637,9 @@ function crossKeyAnalysis(
           (pi.get(speakerOf.get(a)!) === speakerOf.get(b) ? pm : pn).push(scores[i]!);
         });
         n2e += equalErrorRate(pm, pn).eer / keys;
-        n2d += unlinkability(pm, pn, { omega: 1, bins: 100 }).dsys / keys;
+        const f2 = unlinkability(pm, pn, { omega: 1, bins: 100 }).dsys;
+        n2d += f2 / keys;
+        perKey.push({ eer: eers[k]!, dsys: dsyss[k]!, floorDsys: f2 });
       });
       const stat = (v: number[]): { mean: number; min: number; max: number } => ({
         mean: v.reduce((s, x) => s + x, 0) / v.length,
@@ -423,6 +657,7 @@ function crossKeyAnalysis(
         scoreMeans: { mated: meanM, nonMated: meanN },
         nullSubset: { eer: n1e, dsys: n1d },
         nullPermuted: { eer: n2e, dsys: n2d },
+        perKey,
       });
     }
   }

@@ -15,8 +15,8 @@
 export type Lang = "en" | "cs" | "fi" | "it" | "ca" | "ru" | "hi";
 
 export interface VoiceSpec {
-  readonly engine: "flite" | "festival";
-  /** flite -voice NAME, or festival (voice_NAME). */
+  readonly engine: "flite" | "festival" | "mbrola";
+  /** flite -voice NAME, festival (voice_NAME), or an espeak-ng MBROLA voice (mb-XX). */
   readonly voice: string;
 }
 
@@ -200,6 +200,91 @@ export const DERIVED_SPEAKERS: readonly SpeakerSpec[] = [
 ];
 
 export const ALL_SPEAKERS: readonly SpeakerSpec[] = [...REAL_SPEAKERS, ...DERIVED_SPEAKERS];
+
+/**
+ * MBROLA diphone voices, each recorded from one real person, spoken through espeak-ng. They read
+ * ENGLISH text with the phoneme rules of their own language (an accent, not a translation), so
+ * `lang` is the text's language. Prosody comes from espeak-ng's rules, so per utterance the corpus
+ * draws a speaking rate and a base pitch (see corpus.ts) to vary what a person varies.
+ */
+function mbrola(code: string, sex: "f" | "m", language: string): SpeakerSpec {
+  return {
+    id: `mb_${code}`,
+    kind: "real",
+    lang: "en",
+    sex,
+    description: `${language} ${sex === "f" ? "female" : "male"} (MBROLA ${code}, English text through espeak-ng)`,
+    voices: [{ engine: "mbrola", voice: `mb-${code}` }],
+  };
+}
+
+/**
+ * Held-out real voices for the embedder's speaker-disjoint evaluation, chosen before any training
+ * or tuning on MBROLA voices and never trained on: the 15 of the diarisation figures
+ * (bench/diarise/conversations.ts EVALUATION) and 7 more. 9 female, 13 male.
+ */
+export const MBROLA_HELDOUT: readonly SpeakerSpec[] = [
+  mbrola("de3", "f", "German"),
+  mbrola("de7", "f", "German"),
+  mbrola("fr2", "f", "French"),
+  mbrola("fr3", "m", "French"),
+  mbrola("nl1", "m", "Dutch"),
+  mbrola("es1", "m", "Spanish"),
+  mbrola("it3", "m", "Italian"),
+  mbrola("pt1", "f", "Portuguese"),
+  mbrola("ro1", "m", "Romanian"),
+  mbrola("cz2", "m", "Czech"),
+  mbrola("hu1", "f", "Hungarian"),
+  mbrola("gr2", "m", "Greek"),
+  mbrola("tr1", "m", "Turkish"),
+  mbrola("id1", "m", "Indonesian"),
+  mbrola("ee1", "m", "Estonian"),
+  mbrola("ar2", "m", "Arabic"),
+  mbrola("br2", "f", "Brazilian Portuguese"),
+  mbrola("cz1", "f", "Czech"),
+  mbrola("es3", "f", "Spanish"),
+  mbrola("fr7", "m", "French"),
+  mbrola("it2", "f", "Italian"),
+  mbrola("mx2", "m", "Mexican Spanish"),
+];
+
+/**
+ * MBROLA voices the embedder trains on: the rest of ../shared/README.md's list, which includes the
+ * diarisation TUNING voices. Left out: bz1 (no espeak-ng voice), cn1 (espeak-ng fails on English
+ * text), hn1, hb1, hb2, jp1, jp2, jp3 (most English diphones unknown to the database: near
+ * silence or fragments). 29 voices, 7 female.
+ */
+export const MBROLA_TRAINING: readonly SpeakerSpec[] = [
+  mbrola("ar1", "m", "Arabic"),
+  mbrola("br1", "m", "Brazilian Portuguese"),
+  mbrola("br3", "m", "Brazilian Portuguese"),
+  mbrola("br4", "f", "Brazilian Portuguese"),
+  mbrola("ca1", "m", "Canadian French"),
+  mbrola("ca2", "m", "Canadian French"),
+  mbrola("cr1", "m", "Croatian"),
+  mbrola("de8", "m", "German"),
+  mbrola("es2", "m", "Spanish"),
+  mbrola("es4", "m", "Spanish"),
+  mbrola("fr5", "m", "Belgian French"),
+  mbrola("fr6", "m", "French"),
+  mbrola("gr1", "m", "Greek"),
+  mbrola("ic1", "m", "Icelandic"),
+  mbrola("in1", "m", "Hindi"),
+  mbrola("in2", "f", "Hindi"),
+  mbrola("ir1", "m", "Persian"),
+  mbrola("it1", "m", "Italian"),
+  mbrola("it4", "f", "Italian"),
+  mbrola("la1", "m", "Latin"),
+  mbrola("lt1", "m", "Lithuanian"),
+  mbrola("lt2", "m", "Lithuanian"),
+  mbrola("ma1", "f", "Malay"),
+  mbrola("mx1", "m", "Mexican Spanish"),
+  mbrola("nl3", "f", "Dutch"),
+  mbrola("nz1", "m", "Maori"),
+  mbrola("tl1", "f", "Telugu"),
+  mbrola("tr2", "f", "Turkish"),
+  mbrola("vz1", "m", "Venezuelan Spanish"),
+];
 
 /** Text encoding each festival language expects (flite voices are English, ASCII). */
 export const FESTIVAL_ENCODING: Record<Lang, string> = {

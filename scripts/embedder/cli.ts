@@ -1,7 +1,7 @@
 /**
  * One entry for the built-in embedder's lifecycle (compiled and run by scripts/embedder/run.mjs):
  *
- *   train     build the training corpus, fit the projection, write models/voxvault-dsp-v1.json
+ *   train     build the training corpus, fit the projection, write models/voxvault-dsp-v2.json
  *   evaluate  privacy evaluation on the bench corpus, calibration file, report, plots
  *   all       train, then evaluate
  */

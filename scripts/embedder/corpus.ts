@@ -14,7 +14,12 @@
 
 import { buildCorpus, type CorpusManifest } from "../../bench/privacy/corpus.js";
 import { SeededRng } from "../../bench/privacy/rng.js";
-import { DERIVED_SPEAKERS, REAL_SPEAKERS, type SpeakerSpec } from "../../bench/privacy/voices.js";
+import {
+  DERIVED_SPEAKERS,
+  MBROLA_TRAINING,
+  REAL_SPEAKERS,
+  type SpeakerSpec,
+} from "../../bench/privacy/voices.js";
 import { trainingSentences } from "./sentences.js";
 
 export const TRAIN_SEED = "voxvault-embedder-train/v1";
@@ -26,11 +31,63 @@ export const PSEUDO_ROUNDS = [
 /** Minimum distance in cents from an evaluation pseudo-speaker of the same base voice. */
 const MIN_CENTS_FROM_EVAL = 120;
 
-/** Two folds of base voices (balanced for language and sex) for the speaker-disjoint estimate. */
+/**
+ * Two folds of base voices for the speaker-disjoint estimates: the flite/festival people balanced
+ * for language and sex, the MBROLA training voices alternately in list order.
+ */
 export const FOLDS: readonly (readonly string[])[] = [
-  ["kal", "awb", "slt", "dita", "machac", "lj", "pc", "nsh"],
-  ["ked", "rms", "ona", "krb", "ph", "mv", "lp", "nsk"],
+  [
+    "kal",
+    "awb",
+    "slt",
+    "dita",
+    "machac",
+    "lj",
+    "pc",
+    "nsh",
+    ...MBROLA_TRAINING.filter((_, i) => i % 2 === 0).map((s) => s.id),
+  ],
+  [
+    "ked",
+    "rms",
+    "ona",
+    "krb",
+    "ph",
+    "mv",
+    "lp",
+    "nsk",
+    ...MBROLA_TRAINING.filter((_, i) => i % 2 === 1).map((s) => s.id),
+  ],
 ];
+
+/** Pitch grid (cents) of the pseudo-speakers made from each MBROLA training voice. */
+export const MBROLA_PSEUDO_GRID = [-350, 350] as const;
+
+/** Pseudo-speakers from the MBROLA training voices (one round, seeded like the others). */
+export function mbrolaPseudoSpeakers(): SpeakerSpec[] {
+  const out: SpeakerSpec[] = [];
+  for (const base of MBROLA_TRAINING) {
+    const rng = new SeededRng(`${TRAIN_SEED}/mbrola-pseudo/${base.id}`);
+    for (const cents of MBROLA_PSEUDO_GRID) {
+      const transform = {
+        pitchCents: cents,
+        tempo: rng.uniform(0.93, 1.07, 2),
+        trebleDb: rng.uniform(-3, 3, 1),
+      };
+      out.push({
+        id: `${base.id}-m${cents > 0 ? "p" : "m"}${Math.abs(cents)}`,
+        kind: "derived",
+        lang: base.lang,
+        sex: base.sex,
+        description: `training pseudo-speaker from ${base.id}: pitch ${cents} cents, tempo ${transform.tempo}, treble ${transform.trebleDb} dB`,
+        voices: base.voices,
+        base: base.id,
+        transform,
+      });
+    }
+  }
+  return out;
+}
 
 export function trainingPseudoSpeakers(round: 0 | 1 | "all" = "all"): SpeakerSpec[] {
   if (round === "all") return [...trainingPseudoSpeakers(0), ...trainingPseudoSpeakers(1)];
@@ -71,7 +128,7 @@ export interface CorpusPart {
   readonly manifest: CorpusManifest;
 }
 
-/** The real voices, then one part per pseudo-speaker round. */
+/** The real voices, one part per pseudo-speaker round, the MBROLA voices and their pseudo-speakers. */
 export interface TrainingCorpus {
   readonly parts: readonly CorpusPart[];
 }
@@ -81,6 +138,8 @@ export async function buildTrainingCorpus(
   options: {
     realUtterances?: number;
     pseudoUtterances?: number;
+    /** Leave the MBROLA parts out (the corpus of the first model, voxvault-dsp-v1). */
+    withoutMbrola?: boolean;
     jobs?: number;
     log?: (l: string) => void;
   } = {},
@@ -117,6 +176,24 @@ export async function buildTrainingCorpus(
         utterancesPerSpeaker: options.pseudoUtterances ?? 8,
       }),
     });
+  }
+  if (options.withoutMbrola !== true) {
+    for (const [name, speakers, utterances] of [
+      ["mbrola", MBROLA_TRAINING, options.realUtterances ?? 20],
+      ["mbrola-pseudo", mbrolaPseudoSpeakers(), options.pseudoUtterances ?? 8],
+    ] as const) {
+      const dir = `${outDir}/${name}`;
+      parts.push({
+        dir,
+        manifest: await buildCorpus({
+          ...common,
+          seed: `${TRAIN_SEED}/${name}`,
+          outDir: dir,
+          speakers,
+          utterancesPerSpeaker: utterances,
+        }),
+      });
+    }
   }
   return { parts };
 }

@@ -1,5 +1,5 @@
 /**
- * Node loader for the built-in embedder's shipped model (models/voxvault-dsp-v1.json and its
+ * Node loader for the built-in embedder's shipped model (models/voxvault-dsp-v2.json and its
  * calibration file). In a browser, fetch the same two files and call createDspEmbedder().
  */
 
@@ -10,7 +10,7 @@ import { VaultError } from "../errors.js";
 import { createDspEmbedder } from "./dsp/embedder.js";
 import type { Embedder } from "./types.js";
 
-export const BUILTIN_MODEL_NAME = "voxvault-dsp-v1";
+export const BUILTIN_MODEL_NAME = "voxvault-dsp-v2";
 
 /**
  * The shipped files. models/ sits two levels above this module both in src/embed and in

@@ -144,9 +144,9 @@ describe("streaming utterance statistics", () => {
 describe("built-in DSP embedder", () => {
   it("loads the shipped model with its calibration", async () => {
     const e = await loadBuiltinEmbedder();
-    expect(e.id).toMatch(/^voxvault-dsp-v1\+sha256:[0-9a-f]{16}$/);
-    expect(e.dim).toBe(40);
-    expect(e.profile).toEqual({ embedderId: e.id, inputDim: 40 });
+    expect(e.id).toMatch(/^voxvault-dsp-v2\+sha256:[0-9a-f]{16}$/);
+    expect(e.dim).toBe(80);
+    expect(e.profile).toEqual({ embedderId: e.id, inputDim: 80 });
     expect(e.features).toEqual({
       fbank: { numMelBins: 80, windowType: "hamming", sampleScale: 32768 },
       mfcc: { numCeps: 20, cepstralLifter: 22 },
@@ -267,7 +267,7 @@ describe("built-in DSP embedder", () => {
     for (const b of bad) await expectCode(() => parseDspModel(b), "MODEL_INVALID");
     const id = parseDspModel(modelBytes).id;
     expect(parseCalibration(calibrationBytes, id)?.threshold).toBeGreaterThan(0);
-    expect(parseCalibration(calibrationBytes, "voxvault-dsp-v1+sha256:0000000000000000")).toBeNull();
+    expect(parseCalibration(calibrationBytes, "voxvault-dsp-v2+sha256:0000000000000000")).toBeNull();
     expect(
       createDspEmbedder(enc({ ...file, training: {} }), { calibration: calibrationBytes }).calibration,
     ).toBeNull();

@@ -1,7 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { loadSentences } from "../../bench/privacy/corpus.js";
-import { DERIVED_SPEAKERS, REAL_SPEAKERS, type Lang } from "../../bench/privacy/voices.js";
-import { baseVoice, FOLDS, trainingPseudoSpeakers } from "../../scripts/embedder/corpus.js";
+import {
+  DERIVED_SPEAKERS,
+  MBROLA_HELDOUT,
+  MBROLA_TRAINING,
+  REAL_SPEAKERS,
+  type Lang,
+} from "../../bench/privacy/voices.js";
+import {
+  baseVoice,
+  FOLDS,
+  mbrolaPseudoSpeakers,
+  trainingPseudoSpeakers,
+} from "../../scripts/embedder/corpus.js";
 import { cholesky, invertLower, matmul, symmetricEigen, transpose } from "../../scripts/embedder/linalg.js";
 import { trainingSentences } from "../../scripts/embedder/sentences.js";
 import { serialiseModel, trainModel, DEFAULT_SETTINGS } from "../../scripts/embedder/train.js";
@@ -33,11 +44,22 @@ describe("training corpus is kept apart from the evaluation corpus", () => {
     }
   });
 
-  it("the two folds partition the real voices", () => {
+  it("the two folds partition the real training voices", () => {
     const all = FOLDS.flat().sort();
-    expect(all).toEqual(REAL_SPEAKERS.map((s) => s.id).sort());
+    expect(all).toEqual([...REAL_SPEAKERS, ...MBROLA_TRAINING].map((s) => s.id).sort());
     expect(baseVoice("kal-tp150")).toBe("kal");
     expect(baseVoice("awb")).toBe("awb");
+    expect(baseVoice("mb_ar1-mp350")).toBe("mb_ar1");
+  });
+
+  it("held-out voices are never trained on: not in a fold, not a base of a pseudo-speaker", () => {
+    const held = new Set(MBROLA_HELDOUT.map((s) => s.id));
+    expect(held.size).toBe(MBROLA_HELDOUT.length);
+    expect(FOLDS.flat().filter((v) => held.has(v))).toEqual([]);
+    expect(MBROLA_TRAINING.filter((s) => held.has(s.id))).toEqual([]);
+    const voices = new Set(MBROLA_HELDOUT.flatMap((s) => s.voices.map((v) => v.voice)));
+    for (const p of [...mbrolaPseudoSpeakers(), ...MBROLA_TRAINING])
+      for (const v of p.voices) expect(voices.has(v.voice)).toBe(false);
   });
 });
 

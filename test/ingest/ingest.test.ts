@@ -70,7 +70,7 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("ingest ($name)", (backend) => {
     const tpl = r.derivations.find((d) => d.name === "speaker-template")!;
     expect(tpl.application).toBe("vault");
     expect(tpl.recipe.params).toMatchObject({ application: "vault", templateKeyVersion: 1 });
-    expect(tpl.recipe.params.embedderId).toMatch(/^voxvault-dsp-v1\+sha256:[0-9a-f]{16}$/);
+    expect(tpl.recipe.params.embedderId).toMatch(/^voxvault-dsp-v2\+sha256:[0-9a-f]{16}$/);
     expect(r.derivations.every((d) => d.class === "non-reconstructable" && d.expiresAt === null)).toBe(true);
     const quality = r.derivations.find((d) => d.name === "quality")!;
     const q = JSON.parse(

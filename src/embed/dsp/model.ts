@@ -1,5 +1,5 @@
 /**
- * The built-in embedder's model file (models/voxvault-dsp-v1.json): a JSON document whose arrays
+ * The built-in embedder's model file (models/voxvault-dsp-v2.json): a JSON document whose arrays
  * are base64 little-endian float32. Its SHA-256 goes into the embedder id, so templates made with
  * one model version are refused by another (the id is bound into every template's profile).
  *
@@ -25,7 +25,7 @@ export interface EncodedArray {
 
 export interface DspModelFile {
   readonly format: typeof DSP_MODEL_FORMAT;
-  /** Model name and version, e.g. "voxvault-dsp-v1". */
+  /** Model name and version, e.g. "voxvault-dsp-v2". */
   readonly name: string;
   readonly features: {
     readonly numMelBins: number;
