@@ -27,8 +27,8 @@ export interface DiariseOptions {
   readonly mergeDistance?: number;
 }
 
-export const DEFAULT_MAX_DISTANCE = 0.6;
-export const DEFAULT_MERGE_DISTANCE = 0.3;
+export const DEFAULT_MAX_DISTANCE = 0.7;
+export const DEFAULT_MERGE_DISTANCE = 0.5;
 export const DEFAULT_MIN_SPEAKER_SEC = 2;
 const FRAME_SEC = 0.01;
 
