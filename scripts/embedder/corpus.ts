@@ -60,6 +60,21 @@ export const FOLDS: readonly (readonly string[])[] = [
   ],
 ];
 
+/** A training pseudo-speaker of `base` at `cents`, tempo and treble drawn from `rng` (in that order). */
+function pseudoSpeaker(base: SpeakerSpec, tag: string, cents: number, rng: SeededRng): SpeakerSpec {
+  const transform = { pitchCents: cents, tempo: rng.uniform(0.93, 1.07, 2), trebleDb: rng.uniform(-3, 3, 1) };
+  return {
+    id: `${base.id}-${tag}${cents > 0 ? "p" : "m"}${Math.abs(cents)}`,
+    kind: "derived",
+    lang: base.lang,
+    sex: base.sex,
+    description: `training pseudo-speaker from ${base.id}: pitch ${cents} cents, tempo ${transform.tempo}, treble ${transform.trebleDb} dB`,
+    voices: base.voices,
+    base: base.id,
+    transform,
+  };
+}
+
 /** Pitch grid (cents) of the pseudo-speakers made from each MBROLA training voice. */
 export const MBROLA_PSEUDO_GRID = [-350, 350] as const;
 
@@ -68,23 +83,7 @@ export function mbrolaPseudoSpeakers(): SpeakerSpec[] {
   const out: SpeakerSpec[] = [];
   for (const base of MBROLA_TRAINING) {
     const rng = new SeededRng(`${TRAIN_SEED}/mbrola-pseudo/${base.id}`);
-    for (const cents of MBROLA_PSEUDO_GRID) {
-      const transform = {
-        pitchCents: cents,
-        tempo: rng.uniform(0.93, 1.07, 2),
-        trebleDb: rng.uniform(-3, 3, 1),
-      };
-      out.push({
-        id: `${base.id}-m${cents > 0 ? "p" : "m"}${Math.abs(cents)}`,
-        kind: "derived",
-        lang: base.lang,
-        sex: base.sex,
-        description: `training pseudo-speaker from ${base.id}: pitch ${cents} cents, tempo ${transform.tempo}, treble ${transform.trebleDb} dB`,
-        voices: base.voices,
-        base: base.id,
-        transform,
-      });
-    }
+    for (const cents of MBROLA_PSEUDO_GRID) out.push(pseudoSpeaker(base, "m", cents, rng));
   }
   return out;
 }
@@ -98,21 +97,7 @@ export function trainingPseudoSpeakers(round: 0 | 1 | "all" = "all"): SpeakerSpe
     const rng = new SeededRng(`${TRAIN_SEED}/${rngLabel}/${base.id}`);
     for (const cents of grid) {
       if (evalCents.some((c) => Math.abs(c - cents) < MIN_CENTS_FROM_EVAL)) continue;
-      const transform = {
-        pitchCents: cents,
-        tempo: rng.uniform(0.93, 1.07, 2),
-        trebleDb: rng.uniform(-3, 3, 1),
-      };
-      out.push({
-        id: `${base.id}-${tag}${cents > 0 ? "p" : "m"}${Math.abs(cents)}`,
-        kind: "derived",
-        lang: base.lang,
-        sex: base.sex,
-        description: `training pseudo-speaker from ${base.id}: pitch ${cents} cents, tempo ${transform.tempo}, treble ${transform.trebleDb} dB`,
-        voices: base.voices,
-        base: base.id,
-        transform,
-      });
+      out.push(pseudoSpeaker(base, tag, cents, rng));
     }
   }
   return out;
