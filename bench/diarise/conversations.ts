@@ -16,6 +16,8 @@ import { loadSentences } from "../privacy/corpus.js";
 import type { SeededRng } from "../privacy/rng.js";
 import { encodeWav16, parseWav } from "../privacy/wav.js";
 import type { Turn } from "../../src/eval/index.js";
+import { createDspEmbedder, type Embedder } from "../../src/embed/index.js";
+import { FOLDS } from "../../scripts/embedder/corpus.js";
 
 export interface Voice {
   readonly id: string;
@@ -78,6 +80,20 @@ export const EVALUATION: readonly Voice[] = mbrola([
   "id1",
   "ee1",
 ]);
+
+/**
+ * The embedder's fold models (bench/out/embedder/folds, written by
+ * `node scripts/embedder/run.mjs evaluate`), each paired with the TUNING voices it never heard
+ * (those outside its fold): the shipped model was trained on the TUNING voices, so tuning on them
+ * with it would fit thresholds to voices it knows.
+ */
+export function foldTuning(): { readonly model: Embedder; readonly voices: readonly Voice[] }[] {
+  return FOLDS.map((fold, k) => ({
+    model: createDspEmbedder(readFileSync(join(process.cwd(), `bench/out/embedder/folds/fold${k}.json`))),
+    // conversations name MBROLA voices mb-xx1, the training corpus mb_xx1
+    voices: TUNING.filter((v) => !fold.includes(v.id.replace("-", "_"))),
+  }));
+}
 
 export const RATE = 16000;
 

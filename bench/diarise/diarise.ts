@@ -22,17 +22,15 @@ import { join } from "node:path";
 import { decodeToMono16k } from "../../src/audio/decode/index.js";
 import { FeaturePipeline } from "../../src/audio/features/index.js";
 import { diarise, DiarisationStream, type DiarisationFrames } from "../../src/diarise/index.js";
-import { readFileSync } from "node:fs";
 import { loadBuiltinEmbedder } from "../../src/embed/builtin.js";
-import { createDspEmbedder, type Embedder } from "../../src/embed/index.js";
-import { FOLDS } from "../../scripts/embedder/corpus.js";
+import type { Embedder } from "../../src/embed/index.js";
 import { diarisationErrorRate, type Turn } from "../../src/eval/index.js";
 import { SeededRng } from "../privacy/rng.js";
 import {
   conversation,
   EVALUATION,
+  foldTuning,
   TRAINED,
-  TUNING,
   utterances,
   type Conversation,
   type Voice,
@@ -41,9 +39,6 @@ import {
 const CACHE = join(os.tmpdir(), "voxvault-diarise-voices");
 
 const embedder = await loadBuiltinEmbedder({ modelsDir: join(process.cwd(), "models") });
-const foldModels = FOLDS.map((_, k) =>
-  createDspEmbedder(readFileSync(join(process.cwd(), `bench/out/embedder/folds/fold${k}.json`))),
-);
 
 /** The analysis pass's diarisation frames for one recording (features + VAD + window embeddings). */
 export async function framesOf(wav: Uint8Array, e: Embedder = embedder): Promise<DiarisationFrames> {
@@ -135,11 +130,9 @@ function score(
 }
 
 const t0 = performance.now();
-/** conversations.ts names MBROLA voices mb-xx1, the training corpus mb_xx1. */
-const outsideFold = (k: number) => TUNING.filter((v) => !FOLDS[k]!.includes(v.id.replace("-", "_")));
 const tune = (
   await Promise.all(
-    foldModels.map((m, k) => cases(outsideFold(k), `tuning-fold${k}`, { two: 8, three: 4, tel: 4 }, m)),
+    foldTuning().map((f, k) => cases(f.voices, `tuning-fold${k}`, { two: 8, three: 4, tel: 4 }, f.model)),
   )
 ).flat();
 const grid: Params[] = [];

@@ -21,15 +21,13 @@ import { Readable } from "node:stream";
 import { decodeToMono16k } from "../../src/audio/decode/index.js";
 import { FeaturePipeline } from "../../src/audio/features/index.js";
 import { diarise, DiarisationStream } from "../../src/diarise/index.js";
-import { readFileSync } from "node:fs";
 import { loadBuiltinEmbedder } from "../../src/embed/builtin.js";
-import { createDspEmbedder, type Embedder } from "../../src/embed/index.js";
-import { FOLDS } from "../../scripts/embedder/corpus.js";
+import type { Embedder } from "../../src/embed/index.js";
 import { chooseEnrolment, verifyVoices } from "../../src/ingest/speakers.js";
 import { createTemplateProtector } from "../../src/template/index.js";
 import { SeededRng } from "../privacy/rng.js";
 import { encodeWav16 } from "../privacy/wav.js";
-import { conversation, EVALUATION, TUNING, utterances, type Voice } from "./conversations.js";
+import { conversation, EVALUATION, foldTuning, utterances, type Voice } from "./conversations.js";
 import type { Diarisation } from "../../src/diarise/index.js";
 
 const CACHE = join(os.tmpdir(), "voxvault-diarise-voices");
@@ -37,9 +35,6 @@ const embedder = await loadBuiltinEmbedder({ modelsDir: join(process.cwd(), "mod
 const threshold = embedder.calibration!.threshold;
 // A fixed key, so that runs repeat (the key decides which hash coincidences a voice gets).
 const key = new Uint8Array(createHash("sha256").update("voxvault-proxy-bench").digest());
-const foldModels = FOLDS.map((_, k) =>
-  createDspEmbedder(readFileSync(join(process.cwd(), `bench/out/embedder/folds/fold${k}.json`))),
-);
 
 interface Analyst {
   readonly embedder: Embedder;
@@ -174,10 +169,9 @@ function rates(
 }
 
 const RUNS = Number(process.env.BENCH_INTERVIEWS ?? 40);
-const outsideFold = (k: number) => TUNING.filter((v) => !FOLDS[k]!.includes(v.id.replace("-", "_")));
 const tune = { out: [] as Trial[] };
-for (const [k, m] of foldModels.entries())
-  tune.out.push(...(await trials(outsideFold(k), `tuning-fold${k}`, RUNS / 2, analyst(m))).out);
+for (const [k, f] of foldTuning().entries())
+  tune.out.push(...(await trials(f.voices, `tuning-fold${k}`, RUNS / 2, analyst(f.model))).out);
 console.log("| turn margin | tuning: swaps detected | tuning: false alarms |\n|---|---|---|");
 let margin = 0;
 let best = -1;

@@ -277,6 +277,22 @@ async function speakerDisjoint(
   }));
 }
 
+/** FMR and FNMR at `threshold` of the manifest's trials, templates protected under key A (scenario P). */
+function protectedRatesAt(
+  manifest: CorpusManifest,
+  embeddings: ReadonlyMap<string, Float32Array>,
+  profile: EmbeddingProfile,
+  threshold: number,
+): { fmr: number; fnmr: number } {
+  const prot = createTemplateProtector(benchKey("system-A"), { profile });
+  const codes = new Map([...embeddings].map(([id, e]) => [id, prot.protect(e)]));
+  const score = (pairs: readonly (readonly [string, string])[]): number[] =>
+    pairs.map(([a, b]) => prot.compare(codes.get(a)!, codes.get(b)!));
+  const at = errorRatesAt(score(manifest.trials.mated), score(manifest.trials.nonMated), threshold);
+  prot.dispose();
+  return at;
+}
+
 /** Corpus of the held-out real voices (MBROLA_HELDOUT): never trained on, never tuned on. */
 export const HELDOUT_SEED = "voxvault-heldout-v1";
 export const HELDOUT_UTTERANCES = 24;
@@ -336,12 +352,7 @@ async function heldOutEvaluation(
     sweep: [],
     log,
   });
-  const prot = createTemplateProtector(benchKey("system-A"), { profile: embedder.profile });
-  const codes = new Map([...embeddings].map(([id, e]) => [id, prot.protect(e)]));
-  const score = (pairs: readonly (readonly [string, string])[]): number[] =>
-    pairs.map(([a, b]) => prot.compare(codes.get(a)!, codes.get(b)!));
-  const at = errorRatesAt(score(manifest.trials.mated), score(manifest.trials.nonMated), threshold);
-  prot.dispose();
+  const at = protectedRatesAt(manifest, embeddings, embedder.profile, threshold);
   const crossKey = crossKeyAnalysis(manifest, embeddings, embedder.profile, keys, ["all"]);
   const perKeyEer = crossKey.find((r) => r.trials === "enrol×probe")!.perKey.map((k) => k.eer);
   for (const e of embeddings.values()) e.fill(0);
@@ -472,15 +483,7 @@ export async function evaluateBuiltin(args: string[], root: string): Promise<voi
     throw new Error("calibration not picked up by loadBuiltinEmbedder");
   const all = report.subsets.find((s) => s.subset === "all")!;
   const P = all.scenarios[1]!;
-  const seenAt = (() => {
-    const prot = createTemplateProtector(benchKey("system-A"), { profile: embedder.profile });
-    const codes = new Map([...embeddings].map(([id, e]) => [id, prot.protect(e)]));
-    const score = (pairs: readonly (readonly [string, string])[]): number[] =>
-      pairs.map(([a, b]) => prot.compare(codes.get(a)!, codes.get(b)!));
-    const at = errorRatesAt(score(manifest.trials.mated), score(manifest.trials.nonMated), oof.threshold);
-    prot.dispose();
-    return at;
-  })();
+  const seenAt = protectedRatesAt(manifest, embeddings, embedder.profile, oof.threshold);
   for (const e of embeddings.values()) e.fill(0);
 
   const heldOut = await heldOutEvaluation(root, check, oof.threshold, crossKeys, jobs, log);
