@@ -6,7 +6,8 @@
 // Packages with native code, WebAssembly loaded from their own directory, or only needed by `serve`
 // or the audio pipeline stay external: resolved from node_modules at run time, as before.
 // dist/bin/ sits as deep as dist/<dir>/, so `../../policies` and `../../models` resolve the same;
-// the decoder worker is bundled beside the chunks, where worker-host looks for `./worker.js`.
+// the decoder worker is bundled beside the chunks, where worker-host looks for `./worker.js`, and
+// so is the analysis worker (src/ingest/analysis-thread.ts looks for `./analysis-worker.js`).
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -55,7 +56,11 @@ const zodEnglishOnly = {
 
 rmSync(OUT, { recursive: true, force: true });
 const result = await build({
-  entryPoints: { voxvault: "dist/cli/main.js", worker: "dist/audio/decode/worker.js" },
+  entryPoints: {
+    voxvault: "dist/cli/main.js",
+    worker: "dist/audio/decode/worker.js",
+    "analysis-worker": "dist/ingest/analysis-worker.js",
+  },
   outdir: OUT,
   bundle: true,
   splitting: true,

@@ -1,23 +1,35 @@
 /**
- * One streaming pass over a recording: decode (time-bounded), loudness and true peak on the
- * original signal (BS.1770 is defined there), downmix and resample to 16 kHz mono, then the
- * shared feature pipeline and the embedder session. Optional sinks receive the 16 kHz PCM and
- * the fbank frames for reconstructable derivations; decoded audio never touches the disk here.
+ * One streaming pass over a recording: decode (time-bounded), then the analysis front end
+ * (front-end.ts: loudness and true peak on the original signal, where BS.1770 defines them;
+ * channel choice or downmix; resampling to 16 kHz; voice statistics), then the shared feature
+ * pipeline and the embedder session on the 16 kHz mono stream. The front end runs on a worker
+ * thread when its compiled script is there (analysis-thread.ts), so decoding, front end and
+ * features overlap on the machine's cores; the results are the same either way. Optional sinks
+ * receive the 16 kHz PCM and the fbank frames for reconstructable derivations; decoded audio
+ * never touches the disk here.
  */
-import { decodeAudio, downmix, Resampler, type AudioInfo, type DecodeLimits } from "../audio/decode/index.js";
+import { decodeAudio, type AudioInfo, type DecodeLimits } from "../audio/decode/index.js";
 import {
   MIN_SPEECH_SEC,
   FeaturePipeline,
-  LoudnessMeter,
   type FeatureFrames,
+  type FeaturePipelineOptions,
   type FeatureReport,
   type LoudnessResult,
 } from "../audio/features/index.js";
 import { VaultError } from "../errors.js";
 import type { EmbedderPort } from "./embedder-port.js";
 import { diarise, DiarisationStream, type Diarisation, type DiariseOptions } from "../diarise/index.js";
+import {
+  AHEAD,
+  defaultAnalysisWorkerUrl,
+  inlineFrontEnd,
+  threadFrontEnd,
+  type FrontEndPort,
+} from "./analysis-thread.js";
+import { PCM_RATE } from "./front-end.js";
 
-export const PCM_RATE = 16000;
+export { PCM_RATE };
 
 /**
  * Ten minutes: an interview that has not reached its minimum speech (1 s by default) by then is
@@ -59,7 +71,12 @@ export interface AnalyseOptions {
   readonly channel?: number | undefined;
   /** Audio track of a multi-track container, 0-based (default the first). */
   readonly audioTrack?: number | undefined;
-  /** Called with the input seconds decoded so far and the duration the header declares, if any. */
+  /**
+   * Where the analysis front end runs: the compiled worker script at this URL, or this thread
+   * (false). Default: the worker next to the compiled module when it is there, else this thread.
+   */
+  readonly analysisWorkerUrl?: URL | false | undefined;
+  /** Called with the input seconds analysed so far and the duration the header declares, if any. */
   readonly onProgress?: ((seconds: number, totalSec: number | undefined) => void) | undefined;
 }
 
@@ -94,14 +111,14 @@ export async function analyseRecording(
       `channel ${channel + 1} requested; the recording has ${info.channels}`,
     );
   }
-  const meter = new LoudnessMeter({ sampleRate: info.sampleRate, channels: info.channels });
-  const resampler = info.sampleRate === PCM_RATE ? undefined : new Resampler(info.sampleRate, PCM_RATE);
   const session = options.embedder?.createSession();
   const pending: FeatureFrames[] = [];
   const win = options.diarise ? options.embedder?.windows : undefined;
   const speakers = win ? new DiarisationStream(win.numCeps, (s) => win.project(s)) : undefined;
+  const features: FeaturePipelineOptions = options.embedder?.features ?? {};
   const pipeline = new FeaturePipeline({
-    ...(options.embedder?.features ?? {}),
+    ...features,
+    externalVoice: true,
     ...(options.minSpeechSec !== undefined ? { speech: { minSpeechSec: options.minSpeechSec } } : {}),
     onFrames: (f) => {
       session?.push(f);
@@ -136,20 +153,46 @@ export async function analyseRecording(
     while (pending.length > 0) await options.sinks!.frames!(pending.shift()!);
   };
 
+  const workerUrl =
+    options.analysisWorkerUrl === false
+      ? undefined
+      : (options.analysisWorkerUrl ?? defaultAnalysisWorkerUrl());
+  const frontEndOptions = {
+    sampleRate: info.sampleRate,
+    channels: info.channels,
+    channel,
+    voice: features.voice,
+  };
+  let frontEnd: FrontEndPort;
+  try {
+    frontEnd = workerUrl ? threadFrontEnd(frontEndOptions, workerUrl) : inlineFrontEnd(frontEndOptions);
+  } catch (e) {
+    await decoded.chunks[Symbol.asyncIterator]().return?.();
+    throw e;
+  }
+  /** Input frames of each chunk in flight, for progress. */
+  const sentFrames: number[] = [];
+  const take = async (): Promise<void> => {
+    await feed(await frontEnd.next());
+    inputSamples += sentFrames.shift() ?? 0;
+    options.onProgress?.(inputSamples / info.sampleRate, info.declaredDurationSec);
+    checkSpeechFound();
+  };
+
   try {
     for await (const planar of decoded.chunks) {
       if (planar.length !== info.channels)
         throw new VaultError("CORRUPT_AUDIO", "decoder changed channel count mid-stream");
-      meter.push(planar);
-      const mono = channel === undefined ? downmix(planar) : planar[channel]!;
-      inputSamples += mono.length;
-      await feed(resampler ? resampler.process(mono) : mono);
-      options.onProgress?.(inputSamples / info.sampleRate, info.declaredDurationSec);
-      checkSpeechFound();
+      sentFrames.push(planar[0]?.length ?? 0);
+      frontEnd.send(planar);
+      // Chunk k's front end runs on its thread while this one analyses chunk k − 1.
+      if (frontEnd.inFlight >= AHEAD) await take();
     }
-    if (resampler) await feed(resampler.flush());
-    const report = pipeline.finish();
-    const loudness = meter.finish();
+    while (frontEnd.inFlight > 0) await take();
+    const { tail, result } = await frontEnd.end();
+    await feed(tail);
+    const { loudness, voice } = result;
+    const report = pipeline.finish(voice);
     let diarisation: Diarisation | undefined;
     if (speakers) {
       const frames = speakers.finish();
@@ -172,5 +215,7 @@ export async function analyseRecording(
     session?.abort();
     speakers?.abort();
     throw e;
+  } finally {
+    await frontEnd.close();
   }
 }

@@ -57,6 +57,7 @@ export {
   type VoiceStatsOptions,
 } from "./voicestats.js";
 export {
+  checkSamples,
   FeaturePipeline,
   PIPELINE_SAMPLE_RATE,
   type FeatureFrames,

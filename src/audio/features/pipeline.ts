@@ -25,8 +25,7 @@ import {
   type VadOptions,
   type VadResult,
 } from "./vad.js";
-import { VoiceStatsAccumulator, type VoiceStats, type VoiceStatsOptions } from "./voicestats.js";
-import { PitchTracker } from "./pitch-tracker.js";
+import { VoiceStatsAnalyzer, type VoiceStats, type VoiceStatsOptions } from "./voicestats.js";
 
 export const PIPELINE_SAMPLE_RATE = 16000;
 
@@ -35,6 +34,27 @@ export const PIPELINE_SAMPLE_RATE = 16000;
  * lot, but not by 120 dB; beyond that it is damaged data, and the metrics would overflow.
  */
 export const MAX_ABS_SAMPLE = 1e6;
+
+/**
+ * Refuses a chunk holding NaN, ±Infinity or a level beyond {@link MAX_ABS_SAMPLE}: CORRUPT_AUDIO
+ * with the offending sample's index in the stream (`offset` = samples before this chunk).
+ */
+export function checkSamples(chunk: Float32Array, offset: number): void {
+  for (let i = 0; i < chunk.length; i++) {
+    const v = chunk[i]!;
+    // Also false for NaN. Finite input can still arrive as ±Infinity here (float64 WAV beyond
+    // float32's range, resampler overshoot near it), and absurd levels overflow the metrics.
+    if (!(v >= -MAX_ABS_SAMPLE && v <= MAX_ABS_SAMPLE)) {
+      throw new VaultError(
+        "CORRUPT_AUDIO",
+        "non-finite sample, or a sample beyond ±1e6 (120 dB over full scale)",
+        {
+          details: { index: offset + i },
+        },
+      );
+    }
+  }
+}
 
 /** Frames produced by one push, row-major. */
 export interface FeatureFrames {
@@ -56,6 +76,12 @@ export interface FeaturePipelineOptions {
   readonly mfcc?: MfccOptions | false;
   readonly vad?: VadOptions;
   readonly voice?: Omit<VoiceStatsOptions, "sampleRate">;
+  /**
+   * The voice statistics are computed elsewhere on the same 16 kHz stream (the analysis front end
+   * on another thread, src/ingest/front-end.ts) and handed to {@link FeaturePipeline.finish}:
+   * this pipeline then runs no pitch tracker.
+   */
+  readonly externalVoice?: boolean;
   readonly quality?: Omit<QualityOptions, "sampleRate">;
   /** Minimum speech for `enoughSpeech`. */
   readonly speech?: SpeechRequirement;
@@ -88,8 +114,8 @@ export class FeaturePipeline {
   private readonly mfcc: MfccTransform | null;
   private readonly vad: VadFrameProcessor;
   private readonly quality: QualityAnalyzer;
-  private readonly pitch: PitchTracker;
-  private readonly voice: VoiceStatsAccumulator;
+  /** Null when the voice statistics come from elsewhere (externalVoice). */
+  private readonly voice: VoiceStatsAnalyzer | null;
   private readonly mean: MeanAccumulator;
   private readonly onFrames: ((frames: FeatureFrames) => void) | undefined;
   private readonly speech: SpeechRequirement;
@@ -102,18 +128,9 @@ export class FeaturePipeline {
     this.mfcc = options.mfcc ? new MfccTransform(bins, options.mfcc) : null;
     this.vad = createVadProcessor(this.fbank, options.vad);
     this.quality = new QualityAnalyzer({ ...options.quality, sampleRate: PIPELINE_SAMPLE_RATE });
-    const voice = { ...options.voice, sampleRate: PIPELINE_SAMPLE_RATE };
-    const hop = Math.round(PIPELINE_SAMPLE_RATE * 0.01);
-    const acc = new VoiceStatsAccumulator(
-      voice.minF0 ?? 50,
-      voice.maxF0 ?? 550,
-      hop / PIPELINE_SAMPLE_RATE,
-      voice,
-    );
-    this.voice = acc;
-    this.pitch = new PitchTracker(voice, (f) => {
-      acc.pushFrame(f);
-    });
+    this.voice = options.externalVoice
+      ? null
+      : new VoiceStatsAnalyzer({ ...options.voice, sampleRate: PIPELINE_SAMPLE_RATE });
     this.mean = new MeanAccumulator(bins);
     this.onFrames = options.onFrames;
     this.speech = options.speech ?? {};
@@ -122,20 +139,7 @@ export class FeaturePipeline {
   /** Feeds 16 kHz mono samples in [-1, 1]; any chunk size. */
   push(chunk: Float32Array): void {
     if (this.finished) throw new VaultError("INVALID_ARGUMENT", "pipeline: push after finish");
-    for (let i = 0; i < chunk.length; i++) {
-      const v = chunk[i]!;
-      // Also false for NaN. Finite input can still arrive as ±Infinity here (float64 WAV beyond
-      // float32's range, resampler overshoot near it), and absurd levels overflow the metrics.
-      if (!(v >= -MAX_ABS_SAMPLE && v <= MAX_ABS_SAMPLE)) {
-        throw new VaultError(
-          "CORRUPT_AUDIO",
-          "non-finite sample, or a sample beyond ±1e6 (120 dB over full scale)",
-          {
-            details: { index: this.fbankFramer.samples + i },
-          },
-        );
-      }
-    }
+    checkSamples(chunk, this.fbankFramer.samples);
     this.quality.push(chunk);
     const bins = this.fbank.options.numMelBins;
     const first = this.fbankFramer.frames;
@@ -150,7 +154,7 @@ export class FeaturePipeline {
       this.fbank.compute(frame, fb, (index - first) * bins);
       this.vad.pushFrame(this.fbank.melEnergies, this.fbank.rawEnergy);
     });
-    this.pitch.push(chunk);
+    this.voice?.push(chunk);
     if (n === 0) return;
     this.mean.add(fb, n);
     if (this.onFrames !== undefined) {
@@ -176,14 +180,22 @@ export class FeaturePipeline {
     this.vad.onDecision(listener);
   }
 
-  /** Ends the stream and returns the utterance-level report. */
-  finish(): FeatureReport {
+  /**
+   * Ends the stream and returns the utterance-level report. With `externalVoice`, `voice` is the
+   * statistics computed elsewhere on this same stream (its duration must match).
+   */
+  finish(voice?: VoiceStats): FeatureReport {
     if (this.finished) throw new VaultError("INVALID_ARGUMENT", "pipeline: finish called twice");
-    this.finished = true;
     const numSamples = this.fbankFramer.samples;
     const sr = PIPELINE_SAMPLE_RATE;
+    if ((voice === undefined) !== (this.voice !== null)) {
+      throw new VaultError("INVALID_ARGUMENT", "pipeline: voice statistics given iff externalVoice");
+    }
+    if (voice !== undefined && voice.durationSec !== numSamples / sr) {
+      throw new VaultError("INTERNAL", "pipeline: the voice statistics are of another stream");
+    }
+    this.finished = true;
     const vad = this.vad.finish(numSamples, sr);
-    this.pitch.finish();
     return {
       sampleRate: sr,
       numSamples,
@@ -197,7 +209,7 @@ export class FeaturePipeline {
       },
       quality: this.quality.result(),
       vad,
-      voice: this.voice.result(numSamples / sr),
+      voice: voice ?? this.voice!.finish(),
       enoughSpeech: hasEnoughSpeech(vad, this.speech),
     };
   }

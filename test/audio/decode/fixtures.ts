@@ -131,35 +131,30 @@ export function rms(x: Float32Array, from = 0, to = x.length): number {
 }
 
 /**
- * Compiles the decode entry and its worker with tsc (no type check) into a temp dir with a
- * node_modules link, so tests can run the worker the way dist/ runs it. Cached per source hash
- * and checkout.
+ * Compiles `entries` (repository paths of .ts files) with tsc (no type check) into a temp dir with
+ * a node_modules link, so tests can run a worker the way dist/ runs it. Cached per hash of the
+ * sources under `dirs` and per checkout; returns the build's root.
  */
-export function compiledDecode(): { root: string; workerUrl: URL; indexUrl: URL } {
-  const srcDirs = ["src/audio/decode", "src/audio/pcm"];
+function compiled(name: string, entries: readonly string[], dirs: readonly string[]): string {
   const h = createHash("sha256");
-  for (const d of srcDirs) {
-    for (const f of readdirSync(join(REPO, d)).sort()) h.update(f).update(readFileSync(join(REPO, d, f)));
+  for (const d of dirs) {
+    for (const f of readdirSync(join(REPO, d), { recursive: true, encoding: "utf8" }).sort()) {
+      if (f.endsWith(".ts") || f.endsWith(".wat")) h.update(f).update(readFileSync(join(REPO, d, f)));
+    }
   }
   h.update(readFileSync(join(REPO, "src/errors.ts")));
   // and per checkout: the build links to this checkout's node_modules, which another checkout
   // (a worktree, a clone removed since) must not lend it
   h.update(REPO);
-  const root = join(tmpdir(), `voxvault-decode-build-${h.digest("hex").slice(0, 16)}`);
-  const worker = join(root, "src/audio/decode/worker.js");
-  if (!existsSync(worker)) {
+  const root = join(tmpdir(), `voxvault-${name}-build-${h.digest("hex").slice(0, 16)}`);
+  if (!existsSync(join(root, "node_modules"))) {
     // Build aside, then rename into place: parallel test files may race here.
     const work = mkdtempSync(`${root}-tmp-`);
     execFileSync(
       process.execPath,
       [join(REPO, "node_modules/typescript/bin/tsc"), "--noCheck", "--skipLibCheck", "--outDir", work]
         .concat(["--module", "NodeNext", "--moduleResolution", "NodeNext", "--target", "ES2022"])
-        .concat([
-          "--rootDir",
-          REPO,
-          join(REPO, "src/audio/decode/index.ts"),
-          join(REPO, "src/audio/decode/worker.ts"),
-        ]),
+        .concat(["--rootDir", REPO, ...entries.map((e) => join(REPO, e))]),
       { cwd: REPO, stdio: "pipe" },
     );
     symlinkSync(join(REPO, "node_modules"), join(work, "node_modules"));
@@ -169,9 +164,29 @@ export function compiledDecode(): { root: string; workerUrl: URL; indexUrl: URL 
       rmSync(work, { recursive: true, force: true }); // another file won the race
     }
   }
+  return root;
+}
+
+/** The decode entry and its worker, compiled (see {@link compiled}). */
+export function compiledDecode(): { root: string; workerUrl: URL; indexUrl: URL } {
+  const root = compiled(
+    "decode",
+    ["src/audio/decode/index.ts", "src/audio/decode/worker.ts"],
+    ["src/audio/decode", "src/audio/pcm"],
+  );
   return {
     root,
-    workerUrl: pathToFileURL(worker),
+    workerUrl: pathToFileURL(join(root, "src/audio/decode/worker.js")),
     indexUrl: pathToFileURL(join(root, "src/audio/decode/index.js")),
   };
+}
+
+/** The ingest's analysis worker (src/ingest/analysis-worker.ts), compiled. */
+export function compiledAnalysisWorker(): URL {
+  const root = compiled(
+    "analysis",
+    ["src/ingest/analysis-worker.ts"],
+    ["src/audio/features", "src/audio/pcm", "src/ingest"],
+  );
+  return pathToFileURL(join(root, "src/ingest/analysis-worker.js"));
 }
