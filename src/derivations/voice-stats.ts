@@ -5,9 +5,10 @@ import { defineKind, milli, type Recipe, type SummaryInput } from "./types.js";
 export function voiceStatsRecipe(): Recipe<"voice-stats"> {
   return {
     name: "voice-stats",
-    version: 2,
+    version: 3,
     params: {
       f0: "YIN (de Cheveigne & Kawahara 2002) at 8 kHz, lag refined at 16 kHz; percentiles over voiced frames",
+      hop: "20 ms",
       rate: "syllable nuclei from intensity peaks (de Jong & Wempe 2009)",
       units: "values are integers in thousandths (milli-units)",
     },

@@ -47,9 +47,10 @@ export {
   type VadResult,
 } from "./vad.js";
 export { YinPitch, type YinFrame, type YinOptions } from "./yin.js";
-export { PitchTracker } from "./pitch-tracker.js";
+export { DEFAULT_PITCH_HOP_SEC, PitchTracker } from "./pitch-tracker.js";
 export {
   analyzeVoice,
+  VOICE_STATS_HOP_SEC,
   VoiceStatsAccumulator,
   VoiceStatsAnalyzer,
   type F0Percentiles,

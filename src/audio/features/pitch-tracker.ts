@@ -21,6 +21,9 @@ import { VaultError } from "../../errors.js";
 import { halfbandDesign, kaiserBeta } from "../pcm/halfband.js";
 import { intensityWindow, YinPitch, type YinFrame, type YinOptions } from "./yin.js";
 
+/** The tracker's hop when none is given, s. */
+export const DEFAULT_PITCH_HOP_SEC = 0.01;
+
 /** Halfband decimator: 12 odd tap pairs (47 taps), Kaiser β for ~70 dB. */
 const HALF_TAPS = 12;
 const HALFBAND = halfbandDesign(HALF_TAPS, kaiserBeta(70));
@@ -54,14 +57,17 @@ export class PitchTracker {
   private readonly onFrame: (f: YinFrame) => void;
   private finished = false;
 
-  constructor(options: YinOptions, onFrame: (f: YinFrame) => void) {
+  constructor(options: YinOptions & { readonly hopSec?: number }, onFrame: (f: YinFrame) => void) {
     const sr = options.sampleRate ?? 16000;
     const minF0 = options.minF0 ?? 50;
     const maxF0 = options.maxF0 ?? 550;
     // The full-rate estimator validates the options and fixes the full-rate geometry.
     const full = new YinPitch(options);
     this.sampleRate = sr;
-    this.hop = Math.round(sr * 0.01);
+    this.hop = Math.round(sr * (options.hopSec ?? DEFAULT_PITCH_HOP_SEC));
+    if (!(this.hop >= 1 && Math.abs(this.hop - sr * (options.hopSec ?? DEFAULT_PITCH_HOP_SEC)) < 1e-9)) {
+      throw new VaultError("INVALID_ARGUMENT", "pitch: the hop must be a whole number of samples");
+    }
     this.frameLength = full.frameLength;
     this.minLag = full.minLag;
     this.maxLag = full.maxLag;

@@ -2,6 +2,8 @@ import { fc, test as fcTest } from "@fast-check/vitest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   analyzeVoice,
+  PitchTracker,
+  VOICE_STATS_HOP_SEC,
   VoiceStatsAnalyzer,
   YinPitch,
   type YinFrame,
@@ -92,6 +94,19 @@ describe("voice statistics (synthetic)", () => {
     }
   });
 
+  it("the pitch tracker takes a hop of whole samples only", () => {
+    const frames: number[] = [];
+    const t = new PitchTracker({ sampleRate: SR, hopSec: 0.02 }, (f) => frames.push(f.f0));
+    t.push(harmonicTone(SR, 150, 1));
+    t.finish();
+    // 1 s at a 20 ms hop on 45 ms frames: frames starting at 0, 20, …, 940 ms
+    expect(frames.length).toBe(Math.floor((SR - t.frameLength) / t.hop) + 1);
+    expect(t.hop).toBe(320);
+    expect(() => new PitchTracker({ sampleRate: SR, hopSec: 0.01003 }, () => undefined)).toThrow(
+      /whole number/,
+    );
+  });
+
   fcTest.prop([fc.array(fc.integer({ min: 1, max: 4000 }), { minLength: 1, maxLength: 8 })], { numRuns: 20 })(
     "chunking does not change the result",
     (sizes) => {
@@ -138,6 +153,35 @@ describe.skipIf(gate.skip)(`voice statistics on flite speech${gate.note}`, () =>
       rows.push(
         `${voice}: voiced ${(base.voicedRatio * 100).toFixed(0)} %, ${base.syllableCount} syllables, ` +
           `${base.speechRateSps!.toFixed(2)} syl/s, articulation ${base.articulationRateSps!.toFixed(2)} syl/s`,
+      );
+    }
+  });
+
+  it("the 20 ms recipe (v3) agrees with the 10 ms one (v2) on each voice", () => {
+    expect(VOICE_STATS_HOP_SEC).toBe(0.02);
+    for (const voice of ["slt", "awb", "rms", "kal16"] as const) {
+      const { pcm } = readMono(speechWav(tmp.dir, `${voice}h`, text, voice));
+      const v2 = analyzeVoice(pcm, { hopSec: 0.01 });
+      const v3 = analyzeVoice(pcm);
+      expect(v3).toEqual(analyzeVoice(pcm, { hopSec: 0.02 }));
+      expect(v3).not.toEqual(v2);
+      // The tails hold a few dozen frames of a 17 s utterance, so they move more.
+      for (const [q, maxCents] of [
+        ["p5", 60],
+        ["p25", 15],
+        ["p50", 15],
+        ["p75", 15],
+        ["p95", 60],
+      ] as const) {
+        const cents = 1200 * Math.log2(v3.f0Hz![q] / v2.f0Hz![q]);
+        rows.push(`${voice} ${q}: ${cents.toFixed(1)} cents`);
+        expect(Math.abs(cents), `${voice} ${q}`).toBeLessThan(maxCents);
+      }
+      expect(Math.abs(v3.voicedRatio - v2.voicedRatio), voice).toBeLessThan(0.03);
+      expect(Math.abs(v3.syllableCount / v2.syllableCount - 1), voice).toBeLessThan(0.1);
+      rows.push(
+        `${voice} hop 20 vs 10 ms: p50 ${v3.f0Hz!.p50.toFixed(1)} / ${v2.f0Hz!.p50.toFixed(1)} Hz, voiced ` +
+          `${v3.voicedRatio.toFixed(3)} / ${v2.voicedRatio.toFixed(3)}, syllables ${v3.syllableCount} / ${v2.syllableCount}`,
       );
     }
   });
