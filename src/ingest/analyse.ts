@@ -118,7 +118,7 @@ export async function analyseRecording(
   const features: FeaturePipelineOptions = options.embedder?.features ?? {};
   const pipeline = new FeaturePipeline({
     ...features,
-    externalVoice: true,
+    externalPcmStats: true,
     ...(options.minSpeechSec !== undefined ? { speech: { minSpeechSec: options.minSpeechSec } } : {}),
     onFrames: (f) => {
       session?.push(f);
@@ -162,6 +162,7 @@ export async function analyseRecording(
     channels: info.channels,
     channel,
     voice: features.voice,
+    quality: features.quality,
   };
   let frontEnd: FrontEndPort;
   try {
@@ -191,8 +192,8 @@ export async function analyseRecording(
     while (frontEnd.inFlight > 0) await take();
     const { tail, result } = await frontEnd.end();
     await feed(tail);
-    const { loudness, voice } = result;
-    const report = pipeline.finish(voice);
+    const { loudness, voice, quality } = result;
+    const report = pipeline.finish({ voice, quality });
     let diarisation: Diarisation | undefined;
     if (speakers) {
       const frames = speakers.finish();

@@ -1,8 +1,8 @@
 /**
  * The analysis front end: everything the ingest computes on a recording before the frame-level
  * features. Loudness and true peak on the original signal (BS.1770 is defined there), the choice
- * of channel or the downmix, resampling to 16 kHz, and the voice statistics (pitch track and
- * syllable nuclei) on the 16 kHz stream. It is one of the two halves of the analysis: the other,
+ * of channel or the downmix, resampling to 16 kHz, and the statistics of the 16 kHz PCM alone:
+ * voice statistics (pitch track and syllable nuclei) and quality (clipping, level, SNR). It is one of the two halves of the analysis: the other,
  * on the thread that owns the ingest, is the FeaturePipeline with its fbank, VAD, quality and the
  * embedder (src/ingest/analyse.ts). Browser-safe and synchronous; analysis-thread.ts runs it on a
  * worker thread so the two halves use two cores.
@@ -10,7 +10,10 @@
 import {
   checkSamples,
   LoudnessMeter,
+  QualityAnalyzer,
   VoiceStatsAnalyzer,
+  type QualityMetrics,
+  type QualityOptions,
   type LoudnessResult,
   type VoiceStats,
   type VoiceStatsOptions,
@@ -26,19 +29,22 @@ export interface FrontEndOptions {
   readonly channels: number;
   /** One channel (0-based) instead of the channel mean. */
   readonly channel?: number | undefined;
-  /** The voice-statistics settings of the FeaturePipeline this front end feeds. */
+  /** The voice-statistics and quality settings of the FeaturePipeline this front end feeds. */
   readonly voice?: Omit<VoiceStatsOptions, "sampleRate"> | undefined;
+  readonly quality?: Omit<QualityOptions, "sampleRate"> | undefined;
 }
 
 export interface FrontEndResult {
   readonly loudness: LoudnessResult;
   readonly voice: VoiceStats;
+  readonly quality: QualityMetrics;
 }
 
 export class FrontEnd {
   private readonly meter: LoudnessMeter;
   private readonly resampler: Resampler | undefined;
   private readonly voice: VoiceStatsAnalyzer;
+  private readonly quality: QualityAnalyzer;
   private readonly channels: number;
   private readonly channel: number | undefined;
   private ended = false;
@@ -58,6 +64,7 @@ export class FrontEnd {
     this.meter = new LoudnessMeter({ sampleRate: o.sampleRate, channels: o.channels });
     this.resampler = o.sampleRate === PCM_RATE ? undefined : new Resampler(o.sampleRate, PCM_RATE);
     this.voice = new VoiceStatsAnalyzer({ ...o.voice, sampleRate: PCM_RATE });
+    this.quality = new QualityAnalyzer({ ...o.quality, sampleRate: PCM_RATE });
     this.channels = o.channels;
     this.channel = o.channel;
   }
@@ -77,6 +84,7 @@ export class FrontEnd {
   private emit(out: Float32Array): Float32Array {
     checkSamples(out, this.produced);
     this.produced += out.length;
+    this.quality.push(out);
     this.voice.push(out);
     return out;
   }
@@ -86,6 +94,11 @@ export class FrontEnd {
     if (this.ended) throw new VaultError("INVALID_ARGUMENT", "front end: ended twice");
     this.ended = true;
     const tail = this.emit(this.resampler ? this.resampler.flush() : new Float32Array(0));
-    return { tail, result: { loudness: this.meter.finish(), voice: this.voice.finish() } };
+    const result = {
+      loudness: this.meter.finish(),
+      voice: this.voice.finish(),
+      quality: this.quality.result(),
+    };
+    return { tail, result };
   }
 }

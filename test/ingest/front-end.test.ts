@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   FeaturePipeline,
   LoudnessMeter,
+  QualityAnalyzer,
   VoiceStatsAnalyzer,
-  type VoiceStats,
+  type PcmStats,
 } from "../../src/audio/features/index.js";
 import { downmix, Resampler } from "../../src/audio/pcm/resample.js";
 import { loadBuiltinEmbedder } from "../../src/embed/builtin.js";
@@ -120,7 +121,9 @@ describe("analysis front end", () => {
       const pcm = resampler ? concat([resampler.process(mono), resampler.flush()]) : mono;
       const voice = new VoiceStatsAnalyzer({ sampleRate: 16000 });
       voice.push(pcm);
-      const want = { pcm, loudness: meter.finish(), voice: voice.finish() };
+      const quality = new QualityAnalyzer({ sampleRate: 16000 });
+      quality.push(pcm);
+      const want = { pcm, loudness: meter.finish(), voice: voice.finish(), quality: quality.result() };
       expect(want.voice.f0Hz).not.toBeNull();
       expect(want.voice.syllableCount).toBeGreaterThan(3);
 
@@ -133,6 +136,7 @@ describe("analysis front end", () => {
       for (const got of [inline, threaded]) {
         expect(got.pcm).toEqual(want.pcm);
         expect(got.loudness).toEqual(want.loudness);
+        expect(got.quality).toEqual(want.quality);
         expect(got.voice).toEqual(want.voice);
       }
     });
@@ -191,28 +195,33 @@ describe("analysis front end", () => {
   });
 });
 
-describe("FeaturePipeline with voice statistics from elsewhere", () => {
+describe("FeaturePipeline with the PCM statistics from elsewhere", () => {
   const pcm = signal(16000, 1, 4, 9)[0]!;
-  const run = (external: VoiceStats | undefined, externalVoice: boolean) => {
-    const p = new FeaturePipeline({ externalVoice });
+  const run = (external: PcmStats | undefined, externalPcmStats: boolean) => {
+    const p = new FeaturePipeline({ externalPcmStats });
     p.push(pcm);
     return p.finish(external);
+  };
+  const statsOf = (x: Float32Array): PcmStats => {
+    const v = new VoiceStatsAnalyzer({ sampleRate: 16000 });
+    v.push(x);
+    const q = new QualityAnalyzer({ sampleRate: 16000 });
+    q.push(x);
+    return { voice: v.finish(), quality: q.result() };
   };
 
   it("reports the statistics it is given, and otherwise the same", () => {
     const own = run(undefined, false);
-    const v = new VoiceStatsAnalyzer({ sampleRate: 16000 });
-    v.push(pcm);
-    expect(run(v.finish(), true)).toEqual(own);
+    expect(run(statsOf(pcm), true)).toEqual(own);
   });
 
-  it("refuses statistics it computes itself, a missing one, and one of another stream", () => {
-    const v = new VoiceStatsAnalyzer({ sampleRate: 16000 });
-    v.push(pcm.subarray(0, 16000));
-    const short = v.finish();
-    expect(() => run(short, false)).toThrow(/iff externalVoice/);
-    expect(() => run(undefined, true)).toThrow(/iff externalVoice/);
+  it("refuses statistics it computes itself, missing ones, and ones of another stream", () => {
+    const short = statsOf(pcm.subarray(0, 16000));
+    expect(() => run(short, false)).toThrow(/iff externalPcmStats/);
+    expect(() => run(undefined, true)).toThrow(/iff externalPcmStats/);
     expect(() => run(short, true)).toThrow(/another stream/);
+    const full = statsOf(pcm);
+    expect(() => run({ voice: full.voice, quality: short.quality }, true)).toThrow(/another stream/);
   });
 });
 

@@ -63,5 +63,6 @@ export {
   PIPELINE_SAMPLE_RATE,
   type FeatureFrames,
   type FeaturePipelineOptions,
+  type PcmStats,
   type FeatureReport,
 } from "./pipeline.js";

@@ -50,10 +50,26 @@ export class MfccTransform {
     }
   }
 
-  /** All frames of a row-major log-mel matrix. */
+  /**
+   * All frames of a row-major log-mel matrix. The same sums in the same order as {@link apply}
+   * (identical results), in one monomorphic loop over float32 input: measured 4 ns per
+   * multiply-add through `apply`'s ArrayLike parameter in the ingest, where other callers make
+   * that access site polymorphic.
+   */
   applyAll(logMel: Float32Array, numFrames: number): Float32Array {
-    const out = new Float32Array(numFrames * this.numCeps);
-    for (let t = 0; t < numFrames; t++) this.apply(logMel, t * this.numMelBins, out, t * this.numCeps);
+    const N = this.numMelBins;
+    const C = this.numCeps;
+    const m = this.matrix;
+    const out = new Float32Array(numFrames * C);
+    for (let t = 0; t < numFrames; t++) {
+      const x0 = t * N;
+      for (let k = 0; k < C; k++) {
+        let acc = 0;
+        const row = k * N;
+        for (let n = 0; n < N; n++) acc += m[row + n]! * logMel[x0 + n]!;
+        out[t * C + k] = acc;
+      }
+    }
     return out;
   }
 }

@@ -56,6 +56,12 @@ export function checkSamples(chunk: Float32Array, offset: number): void {
   }
 }
 
+/** The statistics of the 16 kHz PCM alone, which need no frame of the fbank. */
+export interface PcmStats {
+  readonly voice: VoiceStats;
+  readonly quality: QualityMetrics;
+}
+
 /** Frames produced by one push, row-major. */
 export interface FeatureFrames {
   /** Index of the first frame of this batch in the stream (frame i starts at i·10 ms). */
@@ -77,11 +83,12 @@ export interface FeaturePipelineOptions {
   readonly vad?: VadOptions;
   readonly voice?: Omit<VoiceStatsOptions, "sampleRate">;
   /**
-   * The voice statistics are computed elsewhere on the same 16 kHz stream (the analysis front end
-   * on another thread, src/ingest/front-end.ts) and handed to {@link FeaturePipeline.finish}:
-   * this pipeline then runs no pitch tracker.
+   * The statistics of the PCM alone, voice statistics and quality, are computed elsewhere on the
+   * same 16 kHz stream (the analysis front end on another thread, src/ingest/front-end.ts) and
+   * handed to {@link FeaturePipeline.finish}: this pipeline then runs no pitch tracker and no
+   * quality analyser.
    */
-  readonly externalVoice?: boolean;
+  readonly externalPcmStats?: boolean;
   readonly quality?: Omit<QualityOptions, "sampleRate">;
   /** Minimum speech for `enoughSpeech`. */
   readonly speech?: SpeechRequirement;
@@ -113,8 +120,8 @@ export class FeaturePipeline {
   private readonly fbankFramer: Framer;
   private readonly mfcc: MfccTransform | null;
   private readonly vad: VadFrameProcessor;
-  private readonly quality: QualityAnalyzer;
-  /** Null when the voice statistics come from elsewhere (externalVoice). */
+  /** Both null when these statistics come from elsewhere (externalPcmStats). */
+  private readonly quality: QualityAnalyzer | null;
   private readonly voice: VoiceStatsAnalyzer | null;
   private readonly mean: MeanAccumulator;
   private readonly onFrames: ((frames: FeatureFrames) => void) | undefined;
@@ -127,10 +134,9 @@ export class FeaturePipeline {
     const bins = this.fbank.options.numMelBins;
     this.mfcc = options.mfcc ? new MfccTransform(bins, options.mfcc) : null;
     this.vad = createVadProcessor(this.fbank, options.vad);
-    this.quality = new QualityAnalyzer({ ...options.quality, sampleRate: PIPELINE_SAMPLE_RATE });
-    this.voice = options.externalVoice
-      ? null
-      : new VoiceStatsAnalyzer({ ...options.voice, sampleRate: PIPELINE_SAMPLE_RATE });
+    const own = options.externalPcmStats !== true;
+    this.quality = own ? new QualityAnalyzer({ ...options.quality, sampleRate: PIPELINE_SAMPLE_RATE }) : null;
+    this.voice = own ? new VoiceStatsAnalyzer({ ...options.voice, sampleRate: PIPELINE_SAMPLE_RATE }) : null;
     this.mean = new MeanAccumulator(bins);
     this.onFrames = options.onFrames;
     this.speech = options.speech ?? {};
@@ -140,7 +146,7 @@ export class FeaturePipeline {
   push(chunk: Float32Array): void {
     if (this.finished) throw new VaultError("INVALID_ARGUMENT", "pipeline: push after finish");
     checkSamples(chunk, this.fbankFramer.samples);
-    this.quality.push(chunk);
+    this.quality?.push(chunk);
     const bins = this.fbank.options.numMelBins;
     const first = this.fbankFramer.frames;
     const total = numFramesFor(
@@ -181,18 +187,21 @@ export class FeaturePipeline {
   }
 
   /**
-   * Ends the stream and returns the utterance-level report. With `externalVoice`, `voice` is the
-   * statistics computed elsewhere on this same stream (its duration must match).
+   * Ends the stream and returns the utterance-level report. With `externalPcmStats`, `stats` are
+   * the voice statistics and quality computed elsewhere on this same stream (durations must match).
    */
-  finish(voice?: VoiceStats): FeatureReport {
+  finish(stats?: PcmStats): FeatureReport {
     if (this.finished) throw new VaultError("INVALID_ARGUMENT", "pipeline: finish called twice");
     const numSamples = this.fbankFramer.samples;
     const sr = PIPELINE_SAMPLE_RATE;
-    if ((voice === undefined) !== (this.voice !== null)) {
-      throw new VaultError("INVALID_ARGUMENT", "pipeline: voice statistics given iff externalVoice");
+    if ((stats === undefined) !== (this.voice !== null)) {
+      throw new VaultError("INVALID_ARGUMENT", "pipeline: PCM statistics given iff externalPcmStats");
     }
-    if (voice !== undefined && voice.durationSec !== numSamples / sr) {
-      throw new VaultError("INTERNAL", "pipeline: the voice statistics are of another stream");
+    if (
+      stats !== undefined &&
+      (stats.voice.durationSec !== numSamples / sr || stats.quality.numSamples !== numSamples)
+    ) {
+      throw new VaultError("INTERNAL", "pipeline: the PCM statistics are of another stream");
     }
     this.finished = true;
     const vad = this.vad.finish(numSamples, sr);
@@ -207,9 +216,9 @@ export class FeaturePipeline {
         frameShiftSec: this.fbank.frameShift / sr,
         fbankMean: this.mean.mean(),
       },
-      quality: this.quality.result(),
+      quality: stats?.quality ?? this.quality!.result(),
       vad,
-      voice: voice ?? this.voice!.finish(),
+      voice: stats?.voice ?? this.voice!.finish(),
       enoughSpeech: hasEnoughSpeech(vad, this.speech),
     };
   }
