@@ -15,6 +15,11 @@ export const WASM_MODULES = {
     out: "src/audio/features/fft-wasm.ts",
     constant: "FFT_WASM_BASE64",
   },
+  mfcc: {
+    src: "src/audio/features/mfcc.wat",
+    out: "src/audio/features/mfcc-wasm.ts",
+    constant: "MFCC_WASM_BASE64",
+  },
 };
 
 /** The generated TypeScript text for one module. */

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { FFT_WASM_BASE64 } from "../../src/audio/features/fft-wasm.js";
 import { FIR_WASM_BASE64 } from "../../src/audio/pcm/fir-wasm.js";
+import { MFCC_WASM_BASE64 } from "../../src/audio/features/mfcc-wasm.js";
 
 /** The WebAssembly JS API as far as used here (this project's TypeScript libs have no DOM). */
 interface WasmApi {
@@ -23,6 +24,7 @@ const BUILD_SCRIPT = "../../scripts/wasm/build.mjs";
 
 const MODULES = [
   { name: "fir", base64: FIR_WASM_BASE64, exports: ["function:run", "memory:memory"] },
+  { name: "mfcc", base64: MFCC_WASM_BASE64, exports: ["function:apply", "memory:memory"] },
   {
     name: "fft",
     base64: FFT_WASM_BASE64,
