@@ -73,8 +73,8 @@ const I_COARSE_BINS = I_MAX - I_MIN;
 const CENT_STEP = 10;
 /**
  * The voice statistics' hop: 20 ms since recipe version 3 (10 ms before). Half the pitch frames
- * for half the cost; the accuracy against the 10 ms recipe and against Kaldi's pitch tracker on
- * real voices is in docs/features.md ("Voice statistics at a 20 ms hop").
+ * for half the cost; the accuracy against the 10 ms recipe and against Praat's pitch tracker on
+ * 31 real voices is in docs/features.md ("Voice statistics at a 20 ms hop").
  */
 export const VOICE_STATS_HOP_SEC = 0.02;
 
