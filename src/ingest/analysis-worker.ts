@@ -1,7 +1,8 @@
 /**
  * Analysis worker: runs the analysis front end (front-end.ts: loudness, channel choice or
- * downmix, resampling to 16 kHz, voice statistics) for one recording on its own thread, while the
- * ingest's thread runs the frame-level features on the 16 kHz output. Input is decoded PCM, never
+ * downmix, resampling to 16 kHz, voice statistics, quality) on its own thread, while the ingest's
+ * thread runs the frame-level features on the 16 kHz output. One recording at a time; each "init"
+ * starts a new front end, and the host keeps the thread warm between recordings. Input is decoded PCM, never
  * encoded bytes: untrusted containers and codecs stay in the decoder's sandbox
  * (src/audio/decode/worker.ts).
  *
@@ -31,10 +32,12 @@ export type FromAnalysis =
 
 /**
  * An array whose buffer can be transferred without detaching anything else: the array itself
- * when it spans its whole buffer, else a copy of just its samples.
+ * when it spans its whole (non-empty) buffer, else a copy of just its samples. An empty array is
+ * always copied: a detached buffer reads as empty, and posting one in a transfer list lost the
+ * message (measured: the reply never came).
  */
 export function ownBuffer(a: Float32Array): Float32Array {
-  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
+  return a.byteLength > 0 && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
 }
 
 function serve(port: MessagePort): void {

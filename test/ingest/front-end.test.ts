@@ -14,7 +14,13 @@ import { loadBuiltinEmbedder } from "../../src/embed/builtin.js";
 import type { Embedder } from "../../src/embed/types.js";
 import { isVaultError } from "../../src/errors.js";
 import { analyseRecording } from "../../src/ingest/analyse.js";
-import { inlineFrontEnd, threadFrontEnd, type FrontEndPort } from "../../src/ingest/analysis-thread.js";
+import {
+  inlineFrontEnd,
+  releaseAnalysisWorker,
+  threadFrontEnd,
+  warmAnalysisWorker,
+  type FrontEndPort,
+} from "../../src/ingest/analysis-thread.js";
 import { FrontEnd, type FrontEndOptions } from "../../src/ingest/front-end.js";
 import { prng } from "../support/prng.js";
 import {
@@ -98,7 +104,10 @@ describe("analysis front end", () => {
   beforeAll(() => {
     workerUrl = compiledAnalysisWorker();
   });
-  afterAll(t.cleanup);
+  afterAll(async () => {
+    await releaseAnalysisWorker();
+    t.cleanup();
+  });
 
   const cases: { name: string; options: FrontEndOptions; seconds: number }[] = [
     { name: "44.1 kHz stereo, downmixed", options: { sampleRate: 44100, channels: 2 }, seconds: 7 },
@@ -166,6 +175,59 @@ describe("analysis front end", () => {
       expect(isVaultError(e, "CORRUPT_AUDIO")).toBe(true);
       expect(isVaultError(e) && e.details?.index).toBe(20000);
     }
+  });
+
+  it("keeps one worker warm across recordings; a second recording meanwhile runs inline", async () => {
+    // Sent chunks are transferred: each run gets its own copy.
+    const speechLike = (): Float32Array[][] => [signal(16000, 1, 3, 11)];
+    const want = await runPort(inlineFrontEnd({ sampleRate: 16000, channels: 1 }), speechLike(), 1);
+    await runPort(threadFrontEnd({ sampleRate: 16000, channels: 1 }, workerUrl), speechLike(), 1);
+    const first = warmAnalysisWorker();
+    expect(first).not.toBeNull();
+    const a = threadFrontEnd({ sampleRate: 16000, channels: 1 }, workerUrl);
+    const b = threadFrontEnd({ sampleRate: 44100, channels: 2 }, workerUrl);
+    expect(a.onWorker).toBe(true);
+    expect(b.onWorker).toBe(false);
+    expect(warmAnalysisWorker()).toBeNull(); // held by a
+    const [ra] = await Promise.all([runPort(a, speechLike(), 2), runPort(b, [signal(44100, 2, 1, 3)], 2)]);
+    expect(ra.voice).toEqual(want.voice);
+    expect(ra.pcm).toEqual(want.pcm);
+    expect(warmAnalysisWorker()).toBe(first); // the same thread, back after a's clean end
+    const c = threadFrontEnd({ sampleRate: 16000, channels: 1 }, workerUrl);
+    expect(c.onWorker).toBe(true);
+    expect((await runPort(c, speechLike(), 1)).quality).toEqual(want.quality);
+  });
+
+  it("a recording that stops early or fails takes the worker with it; the next gets a fresh one", async () => {
+    await runPort(threadFrontEnd({ sampleRate: 16000, channels: 1 }, workerUrl), [signal(16000, 1, 1, 2)], 1);
+    const before = warmAnalysisWorker();
+    expect(before).not.toBeNull();
+    const port = threadFrontEnd({ sampleRate: 16000, channels: 1 }, workerUrl);
+    port.send([signal(16000, 1, 2, 2)[0]!]);
+    await port.close();
+    expect(warmAnalysisWorker()).toBeNull();
+    const bad = signal(16000, 1, 2, 4);
+    bad[0]![5] = Number.POSITIVE_INFINITY;
+    const e = await runPort(threadFrontEnd({ sampleRate: 16000, channels: 1 }, workerUrl), [bad], 1).catch(
+      (x: unknown) => x,
+    );
+    expect(isVaultError(e, "CORRUPT_AUDIO")).toBe(true);
+    expect(warmAnalysisWorker()).toBeNull();
+    await runPort(threadFrontEnd({ sampleRate: 16000, channels: 1 }, workerUrl), [signal(16000, 1, 1, 2)], 1);
+    const after = warmAnalysisWorker();
+    expect(after).not.toBeNull();
+    expect(after).not.toBe(before);
+  });
+
+  it("a warm worker that dies while idle is not handed out again", async () => {
+    await runPort(threadFrontEnd({ sampleRate: 16000, channels: 1 }, workerUrl), [signal(16000, 1, 1, 2)], 1);
+    const idle = warmAnalysisWorker()!;
+    await idle.terminate();
+    expect(warmAnalysisWorker()).toBeNull();
+    const port = threadFrontEnd({ sampleRate: 16000, channels: 1 }, workerUrl);
+    expect(port.onWorker).toBe(true);
+    const got = await runPort(port, [signal(16000, 1, 1, 2)], 1);
+    expect(got.pcm.length).toBe(16000);
   });
 
   it("a chunk with the wrong channel count is CORRUPT_AUDIO", () => {
