@@ -127,8 +127,8 @@ class PolyphaseStage {
   readonly #P: number;
   readonly #exact: boolean;
   readonly #coef: Float64Array;
-  #buf: Float64Array;
-  /** With a WASM kernel, #buf is a view of its memory at #bufOff; outputs go after it. */
+  /** Float64 for the JavaScript loops; with a WASM kernel, a float32 view of its memory at #bufOff (outputs go after it). */
+  #buf: Float64Array | Float32Array;
   readonly #kernel: FirKernel | null;
   #bufOff = 0;
   /** Capacity of #buf in samples (a WASM view's own length reads 0 once detached). */
@@ -180,11 +180,11 @@ class PolyphaseStage {
     const cap = Math.max(4096, 2 * K);
     this.#kernel = this.#exact && o.kernel !== "js" ? createFirKernel() : null;
     if (this.#kernel) {
-      // Memory layout: coefficient table, then the input history, then the outputs of one run.
-      this.#bufOff = Math.ceil((this.#coef.length * 8) / 16) * 16;
-      this.#ensureMemory(this.#bufOff + cap * 8);
-      new Float64Array(this.#kernel.memory.buffer, 0, this.#coef.length).set(this.#coef);
-      this.#buf = new Float64Array(this.#kernel.memory.buffer, this.#bufOff, cap);
+      // Memory layout (float32): coefficient table, then the input history, then one run's outputs.
+      this.#bufOff = Math.ceil((this.#coef.length * 4) / 16) * 16;
+      this.#ensureMemory(this.#bufOff + cap * 4);
+      new Float32Array(this.#kernel.memory.buffer, 0, this.#coef.length).set(this.#coef);
+      this.#buf = new Float32Array(this.#kernel.memory.buffer, this.#bufOff, cap);
       this.#cap = cap;
     } else {
       this.#buf = new Float64Array(cap);
@@ -220,9 +220,9 @@ class PolyphaseStage {
       const cap = Math.max(this.#buf.length * 2, this.#len + input.length);
       if (this.#kernel) {
         // Growing the memory keeps its contents: the history stays where it is.
-        this.#ensureMemory(this.#bufOff + cap * 8);
+        this.#ensureMemory(this.#bufOff + cap * 4);
         this.#cap = cap;
-        this.#buf = new Float64Array(this.#kernel.memory.buffer, this.#bufOff, cap);
+        this.#buf = new Float32Array(this.#kernel.memory.buffer, this.#bufOff, cap);
       } else {
         const grown = new Float64Array(cap);
         grown.set(this.#buf.subarray(0, this.#len));
@@ -244,13 +244,13 @@ class PolyphaseStage {
     mem.grow(Math.ceil((bytes - have) / 65536));
     // grow() detaches every view of the old buffer (their length reads 0): rebuild ours from the
     // capacity we keep separately.
-    if (this.#cap > 0) this.#buf = new Float64Array(mem.buffer, this.#bufOff, this.#cap);
+    if (this.#cap > 0) this.#buf = new Float32Array(mem.buffer, this.#bufOff, this.#cap);
   }
 
-  /** The kernel's version of the exact-phase loop below: same outputs, in SIMD. */
+  /** The kernel's version of the exact-phase loop below, in float32 SIMD (fir.wat). */
   #runKernel(n: number, off: number): Float32Array {
     const k = this.#kernel!;
-    const outOff = this.#bufOff + this.#cap * 8;
+    const outOff = this.#bufOff + this.#cap * 4;
     this.#ensureMemory(outOff + n * 4);
     const L = this.#L;
     const stepBase = Math.floor(this.#M / L);
@@ -268,7 +268,8 @@ class PolyphaseStage {
     const L = this.#L;
     const M = this.#M;
     const K = this.#K;
-    const buf = this.#buf;
+    // Float64 wherever the loop below reads it: with a kernel it runs only for n = 0.
+    const buf = this.#buf as Float64Array;
     const coef = this.#coef;
     const end = this.#start + this.#len;
     const lastTap = K - 1 + this.#kmin;

@@ -47,15 +47,17 @@ describe("Resampler: properties", () => {
     }
   });
 
-  it("the WASM SIMD kernel and the JavaScript loop agree to float32 rounding, any chunking", () => {
+  it("the WASM SIMD kernel (float32) and the JavaScript loop (float64) agree within 5e-7 of full scale, any chunking", () => {
     const x = new Float32Array(20000);
     for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.013) * 0.5 + Math.sin(i * 0.71) * 0.2;
+    let worstOverall = 0;
     for (const [inRate, outRate] of RATIOS) {
       const js = new Resampler(inRate, outRate, { kernel: "js" });
       const wasm = new Resampler(inRate, outRate);
       expect(wasm.design.kernel).toBe(inRate === 44099 ? "js" : "wasm");
       // Where the plans differ (44.1 and 192 kHz: halvings only in JavaScript) the filters differ
-      // by design and the sox test below covers both; elsewhere only the summation order does.
+      // by design and the sox test below covers both; elsewhere the kernel's float32 coefficients
+      // and partial sums do: a few float32 roundings, about 126 dB below full scale.
       if (wasm.design.halvings !== js.design.halvings) continue;
       const a: Float32Array[] = [];
       const b: Float32Array[] = [];
@@ -72,8 +74,12 @@ describe("Resampler: properties", () => {
       expect(yb.length).toBe(ya.length);
       let worst = 0;
       for (let i = 0; i < ya.length; i++) worst = Math.max(worst, Math.abs(ya[i]! - yb[i]!));
-      expect(worst, `${inRate} -> ${outRate}`).toBeLessThan(1e-7);
+      expect(worst, `${inRate} -> ${outRate}`).toBeLessThan(5e-7);
+      worstOverall = Math.max(worstOverall, worst);
     }
+    console.log(
+      `resampler, float32 kernel against float64 loop: worst difference ${worstOverall.toExponential(2)}`,
+    );
   });
 
   it("output length is round(n * out / in), like sox", () => {
