@@ -26,6 +26,7 @@ import { prng } from "../support/prng.js";
 import {
   compiledAnalysisWorker,
   compiledDecode,
+  concat,
   fileBytes,
   run,
   speech,
@@ -68,16 +69,6 @@ function chunksOf(planar: Float32Array[], rate: number, seed: number): Float32Ar
     );
     out.push(planar.map((c) => c.slice(at, at + len)));
     at += len;
-  }
-  return out;
-}
-
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
   }
   return out;
 }

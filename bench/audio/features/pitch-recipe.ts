@@ -572,30 +572,28 @@ interface UttResult extends Pair {
   readonly ref: RefTrack;
 }
 
+/** label, count, median / p90 / max of |x|, mean (or the given text), at `digits` decimals. */
+function summaryRow(label: string, x: number[], digits: number, meanText?: string): string[] {
+  return [
+    label,
+    `${x.length}`,
+    absMed(x).toFixed(digits),
+    absP(x, 90).toFixed(digits),
+    absMax(x).toFixed(digits),
+    meanText ?? mean(x).toFixed(digits),
+  ];
+}
+
 function utteranceTable(results: readonly Pair[], unit = "utterances"): string {
   const rows: string[][] = [];
   for (const p of PERCENTILES) {
     const d = results
       .filter((r) => r.stats[0].f0Hz !== null && r.stats[1].f0Hz !== null)
       .map((r) => cents(r.stats[1].f0Hz![p], r.stats[0].f0Hz![p]));
-    rows.push([
-      `F0 ${p} (cents)`,
-      `${d.length}`,
-      absMed(d).toFixed(1),
-      absP(d, 90).toFixed(1),
-      absMax(d).toFixed(1),
-      mean(d).toFixed(1),
-    ]);
+    rows.push(summaryRow(`F0 ${p} (cents)`, d, 1));
   }
   const vr = results.map((r) => 100 * (r.stats[1].voicedRatio - r.stats[0].voicedRatio));
-  rows.push([
-    "voiced ratio (points)",
-    `${vr.length}`,
-    absMed(vr).toFixed(2),
-    absP(vr, 90).toFixed(2),
-    absMax(vr).toFixed(2),
-    mean(vr).toFixed(2),
-  ]);
+  rows.push(summaryRow("voiced ratio (points)", vr, 2));
   const withSyl = results.filter((r) => r.stats[0].syllableCount > 0);
   const rel = (f: (s: VoiceStats) => number | null): number[] =>
     withSyl.flatMap((r) => {
@@ -605,23 +603,16 @@ function utteranceTable(results: readonly Pair[], unit = "utterances"): string {
     });
   const syl = rel((s) => s.syllableCount);
   const tot = (k: 0 | 1): number => withSyl.reduce((a, r) => a + r.stats[k].syllableCount, 0);
-  rows.push([
-    "syllables = speech rate (%)",
-    `${syl.length}`,
-    absMed(syl).toFixed(1),
-    absP(syl, 90).toFixed(1),
-    absMax(syl).toFixed(1),
-    `${mean(syl).toFixed(1)} (total ${(100 * (tot(1) / tot(0) - 1)).toFixed(1)})`,
-  ]);
+  rows.push(
+    summaryRow(
+      "syllables = speech rate (%)",
+      syl,
+      1,
+      `${mean(syl).toFixed(1)} (total ${(100 * (tot(1) / tot(0) - 1)).toFixed(1)})`,
+    ),
+  );
   const art = rel((s) => s.articulationRateSps);
-  rows.push([
-    "articulation rate (%)",
-    `${art.length}`,
-    absMed(art).toFixed(1),
-    absP(art, 90).toFixed(1),
-    absMax(art).toFixed(1),
-    mean(art).toFixed(1),
-  ]);
+  rows.push(summaryRow("articulation rate (%)", art, 1));
   return table(["v3 − v2", unit, "median abs", "p90 abs", "max abs", "mean signed"], rows);
 }
 
@@ -665,24 +656,27 @@ function groupTable(results: readonly UttResult[], offsetSec: number): string {
   for (const [name, f] of groups) {
     const sel = results.filter(f);
     if (sel.length === 0) continue;
-    const s = HOPS.map(() => new FrameStats());
-    for (const r of sel)
-      for (let h = 0; h < 2; h++) compareFrames(r.tracks[h]!, true, r.ref, offsetSec, s[h]!);
     const v = new Set(sel.map((r) => r.u.voice.id)).size;
-    rows.push([
-      `${name} (${v} voices, ${sel.length} utt.)`,
-      pct(s[0]!.gpe, 2),
-      pct(s[1]!.gpe, 2),
-      absMed(s[0]!.fine).toFixed(1),
-      absMed(s[1]!.fine).toFixed(1),
-      pct(s[0]!.vde),
-      pct(s[1]!.vde),
-    ]);
+    rows.push([`${name} (${v} voices, ${sel.length} utt.)`, ...frameCells(sel, offsetSec)]);
   }
   return table(
     ["clean, by engine", "GPE v2", "GPE v3", "fine v2 (c)", "fine v3 (c)", "VDE v2", "VDE v3"],
     rows,
   );
+}
+
+/** GPE, median fine error and VDE at v2 and v3 over the frames of `sel`, as table cells. */
+function frameCells(sel: readonly UttResult[], offsetSec: number): string[] {
+  const s = HOPS.map(() => new FrameStats());
+  for (const r of sel) for (let h = 0; h < 2; h++) compareFrames(r.tracks[h]!, true, r.ref, offsetSec, s[h]!);
+  return [
+    pct(s[0]!.gpe, 2),
+    pct(s[1]!.gpe, 2),
+    absMed(s[0]!.fine).toFixed(1),
+    absMed(s[1]!.fine).toFixed(1),
+    pct(s[0]!.vde),
+    pct(s[1]!.vde),
+  ];
 }
 
 /** Compact frame- and utterance-level figures per condition. */
@@ -691,9 +685,6 @@ function conditionTable(results: readonly UttResult[], offsetSec: number): strin
   for (const cond of ["clean", "telephone", "noise"] as const) {
     const sel = results.filter((r) => r.u.condition === cond);
     if (sel.length === 0) continue;
-    const s = HOPS.map(() => new FrameStats());
-    for (const r of sel)
-      for (let h = 0; h < 2; h++) compareFrames(r.tracks[h]!, true, r.ref, offsetSec, s[h]!);
     const p50 = (h: 0 | 1): number[] =>
       sel.flatMap((r) => {
         const o = r.stats[h].f0Hz;
@@ -701,12 +692,7 @@ function conditionTable(results: readonly UttResult[], offsetSec: number): strin
       });
     rows.push([
       `${cond} (${sel.length} utt.)`,
-      pct(s[0]!.gpe, 2),
-      pct(s[1]!.gpe, 2),
-      absMed(s[0]!.fine).toFixed(1),
-      absMed(s[1]!.fine).toFixed(1),
-      pct(s[0]!.vde),
-      pct(s[1]!.vde),
+      ...frameCells(sel, offsetSec),
       absMed(p50(0)).toFixed(1),
       absMed(p50(1)).toFixed(1),
     ]);
