@@ -27,7 +27,7 @@ import {
   threadFrontEnd,
   type FrontEndPort,
 } from "./analysis-thread.js";
-import { PCM_RATE } from "./front-end.js";
+import { checkChannel, PCM_RATE } from "./front-end.js";
 
 export { PCM_RATE };
 
@@ -103,13 +103,12 @@ export async function analyseRecording(
   });
   const { info } = decoded;
   const channel = options.channel;
-  if (channel !== undefined && !(Number.isInteger(channel) && channel >= 0 && channel < info.channels)) {
+  try {
+    checkChannel(channel, info.channels);
+  } catch (e) {
     // the decoder holds the input open: release it before refusing
     await decoded.chunks[Symbol.asyncIterator]().return?.();
-    throw new VaultError(
-      "INVALID_ARGUMENT",
-      `channel ${channel + 1} requested; the recording has ${info.channels}`,
-    );
+    throw e;
   }
   const session = options.embedder?.createSession();
   const pending: FeatureFrames[] = [];
@@ -181,9 +180,9 @@ export async function analyseRecording(
   };
 
   try {
+    // A chunk whose channel count differs from the header's is refused by decodeAudio's guard
+    // (and by the front end), so none is checked here.
     for await (const planar of decoded.chunks) {
-      if (planar.length !== info.channels)
-        throw new VaultError("CORRUPT_AUDIO", "decoder changed channel count mid-stream");
       sentFrames.push(planar[0]?.length ?? 0);
       frontEnd.send(planar);
       // Chunk k's front end runs on its thread while this one analyses chunk k − 1.

@@ -40,6 +40,16 @@ export interface FrontEndResult {
   readonly quality: QualityMetrics;
 }
 
+/** Refuses a channel choice the recording does not have (INVALID_ARGUMENT). */
+export function checkChannel(channel: number | undefined, channels: number): void {
+  if (channel !== undefined && !(Number.isInteger(channel) && channel >= 0 && channel < channels)) {
+    throw new VaultError(
+      "INVALID_ARGUMENT",
+      `channel ${channel + 1} requested; the recording has ${channels}`,
+    );
+  }
+}
+
 export class FrontEnd {
   private readonly meter: LoudnessMeter;
   private readonly resampler: Resampler | undefined;
@@ -52,15 +62,7 @@ export class FrontEnd {
   private produced = 0;
 
   constructor(o: FrontEndOptions) {
-    if (
-      o.channel !== undefined &&
-      !(Number.isInteger(o.channel) && o.channel >= 0 && o.channel < o.channels)
-    ) {
-      throw new VaultError(
-        "INVALID_ARGUMENT",
-        `channel ${o.channel + 1} requested; the recording has ${o.channels}`,
-      );
-    }
+    checkChannel(o.channel, o.channels);
     this.meter = new LoudnessMeter({ sampleRate: o.sampleRate, channels: o.channels });
     this.resampler = o.sampleRate === PCM_RATE ? undefined : new Resampler(o.sampleRate, PCM_RATE);
     this.voice = new VoiceStatsAnalyzer({ ...o.voice, sampleRate: PCM_RATE });

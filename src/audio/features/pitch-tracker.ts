@@ -64,8 +64,9 @@ export class PitchTracker {
     // The full-rate estimator validates the options and fixes the full-rate geometry.
     const full = new YinPitch(options);
     this.sampleRate = sr;
-    this.hop = Math.round(sr * (options.hopSec ?? DEFAULT_PITCH_HOP_SEC));
-    if (!(this.hop >= 1 && Math.abs(this.hop - sr * (options.hopSec ?? DEFAULT_PITCH_HOP_SEC)) < 1e-9)) {
+    const hopSamples = sr * (options.hopSec ?? DEFAULT_PITCH_HOP_SEC);
+    this.hop = Math.round(hopSamples);
+    if (!(this.hop >= 1 && Math.abs(this.hop - hopSamples) < 1e-9)) {
       throw new VaultError("INVALID_ARGUMENT", "pitch: the hop must be a whole number of samples");
     }
     this.frameLength = full.frameLength;

@@ -2,11 +2,12 @@
  * Utterance-level voice statistics, streaming with O(1) memory: nothing per frame is kept or
  * returned.
  *
- * - F0: YIN ({@link YinPitch}) every 20 ms (the hop, {@link VOICE_STATS_HOP_SEC}) on 45 ms frames. Voiced frames are those where YIN
- *   finds a dip below its threshold AND the frame is "sounding" (intensity above the de Jong &
- *   Wempe silence threshold below). F0 goes into a 10-cent × 1 dB (F0 × intensity) histogram so
- *   the sounding gate, which needs the whole file's intensity distribution, can be applied at the
- *   end; percentiles are read from it with linear interpolation inside a bin (±5 cents).
+ * - F0: YIN ({@link YinPitch}) every 20 ms (the hop, {@link VOICE_STATS_HOP_SEC}) on 45 ms
+ *   frames. Voiced frames are those where YIN finds a dip below its threshold AND the frame is
+ *   "sounding" (intensity above the de Jong & Wempe silence threshold below). F0 goes into a
+ *   10-cent × 1 dB (F0 × intensity) histogram so the sounding gate, which needs the whole file's
+ *   intensity distribution, can be applied at the end; percentiles are read from it with linear
+ *   interpolation inside a bin (±5 cents).
  * - Speaking rate: syllable nuclei after de Jong & Wempe, "Praat script to detect syllable
  *   nuclei and measure speech rate automatically", Behavior Research Methods 41(2), 2009:
  *   peaks of the intensity contour that are (a) more than 2 dB above the dip that follows them,

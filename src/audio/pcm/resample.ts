@@ -127,7 +127,10 @@ class PolyphaseStage {
   readonly #P: number;
   readonly #exact: boolean;
   readonly #coef: Float64Array;
-  /** Float64 for the JavaScript loops; with a WASM kernel, a float32 view of its memory at #bufOff (outputs go after it). */
+  /**
+   * Float64 for the JavaScript loops; with a WASM kernel, a float32 view of its memory at #bufOff
+   * (outputs go after it).
+   */
   #buf: Float64Array | Float32Array;
   readonly #kernel: FirKernel | null;
   #bufOff = 0;
