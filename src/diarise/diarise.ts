@@ -59,11 +59,27 @@ export interface Turn {
   embedding: Float32Array | null;
 }
 
+/** A segment with the summed statistics of its speech, for verification against enrolled voices. */
+export interface Piece extends Segment {
+  /** Summed statistics of the segment's hops (each hop counted in one segment only). */
+  readonly stats: Float32Array;
+  /** Speech frames behind `stats`. */
+  readonly frames: number;
+}
+
 export interface Diarisation {
   readonly segments: readonly Segment[];
+  /**
+   * The segments again, each with its statistics. Verification (src/ingest/speakers.ts) regroups
+   * a speaker's segments by which enrolled voice each matches, and pools each group: two voices
+   * that the clustering merged come apart when the templates tell them apart.
+   */
+  readonly pieces: readonly Piece[];
   readonly speakers: readonly Speaker[];
   readonly turns: readonly Turn[];
-  /** Wipes the speakers' centroids and statistics. */
+  /** Unit embedding of summed statistics, or null under 0.5 s of speech or when it holds none. */
+  embed(stats: Float64Array, frames: number): Float32Array | null;
+  /** Wipes the speakers' centroids and statistics, the pieces' statistics, the turns' embeddings. */
   wipe(): void;
 }
 
@@ -77,7 +93,8 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   if (!(maxDistance > 0 && maxDistance < 2))
     throw new VaultError("INVALID_ARGUMENT", "maxDistance must be in (0, 2)");
   const windows = f.windows;
-  if (windows.length === 0) return { segments: [], speakers: [], turns: [], wipe: () => undefined };
+  if (windows.length === 0)
+    return { segments: [], pieces: [], speakers: [], turns: [], embed: () => null, wipe: () => undefined };
   const emb = windows.map((w) => w.embedding);
   const weights = windows.map((w) => w.speech);
 
@@ -238,7 +255,33 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   for (const s of segments) speakers[s.speaker]!.speakingSec += (s.end - s.start) * FRAME_SEC;
   votes.fill(0);
 
-  // 7. turns: one speaker's segments with gaps under 1.5 s, each with an embedding of its speech
+  // 7. pieces: each segment's statistics; a hop two segments share counts in the first
+  const pieces: Piece[] = [];
+  let lastHop = -1;
+  for (const s of segments) {
+    const acc = new Float32Array(dimStats);
+    let frames = 0;
+    for (
+      let h = Math.max(lastHop + 1, Math.floor(s.start / HOP_FRAMES));
+      h <= Math.floor((s.end - 1) / HOP_FRAMES);
+      h++
+    ) {
+      const hop = f.hops[h];
+      lastHop = h;
+      if (!hop?.stats || hopLabel[h] !== s.speaker) continue;
+      for (let i = 0; i < dimStats; i++) acc[i]! += hop.stats[i]!;
+      frames += hop.speech;
+    }
+    pieces.push({
+      start: s.start * FRAME_SEC,
+      end: s.end * FRAME_SEC,
+      speaker: s.speaker,
+      stats: acc,
+      frames,
+    });
+  }
+
+  // 8. turns: one speaker's segments with gaps under 1.5 s, each with an embedding of its speech
   const turns: Turn[] = [];
   for (const s of segments) {
     const last = turns[turns.length - 1];
@@ -268,13 +311,16 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
       end: s.end * FRAME_SEC,
       speaker: s.speaker,
     })),
+    pieces,
     speakers,
     turns,
+    embed,
     wipe: () => {
       for (const s of speakers) {
         s.centroid.fill(0);
         s.stats.fill(0);
       }
+      for (const p of pieces) p.stats.fill(0);
       for (const t of turns) t.embedding?.fill(0);
     },
   };

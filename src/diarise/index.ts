@@ -6,6 +6,7 @@ export {
   DEFAULT_MERGE_DISTANCE,
   DEFAULT_MIN_SPEAKER_SEC,
   type Diarisation,
+  type Piece,
   type DiariseOptions,
   type Segment,
   type Speaker,
