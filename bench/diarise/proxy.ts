@@ -69,7 +69,7 @@ async function analyse(wav: Uint8Array, a: Analyst) {
   });
   for await (const c of d.pcm) pipeline.push(c);
   const report = pipeline.finish();
-  const dz = diarise(stream.finish());
+  const dz = diarise(stream.finish(), { pieces: true });
   return { dz, whole: await session.finish(report) };
 }
 

@@ -25,6 +25,11 @@ export interface DiariseOptions {
    * the window-level clustering, and merge.
    */
   readonly mergeDistance?: number;
+  /**
+   * Keep each segment's statistics (Diarisation.pieces), for verification against enrolled voices;
+   * ingest leaves them out (their memory grows with the recording).
+   */
+  readonly pieces?: boolean;
 }
 
 export const DEFAULT_MAX_DISTANCE = 0.7;
@@ -72,7 +77,8 @@ export interface Diarisation {
   /**
    * The segments again, each with its statistics. Verification (src/ingest/speakers.ts) regroups
    * a speaker's segments by which enrolled voice each matches, and pools each group: two voices
-   * that the clustering merged come apart when the templates tell them apart.
+   * that the clustering merged come apart when the templates tell them apart. Empty unless
+   * DiariseOptions.pieces.
    */
   readonly pieces: readonly Piece[];
   readonly speakers: readonly Speaker[];
@@ -258,7 +264,7 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   // 7. pieces: each segment's statistics; a hop two segments share counts in the first
   const pieces: Piece[] = [];
   let lastHop = -1;
-  for (const s of segments) {
+  for (const s of o.pieces ? segments : []) {
     const acc = new Float32Array(dimStats);
     let frames = 0;
     for (

@@ -69,6 +69,8 @@ export class DiarisationStream {
   #current: Float64Array;
   #currentSpeech = 0;
   readonly #recent: { speech: number; stats: Float64Array }[] = [];
+  /** A window's summed statistics (reused: a long recording closes a hop every 0.5 s). */
+  readonly #sum: Float64Array;
   #bits = new Uint8Array(1024);
   #decisionsSeen = 0;
   /** accumulateFrame reads Δ at the same offset as c: this view is the frame data shifted by d. */
@@ -90,6 +92,7 @@ export class DiarisationStream {
     this.#deltas = this.#data.subarray(this.#d);
     this.#dd = new Float64Array(this.#d);
     this.#current = new Float64Array(this.#layout.size);
+    this.#sum = new Float64Array(this.#layout.size);
     this.#cepstra = new CepstralFrames(numCeps, (t, _energy, ceps, offset, delta, dd) => {
       const d = this.#d;
       const slot = t % PENDING;
@@ -150,14 +153,17 @@ export class DiarisationStream {
     const stats = this.#current;
     this.#hops.push({ speech, stats: speech > 0 ? Float32Array.from(stats) : null });
     this.#recent.push({ speech, stats });
+    // the hop that leaves the window lends its buffer to the next hop: no garbage per hop
+    let spare: Float64Array | null = null;
     if (this.#recent.length > this.#windowHops) {
-      const old = this.#recent.shift()!;
-      old.stats.fill(0);
+      spare = this.#recent.shift()!.stats;
+      spare.fill(0);
     }
     if (this.#recent.length === this.#windowHops) {
       const total = this.#recent.reduce((n, h) => n + h.speech, 0);
       if (total >= (MIN_WINDOW_SPEECH * this.#windowHops) / WINDOW_HOPS) {
-        const sum = new Float64Array(this.#layout.size);
+        const sum = this.#sum;
+        sum.fill(0);
         for (const h of this.#recent) for (let i = 0; i < sum.length; i++) sum[i]! += h.stats[i]!;
         const v = statsVector(sum, this.#d);
         try {
@@ -175,7 +181,7 @@ export class DiarisationStream {
         }
       }
     }
-    this.#current = new Float64Array(this.#layout.size);
+    this.#current = spare ?? new Float64Array(this.#layout.size);
     this.#currentSpeech = 0;
   }
 
@@ -213,6 +219,7 @@ export class DiarisationStream {
     this.#data.fill(0);
     this.#dd.fill(0);
     this.#current.fill(0);
+    this.#sum.fill(0);
     for (const r of this.#recent) r.stats.fill(0);
     this.#cepstra.wipe();
   }

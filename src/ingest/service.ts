@@ -398,7 +398,8 @@ export function createIngestService(deps: IngestDeps) {
       if (!embedder) throw new VaultError("MODEL_INVALID", "no speaker embedder is configured");
       const { report, embedding, diarisation } = await analyseRecording(
         input.source,
-        analysisOptions(input, embedder),
+        // verification regroups segments against the templates: it needs their statistics
+        { ...analysisOptions(input, embedder), diarise: { pieces: true } },
       );
       try {
         if (!report.enoughSpeech || !embedding)
