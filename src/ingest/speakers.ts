@@ -224,6 +224,7 @@ function regroup(
     if (p.frames < PIECE_MIN_FRAMES) continue;
     const e = d.embed(Float64Array.from(p.stats), p.frames);
     if (!e) continue;
+    // judged like a voice (isSignificant's speech-time floor is for whole voices, not segments)
     const k = kind(
       judge({ speakingSec: SIGNIFICANT_SEC, centroid: e, frames: p.frames, segments: [], origin }),
     );
@@ -243,7 +244,11 @@ function regroup(
     return judge({ speakingSec, centroid, frames, segments: members, origin });
   };
   const byLabel = new Map<string, Piece[]>();
-  for (const [p, k] of label) byLabel.set(k, [...(byLabel.get(k) ?? []), p]);
+  for (const [p, k] of label) {
+    const g = byLabel.get(k);
+    if (g) g.push(p);
+    else byLabel.set(k, [p]);
+  }
   if (byLabel.size < 2) return [];
   // pool each group; groups judged alike once pooled are one voice
   const byKind = new Map<string, Piece[]>();
@@ -254,22 +259,29 @@ function regroup(
     if (k !== null) byKind.set(k, [...(byKind.get(k) ?? []), ...members]);
   }
   if (byKind.size < 2) return [];
-  // the segments left out (short, or in a group too small) join the group nearest in time
-  const groups = [...byKind.values()].map((g) => [...g]);
+  const groups = [...byKind.values()];
+  // the segments left out (short, or in a group too small) join the group of the nearest
+  // grouped segment in time (pieces come in time order)
+  const groupOf = new Map<Piece, number>();
+  groups.forEach((g, k) => {
+    for (const p of g) groupOf.set(p, k);
+  });
+  const before: (Piece | undefined)[] = [];
+  let seen: Piece | undefined;
   for (const p of pieces) {
-    if (groups.some((g) => g.includes(p))) continue;
-    let best = 0;
-    let bestGap = Infinity;
-    groups.forEach((g, k) => {
-      for (const q of g) {
-        const gap = Math.max(q.start - p.end, p.start - q.end, 0);
-        if (gap < bestGap) {
-          bestGap = gap;
-          best = k;
-        }
-      }
-    });
-    groups[best]!.push(p);
+    if (groupOf.has(p)) seen = p;
+    before.push(seen);
+  }
+  let after: Piece | undefined;
+  for (let i = pieces.length - 1; i >= 0; i--) {
+    const p = pieces[i]!;
+    if (groupOf.has(p)) {
+      after = p;
+      continue;
+    }
+    const b = before[i];
+    const near = !b || (after && after.start - p.end < p.start - b.end) ? after : b;
+    if (near) groups[groupOf.get(near)!]!.push(p);
   }
   return groups.map((g) => pool(g.sort((x, y) => x.start - y.start)));
 }
