@@ -261,23 +261,31 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   for (const s of segments) speakers[s.speaker]!.speakingSec += (s.end - s.start) * FRAME_SEC;
   votes.fill(0);
 
+  /** Adds the statistics of hops first..last (inclusive) labelled `speaker` to acc; their speech frames. */
+  const addHops = (
+    acc: Float32Array | Float64Array,
+    first: number,
+    last: number,
+    speaker: number,
+  ): number => {
+    let frames = 0;
+    for (let h = first; h <= last && h < hopCount; h++) {
+      const hop = f.hops[h]!;
+      if (hopLabel[h] !== speaker || !hop.stats) continue;
+      for (let i = 0; i < acc.length; i++) acc[i]! += hop.stats[i]!;
+      frames += hop.speech;
+    }
+    return frames;
+  };
+
   // 7. pieces: each segment's statistics; a hop two segments share counts in the first
   const pieces: Piece[] = [];
   let lastHop = -1;
   for (const s of o.pieces ? segments : []) {
     const acc = new Float32Array(dimStats);
-    let frames = 0;
-    for (
-      let h = Math.max(lastHop + 1, Math.floor(s.start / HOP_FRAMES));
-      h <= Math.floor((s.end - 1) / HOP_FRAMES);
-      h++
-    ) {
-      const hop = f.hops[h];
-      lastHop = h;
-      if (!hop?.stats || hopLabel[h] !== s.speaker) continue;
-      for (let i = 0; i < dimStats; i++) acc[i]! += hop.stats[i]!;
-      frames += hop.speech;
-    }
+    const first = Math.max(lastHop + 1, Math.floor(s.start / HOP_FRAMES));
+    lastHop = Math.max(lastHop, Math.floor((s.end - 1) / HOP_FRAMES));
+    const frames = addHops(acc, first, lastHop, s.speaker);
     pieces.push({
       start: s.start * FRAME_SEC,
       end: s.end * FRAME_SEC,
@@ -297,17 +305,12 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   }
   for (const t of turns) {
     const acc = new Float64Array(dimStats);
-    let frames = 0;
-    for (
-      let h = Math.floor((t.start * 100) / HOP_FRAMES);
-      h < Math.ceil((t.end * 100) / HOP_FRAMES) && h < hopCount;
-      h++
-    ) {
-      const hop = f.hops[h]!;
-      if (hopLabel[h] !== t.speaker || !hop.stats) continue;
-      for (let i = 0; i < acc.length; i++) acc[i]! += hop.stats[i]!;
-      frames += hop.speech;
-    }
+    const frames = addHops(
+      acc,
+      Math.floor((t.start * 100) / HOP_FRAMES),
+      Math.ceil((t.end * 100) / HOP_FRAMES) - 1,
+      t.speaker,
+    );
     t.embedding = frames >= MIN_TURN_FRAMES ? embed(acc, frames) : null;
     acc.fill(0);
   }

@@ -51,7 +51,7 @@ function scoreProtected(
   return top.reduce((a, b) => a + b, 0) / top.length;
 }
 
-/** What scoring a voice needs: a diarised speaker or half of one. */
+/** What scoring a voice needs: a diarised speaker, or a group of its segments (regroup). */
 type Voice = Pick<Diarisation["speakers"][number], "speakingSec" | "frames" | "centroid">;
 
 /** A voice to decide about: enough speech for a reliable embedding of it. */

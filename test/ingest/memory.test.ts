@@ -10,7 +10,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run, tempDir } from "../audio/decode/fixtures.js";
+import { loopEncoded, run, tempDir } from "../audio/decode/fixtures.js";
 import { missingTools } from "../audio/decode/tools.js";
 
 const DIST = join(process.cwd(), "dist/index.js");
@@ -58,20 +58,7 @@ describe("ingest memory", () => {
       join(t.dir, "turn.m4a"),
     ]);
     m4a = join(t.dir, "hour.m4a");
-    run("ffmpeg", [
-      "-loglevel",
-      "error",
-      "-y",
-      "-stream_loop",
-      "2000",
-      "-i",
-      join(t.dir, "turn.m4a"),
-      "-t",
-      "3600",
-      "-c",
-      "copy",
-      m4a,
-    ]);
+    loopEncoded(join(t.dir, "turn.m4a"), m4a, 2000, 3600);
   });
 
   it.skipIf(skip !== null)(

@@ -24,6 +24,27 @@ export function run(cmd: string, args: string[]): void {
   execFileSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
 }
 
+/**
+ * Copies of an encoded file, `loops` of them joined without re-encoding and cut at `seconds`
+ * (ffmpeg writes an MP4's index, the moov, after its media, as recorders do).
+ */
+export function loopEncoded(input: string, output: string, loops: number, seconds: number): void {
+  run("ffmpeg", [
+    "-loglevel",
+    "error",
+    "-y",
+    "-stream_loop",
+    String(loops),
+    "-i",
+    input,
+    "-t",
+    String(seconds),
+    "-c",
+    "copy",
+    output,
+  ]);
+}
+
 /** Speech from flite (16 kHz mono s16). */
 export function speech(dir: string, text: string, name = "speech.wav"): string {
   const out = join(dir, name);

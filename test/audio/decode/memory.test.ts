@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compiledDecode, run, speech, tempDir } from "./fixtures.js";
+import { compiledDecode, loopEncoded, run, speech, tempDir } from "./fixtures.js";
 import { missingTools } from "./tools.js";
 
 interface Report {
@@ -80,16 +80,7 @@ describe("bounded memory", () => {
       ]);
       // ~60 minutes by looping the encoded piece (no re-encoding); ffmpeg writes the moov last
       m4a = join(t.dir, "hour.m4a");
-      run(
-        "ffmpeg",
-        ["-loglevel", "error", "-y", "-stream_loop", "1000", "-i", join(t.dir, "piece.m4a")].concat([
-          "-t",
-          "3600",
-          "-c",
-          "copy",
-          m4a,
-        ]),
-      );
+      loopEncoded(join(t.dir, "piece.m4a"), m4a, 1000, 3600);
     }
   });
 
