@@ -17,3 +17,19 @@ export function missingTools(...names: string[]): string | null {
   const missing = names.filter((n) => !requireTool(n));
   return missing.length ? `skipped: ${missing.join(", ")} not installed` : null;
 }
+
+/**
+ * A skip reason naming the GStreamer elements missing (gst-inspect-1.0 cannot load them), or
+ * null when all load; like missingTools, a failure under VOXVAULT_REQUIRE_TOOLS=1.
+ */
+export function missingGstElements(...elements: string[]): string | null {
+  const tool = missingTools("gst-launch-1.0", "gst-inspect-1.0");
+  if (tool !== null) return tool;
+  const missing = elements.filter(
+    (e) => spawnSync("gst-inspect-1.0", ["--exists", e], { stdio: "ignore" }).status !== 0,
+  );
+  if (missing.length && process.env.VOXVAULT_REQUIRE_TOOLS === "1") {
+    throw new Error(`GStreamer elements ${missing.join(", ")} are missing and VOXVAULT_REQUIRE_TOOLS=1`);
+  }
+  return missing.length ? `skipped: GStreamer elements ${missing.join(", ")} not installed` : null;
+}
