@@ -8,12 +8,20 @@
  * 26(4), 1983), O(n²) time and memory; average linkage is reducible, so cutting the dendrogram at
  * the threshold equals applying every merge whose height is at most the threshold.
  *
- * Long recordings first merge runs of adjacent, near-identical windows (a speaker's turn), so the
- * distance matrix stays within MAX_ITEMS² entries.
+ * Windows first merge into runs of adjacent, near-identical windows (a speaker's turn). Up to
+ * MAX_ITEMS runs are clustered at once. More (recordings over about half an hour) are clustered in
+ * blocks of BLOCK_ITEMS consecutive runs, and the blocks' clusters, as weighted centroids, are
+ * clustered again at the same threshold: memory stays within MAX_ITEMS² distances and time grows
+ * linearly with the recording, while every window keeps its say (no run is merged with a voice it
+ * does not resemble, which lowering the runs' similarity threshold instead would do).
  */
 
-/** Items (runs of windows) clustered at most: 2,000² float32 distances are 16 MB. */
+/** Items (runs of windows) clustered at once at most: 2,000² float32 distances are 16 MB. */
 export const MAX_ITEMS = 2000;
+/** Runs per block when there are more than MAX_ITEMS. */
+export const BLOCK_ITEMS = 1000;
+/** Similarity of a window to its run's centroid for the two to be one item. */
+const RUN_SIMILARITY = 0.95;
 
 export interface Item {
   /** Unit-length centroid. */
@@ -29,10 +37,15 @@ function dot(a: Float32Array, b: Float32Array): number {
 }
 
 function normalised(v: Float64Array): Float32Array {
+  return normalisedInto(v, new Float32Array(v.length));
+}
+
+function normalisedInto(v: Float64Array, out: Float32Array): Float32Array {
   let n = 0;
   for (const x of v) n += x * x;
   n = Math.sqrt(n) || 1;
-  return Float32Array.from(v, (x) => x / n);
+  for (let i = 0; i < v.length; i++) out[i] = v[i]! / n;
+  return out;
 }
 
 /**
@@ -47,12 +60,14 @@ export function mergeRuns(
   const runs: Item[] = [];
   let sum: Float64Array | null = null;
   let count = 0;
+  // the run's unit centroid, rewritten in place: a long recording has tens of thousands of windows
+  const unit = new Float32Array(embeddings[0]?.length ?? 0);
   const close = (): void => {
     if (sum) runs.push({ centroid: normalised(sum), weight: count });
   };
   for (let i = 0; i < embeddings.length; i++) {
     const e = embeddings[i]!;
-    if (sum && dot(normalised(sum), e) >= minSim) {
+    if (sum && dot(normalisedInto(sum, unit), e) >= minSim) {
       for (let k = 0; k < e.length; k++) sum[k]! += e[k]!;
       count++;
     } else {
@@ -70,11 +85,12 @@ export function mergeRuns(
  * Average-linkage clustering of weighted items, cut at cosine distance `maxDistance`
  * (1 − similarity). Returns a cluster index per item, clusters numbered by first appearance.
  */
-export function agglomerate(items: readonly Item[], maxDistance: number): Int32Array {
+export function agglomerate(items: readonly Item[], maxDistance: number, scratch?: Float32Array): Int32Array {
   const n = items.length;
   const labels = new Int32Array(n);
   if (n <= 1) return labels;
-  const dist = new Float32Array(n * n);
+  // a caller clustering many blocks lends one matrix to all of them
+  const dist = scratch && scratch.length >= n * n ? scratch.subarray(0, n * n) : new Float32Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
       const d = 1 - dot(items[i]!.centroid, items[j]!.centroid);
@@ -147,6 +163,56 @@ export function agglomerate(items: readonly Item[], maxDistance: number): Int32A
   }
   dist.fill(0);
   return labels;
+}
+
+/**
+ * Clusters window embeddings (weights: their speech) at cosine distance `maxDistance`: runs of
+ * near-identical neighbours, then average linkage, in blocks when there are many runs (see the
+ * module comment). Returns a cluster index per window, numbered by first appearance.
+ */
+export function clusterWindows(embeddings: readonly Float32Array[], maxDistance: number): Int32Array {
+  const merged = mergeRuns(embeddings, RUN_SIMILARITY);
+  const runLabels = clusterItems(merged.runs, maxDistance);
+  return renumber(Int32Array.from(merged.runOf, (r) => runLabels[r]!));
+}
+
+function clusterItems(items: readonly Item[], maxDistance: number): Int32Array {
+  if (items.length <= MAX_ITEMS) return agglomerate(items, maxDistance);
+  // each block's clusters become items (weighted unit centroids), clustered again
+  const labels = new Int32Array(items.length);
+  const next: Item[] = [];
+  const scratch = new Float32Array(BLOCK_ITEMS * BLOCK_ITEMS);
+  for (let start = 0; start < items.length; start += BLOCK_ITEMS) {
+    const block = items.slice(start, start + BLOCK_ITEMS);
+    const local = agglomerate(block, maxDistance, scratch);
+    const k = Math.max(...local) + 1;
+    const sums = Array.from({ length: k }, () => new Float64Array(block[0]!.centroid.length));
+    const weights = new Float64Array(k);
+    for (let i = 0; i < block.length; i++) {
+      const c = local[i]!;
+      const it = block[i]!;
+      for (let j = 0; j < it.centroid.length; j++) sums[c]![j]! += it.weight * it.centroid[j]!;
+      weights[c]! += it.weight;
+      labels[start + i] = next.length + c;
+    }
+    for (let c = 0; c < k; c++) next.push({ centroid: normalised(sums[c]!), weight: weights[c]! });
+  }
+  if (next.length >= items.length) {
+    // no block merged anything (every window unlike the others: noise): consecutive runs are
+    // grouped so that at most MAX_ITEMS clusters go on
+    const per = Math.ceil(items.length / MAX_ITEMS);
+    return Int32Array.from(labels, (_, i) => Math.floor(i / per));
+  }
+  const top = clusterItems(next, maxDistance);
+  return renumber(Int32Array.from(labels, (c) => top[c]!));
+}
+
+function renumber(labels: Int32Array): Int32Array {
+  const ids = new Map<number, number>();
+  return Int32Array.from(labels, (c) => {
+    if (!ids.has(c)) ids.set(c, ids.size);
+    return ids.get(c)!;
+  });
 }
 
 /** Unit centroids of labelled embeddings, weighted. */

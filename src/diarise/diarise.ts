@@ -7,7 +7,7 @@
  * other voice of an overlap counts as missed speech (documented in docs/diarisation.md).
  */
 import { VaultError } from "../errors.js";
-import { agglomerate, centroids, dot, MAX_ITEMS, mergeRuns } from "./cluster.js";
+import { centroids, clusterWindows, dot } from "./cluster.js";
 import { HOP_FRAMES, type DiarisationFrames } from "./stream.js";
 import { statsVector } from "../embed/dsp/stats.js";
 
@@ -104,15 +104,8 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   const emb = windows.map((w) => w.embedding);
   const weights = windows.map((w) => w.speech);
 
-  // 1. cluster (runs of near-identical neighbours first, when there are many windows)
-  let minSim = 0.95;
-  let merged = mergeRuns(emb, minSim);
-  while (merged.runs.length > MAX_ITEMS && minSim > 0) {
-    minSim -= 0.05;
-    merged = mergeRuns(emb, minSim);
-  }
-  const runLabels = agglomerate(merged.runs, maxDistance);
-  let labels = Int32Array.from(merged.runOf, (r) => runLabels[r]!);
+  // 1. cluster (runs of near-identical neighbours first; in blocks when there are many)
+  let labels = clusterWindows(emb, maxDistance);
 
   // 2. refine: reassign to the nearest centroid; fold clusters too small to be a speaker
   for (let iter = 0; iter < 3; iter++) {
@@ -147,7 +140,8 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   const cents = centroids(emb, labels, weights, k);
 
   // 3. a label per hop: the covering windows vote, each with its similarity to its speaker
-  const hopCount = f.hops.length;
+  const store = f.hops;
+  const hopCount = store.hops;
   const hopLabel = new Int32Array(hopCount).fill(-1);
   const votes = new Float64Array(hopCount * k);
   for (let i = 0; i < windows.length; i++) {
@@ -170,7 +164,7 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   }
   // speech hops no window covers (a lone short utterance): the nearest labelled hop within 2 s
   for (let h = 0; h < hopCount; h++) {
-    if (hopLabel[h]! >= 0 || f.hops[h]!.speech === 0) continue;
+    if (hopLabel[h]! >= 0 || store.hopSpeech(h) === 0) continue;
     for (let dist = 1; dist <= 4; dist++) {
       const l = h - dist >= 0 ? hopLabel[h - dist]! : -1;
       const r = h + dist < hopCount ? hopLabel[h + dist]! : -1;
@@ -183,18 +177,17 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
 
   // 4. merge clusters whose whole-speech embeddings agree (one speaker split in two)
   const mergeDistance = o.mergeDistance ?? DEFAULT_MERGE_DISTANCE;
-  const dimStats = f.hops.find((h) => h.stats)?.stats?.length ?? 0;
+  const dimStats = store.size;
   const clusterStats = (): { stats: Float64Array[]; frames: Float64Array } => {
     const kk = Math.max(-1, ...hopLabel) + 1;
     const stats = Array.from({ length: kk }, () => new Float64Array(dimStats));
     const frames = new Float64Array(kk);
-    for (let h = 0; h < hopCount; h++) {
-      const hop = f.hops[h]!;
-      const c = hopLabel[h]!;
-      if (c < 0 || !hop.stats) continue;
-      const acc = stats[c]!;
-      for (let i = 0; i < acc.length; i++) acc[i]! += hop.stats[i]!;
-      frames[c]! += hop.speech;
+    const owner = slotLabels(store, hopLabel, kk);
+    for (let sl = 0; sl < owner.length; sl++) {
+      const c = owner[sl]!;
+      if (c < 0 || store.slotSpeech(sl) === 0) continue;
+      store.addSlot(stats[c]!, sl);
+      frames[c]! += store.slotSpeech(sl);
     }
     return { stats, frames };
   };
@@ -261,7 +254,13 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
   for (const s of segments) speakers[s.speaker]!.speakingSec += (s.end - s.start) * FRAME_SEC;
   votes.fill(0);
 
-  /** Adds the statistics of hops first..last (inclusive) labelled `speaker` to acc; their speech frames. */
+  /**
+   * Adds the statistics of hops first..last (inclusive) labelled `speaker` to acc; their speech
+   * frames. Where a slot covers several hops (a long recording), the slot counts if its middle
+   * hop is in the range and most of its speech is the speaker's.
+   */
+  const owner = slotLabels(store, hopLabel, k2);
+  const hps = store.hopsPerSlot;
   const addHops = (
     acc: Float32Array | Float64Array,
     first: number,
@@ -269,11 +268,14 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
     speaker: number,
   ): number => {
     let frames = 0;
-    for (let h = first; h <= last && h < hopCount; h++) {
-      const hop = f.hops[h]!;
-      if (hopLabel[h] !== speaker || !hop.stats) continue;
-      for (let i = 0; i < acc.length; i++) acc[i]! += hop.stats[i]!;
-      frames += hop.speech;
+    const from = Math.max(0, Math.floor((first - (hps >> 1)) / hps));
+    for (let sl = from; sl < owner.length; sl++) {
+      const mid = sl * hps + (hps >> 1);
+      if (mid < first) continue;
+      if (mid > last || mid >= hopCount) break;
+      if (owner[sl] !== speaker || store.slotSpeech(sl) === 0) continue;
+      store.addSlot(acc, sl);
+      frames += store.slotSpeech(sl);
     }
     return frames;
   };
@@ -333,6 +335,33 @@ export function diarise(f: DiarisationFrames, o: DiariseOptions = {}): Diarisati
       for (const t of turns) t.embedding?.fill(0);
     },
   };
+}
+
+/**
+ * The speaker of each slot of the hop store: the label with most speech frames among the slot's
+ * hops (ties to the earliest), −1 where none is labelled. One hop per slot: that hop's label.
+ */
+function slotLabels(store: DiarisationFrames["hops"], hopLabel: Int32Array, k: number): Int32Array {
+  const hps = store.hopsPerSlot;
+  const out = new Int32Array(store.slots).fill(-1);
+  if (hps === 1) {
+    out.set(hopLabel.subarray(0, out.length));
+    return out;
+  }
+  const votes = new Float64Array(Math.max(1, k));
+  for (let sl = 0; sl < out.length; sl++) {
+    votes.fill(0);
+    const end = Math.min(hopLabel.length, (sl + 1) * hps);
+    let best = -1;
+    for (let h = sl * hps; h < end; h++) {
+      const c = hopLabel[h]!;
+      if (c < 0) continue;
+      votes[c]! += store.hopSpeech(h);
+      if (best < 0 || votes[c]! > votes[best]!) best = c;
+    }
+    out[sl] = best;
+  }
+  return out;
 }
 
 /** A turn needs this much speech (frames) for its own embedding: 2 s. */

@@ -5,14 +5,16 @@
  * apart), a speaker embedding projected from those statistics. Frames count only once the VAD
  * has called them speech, so silence never enters a window.
  *
- * Memory grows with the recording's speech, not with its frames: one float32 accumulator per
- * speech hop (286 values) and one embedding per window (40 values), about 10 MB an hour, plus a
- * ring of frames awaiting the VAD's decision. Nothing here can be turned back into audio: these
- * are second-order statistics of 19 cepstral coefficients over half a second.
+ * Memory: the hops' statistics sit in a bounded store (hop-store.ts: at most 9.4 MB, whatever the
+ * length; past 68 minutes, slots cover more than one hop), one embedding per window (40 values,
+ * about 2 MB an hour of speech), one bit per frame and one byte per hop, plus a ring of frames
+ * awaiting the VAD's decision. Nothing here can be turned back into audio: these are
+ * second-order statistics of 19 cepstral coefficients over half a second or more.
  */
 import type { FeatureFrames } from "../audio/features/index.js";
 import { accumulateFrame, CepstralFrames, statsLayout, statsVector } from "../embed/dsp/stats.js";
 import { VaultError } from "../errors.js";
+import { DEFAULT_MAX_SLOTS, HopStore } from "./hop-store.js";
 
 /** Frames per hop (10 ms frames): the time resolution of speaker labels. */
 export const HOP_FRAMES = 50;
@@ -23,13 +25,6 @@ export const MIN_WINDOW_SPEECH = 75;
 /** Frame data awaiting the VAD's decision: its lag (noise window + smoothing) is far below this. */
 const PENDING = 1024;
 
-export interface Hop {
-  /** Speech frames in the hop. */
-  readonly speech: number;
-  /** Summed statistics of those frames (statsLayout), or null when there were none. */
-  readonly stats: Float32Array | null;
-}
-
 export interface Window {
   /** Index of the window's first hop. */
   readonly hop: number;
@@ -39,7 +34,8 @@ export interface Window {
 }
 
 export interface DiarisationFrames {
-  readonly hops: readonly Hop[];
+  /** Each hop's speech frames and (per slot of one or more hops) summed statistics. */
+  readonly hops: HopStore;
   readonly windows: readonly Window[];
   /** Per-frame speech decisions, one bit each. */
   readonly speechBits: Uint8Array;
@@ -63,7 +59,7 @@ export class DiarisationStream {
   readonly #data: Float64Array;
   readonly #have = new Uint8Array(PENDING);
   #next = 0;
-  readonly #hops: Hop[] = [];
+  readonly #store: HopStore;
   readonly #windows: Window[] = [];
   /** The current hop's statistics and the last WINDOW_HOPS − 1 closed hops' (float64). */
   #current: Float64Array;
@@ -79,8 +75,16 @@ export class DiarisationStream {
 
   readonly #windowHops: number;
 
-  /** windowHops: hops per window (default WINDOW_HOPS); longer windows, steadier embeddings. */
-  constructor(numCeps: number, project: (stats: Float64Array) => Float32Array, windowHops = WINDOW_HOPS) {
+  /**
+   * windowHops: hops per window (default WINDOW_HOPS); longer windows, steadier embeddings.
+   * maxSlots: the hop store's bound (hop-store.ts).
+   */
+  constructor(
+    numCeps: number,
+    project: (stats: Float64Array) => Float32Array,
+    windowHops = WINDOW_HOPS,
+    maxSlots = DEFAULT_MAX_SLOTS,
+  ) {
     if (!Number.isInteger(windowHops) || windowHops < 1 || windowHops > 20) {
       throw new VaultError("INVALID_ARGUMENT", "diarisation: windowHops must be an integer in 1..20");
     }
@@ -92,6 +96,7 @@ export class DiarisationStream {
     this.#deltas = this.#data.subarray(this.#d);
     this.#dd = new Float64Array(this.#d);
     this.#current = new Float64Array(this.#layout.size);
+    this.#store = new HopStore(this.#layout.size, maxSlots);
     this.#sum = new Float64Array(this.#layout.size);
     this.#cepstra = new CepstralFrames(numCeps, (t, _energy, ceps, offset, delta, dd) => {
       const d = this.#d;
@@ -151,7 +156,7 @@ export class DiarisationStream {
   #closeHop(): void {
     const speech = this.#currentSpeech;
     const stats = this.#current;
-    this.#hops.push({ speech, stats: speech > 0 ? Float32Array.from(stats) : null });
+    this.#store.push(speech, stats);
     this.#recent.push({ speech, stats });
     // the hop that leaves the window lends its buffer to the next hop: no garbage per hop
     let spare: Float64Array | null = null;
@@ -168,7 +173,7 @@ export class DiarisationStream {
         const v = statsVector(sum, this.#d);
         try {
           this.#windows.push({
-            hop: this.#hops.length - this.#windowHops,
+            hop: this.#store.hops - this.#windowHops,
             speech: total,
             embedding: this.#project(v),
           });
@@ -192,8 +197,8 @@ export class DiarisationStream {
     if (this.#next !== this.#decisionsSeen) {
       throw new VaultError("INTERNAL", "diarisation: the VAD did not decide every frame");
     }
-    if (this.#next > this.#hops.length * HOP_FRAMES) this.#closeHop();
-    const hops = this.#hops;
+    if (this.#next > this.#store.hops * HOP_FRAMES) this.#closeHop();
+    const hops = this.#store;
     const windows = this.#windows;
     const bits = this.#bits;
     const frames = this.#next;
@@ -207,9 +212,8 @@ export class DiarisationStream {
       windowHops: this.#windowHops,
       project: this.#project,
       wipe: () => {
-        for (const h of hops) h.stats?.fill(0);
+        hops.wipe();
         for (const w of windows) w.embedding.fill(0);
-        hops.length = 0;
         windows.length = 0;
       },
     };
@@ -226,7 +230,7 @@ export class DiarisationStream {
 
   abort(): void {
     this.#wipeWorking();
-    for (const h of this.#hops) h.stats?.fill(0);
+    this.#store.wipe();
     for (const w of this.#windows) w.embedding.fill(0);
   }
 }

@@ -93,3 +93,20 @@ describe("CLI start-up loads only what a command needs", () => {
     }
   });
 });
+
+describe("the installed command's environment", () => {
+  it("runs with at most two glibc malloc arenas (MALLOC_ARENA_MAX=2, from its #! line)", async () => {
+    // executed as a shell would, through its #! line; a preloaded module reports what Node got
+    const bin = new URL("../../dist/bin/voxvault.js", import.meta.url).pathname;
+    const report = `data:text/javascript,${encodeURIComponent("process.stderr.write('ARENAS=' + process.env.MALLOC_ARENA_MAX + '\\n');")}`;
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--import=${report}` };
+    delete env.MALLOC_ARENA_MAX;
+    const stderr = await new Promise<string>((resolve, reject) => {
+      execFile(bin, ["--version"], { env }, (error, _stdout, err) => {
+        if (error) reject(new Error(`voxvault --version failed: ${err}`, { cause: error }));
+        else resolve(err);
+      });
+    });
+    expect(stderr).toContain("ARENAS=2\n");
+  });
+});

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { agglomerate, mergeRuns } from "../../src/diarise/cluster.js";
+import { agglomerate, clusterWindows, MAX_ITEMS, mergeRuns } from "../../src/diarise/cluster.js";
 import { bestMapping, diarisationErrorRate } from "../../src/eval/der.js";
 
 /** Unit vectors around `k` random directions in `dim` dimensions, `n` per cluster, with noise. */
@@ -49,6 +49,61 @@ describe("average-linkage clustering", () => {
     const items = e.map((c) => ({ centroid: c, weight: 1 }));
     expect(new Set(agglomerate(items, 1.99)).size).toBe(1);
     expect(new Set(agglomerate(items, 1e-6)).size).toBe(items.length);
+  });
+
+  it("a long recording (more runs than MAX_ITEMS) is clustered in blocks, its speakers kept apart", () => {
+    // three voices taking turns of 2–8 windows (never one voice twice in a row), 24,000 windows
+    // in all (3.3 h of speech): more turns than MAX_ITEMS. Windows of one voice are alike
+    // (cosine ≈ 0.8) but never near-identical, so runs are no longer than turns. Clustering
+    // runs merged at a lower similarity until they fit (the code before blocks) mixes voices.
+    const { e, truth } = clustered(3, 8000, 40, 0.5, 5);
+    const pool = [0, 1, 2].map((c) => e.filter((_, i) => truth[i] === c));
+    const at = [0, 0, 0];
+    const seq: Float32Array[] = [];
+    const who: number[] = [];
+    let x = 99;
+    let c = 0;
+    while (seq.length < e.length) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      c = (c + 1 + ((x >>> 4) % 2)) % 3;
+      if (at[c]! >= pool[c]!.length) c = at.findIndex((n, i) => n < pool[i]!.length);
+      const len = 2 + ((x >>> 8) % 7);
+      for (let i = 0; i < len && at[c]! < pool[c]!.length; i++) {
+        seq.push(pool[c]![at[c]!++]!);
+        who.push(c);
+      }
+    }
+    expect(mergeRuns(seq, 0.95).runs.length).toBeGreaterThan(MAX_ITEMS);
+    const labels = clusterWindows(seq, 0.7);
+    expect(new Set(labels).size).toBe(3);
+    // each label is one voice: every window of a label has the label's majority voice
+    for (const l of new Set(labels)) {
+      const mine = who.filter((_, i) => labels[i] === l);
+      const top = Math.max(...[0, 1, 2].map((c) => mine.filter((w) => w === c).length));
+      expect(top).toBe(mine.length);
+    }
+  });
+
+  it("up to MAX_ITEMS runs, clusterWindows is average linkage over the runs", () => {
+    const { e } = clustered(3, 200, 40, 0.5, 8);
+    const { runOf, runs } = mergeRuns(e, 0.95);
+    expect(runs.length).toBeLessThanOrEqual(MAX_ITEMS);
+    const byRun = agglomerate(runs, 0.7);
+    expect([...clusterWindows(e, 0.7)]).toEqual([...runOf].map((r) => byRun[r]!));
+  });
+
+  it("windows with nothing in common (noise) end in at most MAX_ITEMS clusters", () => {
+    const { e } = clustered(1, 6000, 40, 0, 1);
+    let x = 3;
+    const noise = e.map((v) =>
+      Float32Array.from(v, () => {
+        x = (x * 1103515245 + 12345) >>> 0;
+        return x / 2 ** 32 - 0.5;
+      }),
+    );
+    const labels = clusterWindows(noise, 0.05);
+    expect(new Set(labels).size).toBeLessThanOrEqual(MAX_ITEMS);
+    expect(labels.length).toBe(noise.length);
   });
 
   it("runs of near-identical neighbours collapse, turns stay apart", () => {
