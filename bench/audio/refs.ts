@@ -2,7 +2,7 @@
  * Shared by the audio benchmarks: input streaming and the reference tools timed in the same run
  * (ffmpeg single-threaded, torchaudio's Kaldi fbank).
  */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 
 /** Feeds bytes in 64 KiB pieces, one microtask apart, as a network or file stream would. */
 export async function* chunked(b: Uint8Array, size = 64 * 1024): AsyncGenerator<Uint8Array> {
@@ -10,6 +10,15 @@ export async function* chunked(b: Uint8Array, size = 64 * 1024): AsyncGenerator<
     await Promise.resolve();
     yield b.subarray(o, o + size);
   }
+}
+
+/**
+ * An interview as platforms store it: AAC-LC 48 kHz mono 96 kbit/s in an M4A whose index (moov)
+ * follows the media, ffmpeg's default and most recorders'.
+ */
+export function encodeInterviewM4a(input: string, output: string): void {
+  const args = ["-v", "error", "-y", "-i", input, "-c:a", "aac", "-b:a", "96k", "-ar", "48000"];
+  execFileSync("ffmpeg", [...args, "-ac", "1", output], { stdio: ["ignore", "ignore", "inherit"] });
 }
 
 /**

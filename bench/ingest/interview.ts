@@ -20,7 +20,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { initVault } from "../../src/index.js";
-import { chunked, timeFfmpeg } from "../audio/refs.js";
+import { chunked, encodeInterviewM4a, timeFfmpeg } from "../audio/refs.js";
 import { machineLine, median } from "../machine.js";
 
 const env = (k: string, d: number): number => Number(process.env[k] ?? d);
@@ -64,22 +64,7 @@ function makeInterview(dir: string, minutes: number): string {
     String(minutes * 60),
   ]);
   const m4a = join(dir, "interview.m4a");
-  sh("ffmpeg", [
-    "-v",
-    "error",
-    "-y",
-    "-i",
-    long,
-    "-c:a",
-    "aac",
-    "-b:a",
-    "96k",
-    "-ar",
-    "48000",
-    "-ac",
-    "1",
-    m4a,
-  ]);
+  encodeInterviewM4a(long, m4a);
   rmSync(long);
   return m4a;
 }

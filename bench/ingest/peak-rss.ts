@@ -20,6 +20,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { encodeInterviewM4a } from "../audio/refs.js";
 import { machineLine } from "../machine.js";
 
 const DIST = resolve(process.env.BENCH_DIST ?? "dist/index.js");
@@ -51,18 +52,7 @@ try {
   ]);
   sh("sox", [join(dir, "q.wav"), join(dir, "a.wav"), join(dir, "turn.wav"), "pad", "0", "0.5"]);
   const ff = ["-loglevel", "error", "-y"];
-  sh("ffmpeg", [
-    ...ff,
-    "-i",
-    join(dir, "turn.wav"),
-    "-c:a",
-    "aac",
-    "-b:a",
-    "96k",
-    "-ar",
-    "48000",
-    join(dir, "turn.m4a"),
-  ]);
+  encodeInterviewM4a(join(dir, "turn.wav"), join(dir, "turn.m4a"));
   const main = join(dir, "ingest.mjs");
   writeFileSync(
     main,
