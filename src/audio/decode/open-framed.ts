@@ -14,7 +14,8 @@ import {
 import { AMR_MAGIC, AMR_RATE, amrFrameBytes, countAmrFrames, type AmrKind } from "../pcm/amr.js";
 import type { ByteReader } from "../pcm/byte-reader.js";
 import { Mp4Demuxer, type SpoolFactory } from "../pcm/mp4.js";
-import type { AudioInfo, DecodeLimits } from "../pcm/types.js";
+import type { GaplessWindow } from "../pcm/mp4-gapless.js";
+import type { AudioInfo, DecodeLimits, PlanarChunk } from "../pcm/types.js";
 import { openNative } from "./ffmpeg.js";
 import { openWorkerDecode, type WorkerPiece } from "./worker-host.js";
 import type { Opened } from "./opened.js";
@@ -74,18 +75,65 @@ async function started(
   pieces: AsyncIterable<WorkerPiece>,
   o: FramedOptions,
   config?: Uint8Array,
+  gapless?: GaplessWindow,
 ): Promise<Opened> {
+  let opened: Opened;
   if (o.native) {
     const stream =
       codec === "aac" ? adtsStream(pieces, parseAudioSpecificConfig(config!)) : amrStream(codec, pieces);
-    return openNative(stream, info, o.limits, o.native.ffmpegPath, codec === "aac" ? "aac" : "amr");
+    opened = await openNative(stream, info, o.limits, o.native.ffmpegPath, codec === "aac" ? "aac" : "amr");
+  } else {
+    const d = await openWorkerDecode(pieces, {
+      codec,
+      info,
+      limits: o.limits,
+      workerUrl: o.workerUrl,
+      config,
+    });
+    opened = {
+      info: { ...info, sampleRate: d.sampleRate, channels: d.channels },
+      chunks: d.chunks,
+      abort: () => void d.release(),
+    };
   }
-  const d = await openWorkerDecode(pieces, { codec, info, limits: o.limits, workerUrl: o.workerUrl, config });
-  return {
-    info: { ...info, sampleRate: d.sampleRate, channels: d.channels },
-    chunks: d.chunks,
-    abort: () => void d.release(),
-  };
+  if (codec !== "aac" || !gapless) return opened;
+  const rate = opened.info.sampleRate;
+  const sbr = rate > info.sampleRate * 1.5; // the decoder doubled the core rate
+  const skip = Math.max(
+    0,
+    Math.round(gapless.startSec * rate) - aacOutputOffset(o.native !== undefined, sbr),
+  );
+  const keep = gapless.durationSec === undefined ? undefined : Math.round(gapless.durationSec * rate);
+  return { ...opened, chunks: presentationWindow(opened.chunks, skip, keep) };
+}
+
+/**
+ * Where an AAC decoder's first output sample sits in the media, in output samples: FAAD2 withholds
+ * its first frame (1,024 core samples, 2,048 output samples with SBR); ffmpeg outputs from the
+ * first; SBR's QMF filter banks delay both by 962 output samples. Measured on ffmpeg's AAC-LC and
+ * fdkaac's HE-AAC files against their sources (test/audio/decode/mp4.test.ts).
+ */
+function aacOutputOffset(native: boolean, sbr: boolean): number {
+  const withheld = native ? 0 : sbr ? 2048 : 1024;
+  return withheld - (sbr ? 962 : 0);
+}
+
+/** Drops `skip` samples, then passes at most `keep` (all when undefined): priming and padding. */
+async function* presentationWindow(
+  chunks: AsyncIterable<PlanarChunk>,
+  skip: number,
+  keep: number | undefined,
+): AsyncGenerator<PlanarChunk, void, undefined> {
+  let left = keep ?? Infinity;
+  for await (const c of chunks) {
+    const n = c[0]?.length ?? 0;
+    const a = Math.min(n, skip);
+    skip -= a;
+    const b = Math.min(n, a + left);
+    left -= b - a;
+    if (b > a) yield a === 0 && b === n ? c : c.map((ch) => ch.subarray(a, b));
+    // the chunks past the window are still read: the decoder checks every frame
+  }
 }
 
 /** Access units as an ADTS stream (a header before each), for ffmpeg's `aac` demuxer. */
@@ -138,7 +186,7 @@ export async function openMp4(r: ByteReader, o: FramedOptions): Promise<Opened> 
       channels: t.channels,
       ...declared,
     };
-    return started("aac", info, packFrames(demux.samples()), o, t.codec.aac.asc);
+    return started("aac", info, packFrames(demux.samples()), o, t.codec.aac.asc, t.gapless);
   }
   const kind = t.codec.codec;
   const info: AudioInfo = { container, codec: kind, sampleRate: AMR_RATE[kind], channels: 1, ...declared };

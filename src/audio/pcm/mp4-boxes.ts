@@ -146,6 +146,15 @@ export class BoxReader {
       throw corrupt(`MP4 '${safeType(this.type)}' holds an absurd value`);
     return Number(v);
   }
+  /** A signed 64-bit field (edit lists' media_time, −1 for an empty edit). */
+  i64(): number {
+    this.#need(8);
+    const v = this.#dv.getBigInt64(this.pos);
+    this.pos += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+      throw corrupt(`MP4 '${safeType(this.type)}' holds an absurd value`);
+    return Number(v);
+  }
   f64(): number {
     this.#need(8);
     const v = this.#dv.getFloat64(this.pos);

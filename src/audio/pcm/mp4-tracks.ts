@@ -2,6 +2,7 @@ import { VaultError } from "../../errors.js";
 import { parseAudioSpecificConfig, type AacConfig } from "./aac.js";
 import type { AmrKind } from "./amr.js";
 import { BoxReader, child, childBoxes, corrupt, requireChild, safeType, type Box } from "./mp4-boxes.js";
+import { gaplessWindow, type GaplessWindow } from "./mp4-gapless.js";
 
 /**
  * The `moov` box of an MP4/M4A/MOV/3GP file (ISO/IEC 14496-12 §8): its tracks, the chosen audio
@@ -28,6 +29,8 @@ export interface AudioTrack {
   readonly samples: SampleTable;
   /** Movie-fragment defaults for this track (mvex/trex), when the file is fragmented. */
   readonly fragmentDefaults?: TrackDefaults;
+  /** AAC: the encoder's priming and padding to trim (mp4-gapless.ts), when the file says. */
+  readonly gapless?: GaplessWindow;
 }
 
 export interface TrackDefaults {
@@ -292,6 +295,29 @@ function mediaTime(mdia: readonly Box[]): { timescale: number; durationSec?: num
     : { timescale, durationSec: duration / timescale };
 }
 
+/** The movie timescale (mvhd, §8.2.2), or undefined when absent. */
+function movieTimescale(moov: readonly Box[]): number | undefined {
+  const mvhd = child(moov, "mvhd");
+  if (!mvhd) return undefined;
+  const r = new BoxReader(mvhd.body, "mvhd");
+  const { version } = r.fullBox(1);
+  r.skip(version === 1 ? 16 : 8);
+  return r.u32() || undefined;
+}
+
+/** The media's length from its decoding times (stts, §8.6.1.2), or undefined without samples. */
+function sttsSeconds(stbl: readonly Box[], timescale: number): number | undefined {
+  const stts = child(stbl, "stts");
+  if (!stts) return undefined;
+  const r = new BoxReader(stts.body, "stts");
+  r.fullBox(0);
+  const n = r.u32();
+  r.entries(n, 8);
+  let ticks = 0;
+  for (let i = 0; i < n; i++) ticks += r.u32() * r.u32();
+  return ticks > 0 ? ticks / timescale : undefined;
+}
+
 function trexDefaults(mvex: Box | undefined): Map<number, TrackDefaults> {
   const out = new Map<number, TrackDefaults>();
   if (!mvex) return out;
@@ -339,14 +365,27 @@ export function parseMoov(body: Uint8Array): MoovFacts {
       continue;
     }
     const defaults = trex.get(id);
+    const fragmented = mvex !== undefined && !child(stbl, "stsz") && !child(stbl, "stz2");
+    const gapless =
+      facts.codec.codec === "aac"
+        ? gaplessWindow({
+            trak,
+            moov: kids,
+            mediaTimescale: time.timescale,
+            movieTimescale: movieTimescale(kids),
+            mediaSec: fragmented ? undefined : sttsSeconds(stbl, time.timescale),
+            coreRate: facts.codec.aac.coreRate,
+          })
+        : undefined;
     audio.push({
       trackId: id,
       codec: facts.codec,
       sampleRate: Math.round(facts.sampleRate),
       channels: facts.channels,
       ...(time.durationSec === undefined ? {} : { declaredDurationSec: time.durationSec }),
-      samples: new SampleTable(mvex && !child(stbl, "stsz") && !child(stbl, "stz2") ? null : stbl),
+      samples: new SampleTable(fragmented ? null : stbl),
       ...(defaults ? { fragmentDefaults: defaults } : {}),
+      ...(gapless ? { gapless } : {}),
     });
   }
   return { audio, tracks, fragmented: mvex !== undefined };

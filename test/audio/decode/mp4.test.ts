@@ -122,13 +122,18 @@ describe.skipIf(skip !== null)(`MP4, M4A, MOV, 3GP, Matroska, ADTS and AMR ${ski
   });
   afterAll(t.cleanup);
 
-  /** name, header facts, reference, minimum SNR (dB), largest lag accepted (samples at 16 kHz) */
-  const cases: [string, object, "16k" | "8k", number, number][] = [
-    ["end.m4a", { container: "mp4", codec: "aac", channels: 1, sampleRate: 16000 }, "16k", 20, 0],
-    ["fast.m4a", { container: "mp4", codec: "aac", channels: 2, sampleRate: 44100 }, "16k", 20, 0],
+  /**
+   * name, header facts, reference, minimum SNR (dB), largest lag accepted (samples at 16 kHz), and
+   * whether the file's edit list gives its exact length (gapless: then the output has the
+   * source's length within 1 ms; else AAC may run over by the last frame's padding, never under)
+   */
+  const cases: [string, object, "16k" | "8k", number, number, boolean?][] = [
+    ["end.m4a", { container: "mp4", codec: "aac", channels: 1, sampleRate: 16000 }, "16k", 20, 0, true],
+    ["fast.m4a", { container: "mp4", codec: "aac", channels: 2, sampleRate: 44100 }, "16k", 20, 0, true],
+    // fragmented: the edit list trims the priming, but no sample table shows the padding
     ["frag.mp4", { container: "mp4", codec: "aac", channels: 1, sampleRate: 16000 }, "16k", 20, 0],
-    ["video.mp4", { container: "mp4", codec: "aac", channels: 1 }, "16k", 20, 0],
-    ["video.mov", { container: "mp4", codec: "aac", channels: 1 }, "16k", 20, 0],
+    ["video.mp4", { container: "mp4", codec: "aac", channels: 1 }, "16k", 20, 0, true],
+    ["video.mov", { container: "mp4", codec: "aac", channels: 1 }, "16k", 20, 0, true],
     ["video.mkv", { container: "webm", codec: "aac", channels: 1 }, "16k", 20, 0],
     ["video.webm", { container: "webm", codec: "opus", channels: 1 }, "16k", 10, 0],
     // FAAD2 outputs an ADTS stream's implicit-SBR rate (2×) and its 962-sample SBR delay
@@ -137,14 +142,13 @@ describe.skipIf(skip !== null)(`MP4, M4A, MOV, 3GP, Matroska, ADTS and AMR ${ski
     ["s.amr", { container: "amr", codec: "amr_nb", channels: 1, sampleRate: 8000 }, "8k", 2.5, 100],
     ["s.3gp", { container: "3gp", codec: "amr_nb", channels: 1, sampleRate: 8000 }, "8k", 2.5, 100],
   ];
-  for (const [name, info, ref, minSnr, maxLag] of cases) {
+  for (const [name, info, ref, minSnr, maxLag, exact] of cases) {
     it(`decodes ${name}, its audio aligned with the source`, async () => {
       const d = await decodeToMono16k(fileBytes(f(name), 7_000), opts);
       expect(d.info).toMatchObject(info);
       const pcm = await collectMono(d.pcm);
       const expected = ref === "16k" ? ref16 : ref8as16;
-      // AAC frames are 1024 samples at the core rate and no edit list is applied: the length
-      // may run over by the last frame's padding, never under.
+      if (exact) expect(Math.abs(pcm.length - expected.length)).toBeLessThanOrEqual(16);
       expect(pcm.length / 16000).toBeGreaterThan(expected.length / 16000 - 0.03);
       expect(pcm.length / 16000).toBeLessThan(expected.length / 16000 + 0.15);
       const a = alignedSnr(pcm, expected, Math.max(maxLag, 50));
@@ -152,6 +156,40 @@ describe.skipIf(skip !== null)(`MP4, M4A, MOV, 3GP, Matroska, ADTS and AMR ${ski
       expect(a.snr).toBeGreaterThan(minSnr);
     });
   }
+
+  it("an edit list trims encoder priming and padding only: one that cuts content is ignored", async () => {
+    const src = new Uint8Array(readFileSync(f("end.m4a")));
+    const elst = findBox(src, ["moov", "trak", "edts", "elst"]);
+    const v1 = src[elst.at + 8] === 1;
+    const edited = (edit: (dv: DataView) => void): Uint8Array => {
+      const b = src.slice();
+      edit(new DataView(b.buffer));
+      return b;
+    };
+    const decodeLength = async (b: Uint8Array): Promise<number> =>
+      (await collectMono((await decodeToMono16k(bytesOf(b, 7_000), opts)).pcm)).length;
+    const whole = await decodeLength(src);
+    expect(Math.abs(whole - ref16.length)).toBeLessThanOrEqual(16);
+    // media_time 3 s into the media: more than priming, so the whole media is decoded, untrimmed
+    const late = edited((dv) => {
+      if (v1) dv.setBigInt64(elst.at + 24, 3n * 16000n);
+      else dv.setInt32(elst.at + 20, 3 * 16000);
+    });
+    const lateLength = await decodeLength(late);
+    expect(lateLength).toBeGreaterThanOrEqual(ref16.length);
+    expect(lateLength - ref16.length).toBeLessThan(1024); // at most the last frame's padding
+    // an edit of 1 s (the movie timescale is ms): the end is trimmed only where that cut is padding
+    const short = edited((dv) => {
+      if (v1) dv.setBigUint64(elst.at + 16, 1000n);
+      else dv.setUint32(elst.at + 16, 1000);
+    });
+    expect(await decodeLength(short)).toBeGreaterThanOrEqual(ref16.length);
+    // an entry count the box cannot hold: malformed gapless data is ignored, the media decoded
+    const malformed = edited((dv) => {
+      dv.setUint32(elst.at + 12, 1000);
+    });
+    expect(await decodeLength(malformed)).toBeGreaterThanOrEqual(ref16.length);
+  });
 
   it("return() before iterating stops the decoder that opening started (AAC, AMR)", async () => {
     const ports = (): number => process.getActiveResourcesInfo().filter((r) => r === "MessagePort").length;
@@ -429,27 +467,29 @@ describe.skipIf(skipHe !== null)(`HE-AAC v1/v2 and AMR-WB from real encoders ${s
   afterAll(t.cleanup);
 
   /**
-   * name, header facts, minimum SNR (dB), largest lag (samples at 16 kHz). No edit list or
-   * iTunes gapless data is applied, so HE-AAC keeps the encoder's priming less FAAD2's withheld
-   * first frame, plus FAAD2's SBR delay: 1,003 samples (63 ms) for v1, 1,686 (105 ms) for v2.
+   * name, header facts, minimum SNR (dB), largest lag (samples at 16 kHz), exact length. The M4As
+   * carry iTunes gapless data (iTunSMPB): trimmed, they line up with the source and have its
+   * length. Raw ADTS has none and keeps the encoder's priming less FAAD2's withheld first frame,
+   * plus FAAD2's SBR delay: 1,003 samples (63 ms) for v1, 1,686 (105 ms) for v2.
    */
-  const cases: [string, object, number, number][] = [
-    ["he1.m4a", { container: "mp4", codec: "aac", sampleRate: 48000, channels: 2 }, 20, 1100],
-    ["he2.m4a", { container: "mp4", codec: "aac", sampleRate: 48000 }, 15, 1750],
+  const cases: [string, object, number, number, boolean?][] = [
+    ["he1.m4a", { container: "mp4", codec: "aac", sampleRate: 48000, channels: 2 }, 20, 0, true],
+    ["he2.m4a", { container: "mp4", codec: "aac", sampleRate: 48000 }, 15, 0, true],
     ["he1.aac", { container: "adts", codec: "aac", sampleRate: 48000, channels: 2 }, 15, 1100],
     ["he2.aac", { container: "adts", codec: "aac", sampleRate: 48000 }, 15, 1750],
     // AMR-WB at 23.85 kbit/s (voamrwbenc's default) is a speech codec, like AMR-NB above
     ["wb.amr", { container: "amr", codec: "amr_wb", channels: 1, sampleRate: 16000 }, 5, 150],
     ["wb.3gp", { container: "3gp", codec: "amr_wb", channels: 1, sampleRate: 16000 }, 5, 150],
   ];
-  for (const [name, info, minSnr, maxLag] of cases) {
+  for (const [name, info, minSnr, maxLag, exact] of cases) {
     it(`decodes ${name}, its audio aligned with the source`, async () => {
       const d = await decodeToMono16k(fileBytes(f(name), 5_000), opts);
       expect(d.info).toMatchObject(info);
       const pcm = await collectMono(d.pcm);
+      if (exact) expect(Math.abs(pcm.length - ref16.length)).toBeLessThanOrEqual(16);
       expect(pcm.length / 16000).toBeGreaterThan(ref16.length / 16000 - 0.03);
       expect(pcm.length / 16000).toBeLessThan(ref16.length / 16000 + 0.15);
-      const a = alignedSnr(pcm, ref16, maxLag);
+      const a = alignedSnr(pcm, ref16, Math.max(maxLag, 50));
       expect(Math.abs(a.lag)).toBeLessThanOrEqual(maxLag);
       expect(a.snr).toBeGreaterThan(minSnr);
     });
