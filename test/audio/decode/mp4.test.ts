@@ -70,6 +70,24 @@ function alignedSnr(test: Float32Array, ref: Float32Array, maxLag: number): { la
   return { lag, snr: snrDb(shifted, ref, maxLag) };
 }
 
+/**
+ * Decoded 16 kHz mono against its source: lined up within maxLag samples with at least minSnr dB;
+ * with `exact` (gapless data trimmed) the source's length within 1 ms, else never more than 30 ms
+ * short nor 150 ms long (the last AAC frame's padding).
+ */
+function expectAligned(
+  pcm: Float32Array,
+  expected: Float32Array,
+  o: { minSnr: number; maxLag: number; exact?: boolean | undefined },
+): void {
+  if (o.exact) expect(Math.abs(pcm.length - expected.length)).toBeLessThanOrEqual(16);
+  expect(pcm.length / 16000).toBeGreaterThan(expected.length / 16000 - 0.03);
+  expect(pcm.length / 16000).toBeLessThan(expected.length / 16000 + 0.15);
+  const a = alignedSnr(pcm, expected, Math.max(o.maxLag, 50));
+  expect(Math.abs(a.lag)).toBeLessThanOrEqual(o.maxLag);
+  expect(a.snr).toBeGreaterThan(o.minSnr);
+}
+
 const skip = missingTools("flite", "sox", "ffmpeg");
 const TEXT = "An interview recorded on a phone. The quick brown fox jumps over the lazy dog, twice over.";
 
@@ -146,14 +164,8 @@ describe.skipIf(skip !== null)(`MP4, M4A, MOV, 3GP, Matroska, ADTS and AMR ${ski
     it(`decodes ${name}, its audio aligned with the source`, async () => {
       const d = await decodeToMono16k(fileBytes(f(name), 7_000), opts);
       expect(d.info).toMatchObject(info);
-      const pcm = await collectMono(d.pcm);
       const expected = ref === "16k" ? ref16 : ref8as16;
-      if (exact) expect(Math.abs(pcm.length - expected.length)).toBeLessThanOrEqual(16);
-      expect(pcm.length / 16000).toBeGreaterThan(expected.length / 16000 - 0.03);
-      expect(pcm.length / 16000).toBeLessThan(expected.length / 16000 + 0.15);
-      const a = alignedSnr(pcm, expected, Math.max(maxLag, 50));
-      expect(Math.abs(a.lag)).toBeLessThanOrEqual(maxLag);
-      expect(a.snr).toBeGreaterThan(minSnr);
+      expectAligned(await collectMono(d.pcm), expected, { minSnr, maxLag, exact });
     });
   }
 
@@ -485,13 +497,7 @@ describe.skipIf(skipHe !== null)(`HE-AAC v1/v2 and AMR-WB from real encoders ${s
     it(`decodes ${name}, its audio aligned with the source`, async () => {
       const d = await decodeToMono16k(fileBytes(f(name), 5_000), opts);
       expect(d.info).toMatchObject(info);
-      const pcm = await collectMono(d.pcm);
-      if (exact) expect(Math.abs(pcm.length - ref16.length)).toBeLessThanOrEqual(16);
-      expect(pcm.length / 16000).toBeGreaterThan(ref16.length / 16000 - 0.03);
-      expect(pcm.length / 16000).toBeLessThan(ref16.length / 16000 + 0.15);
-      const a = alignedSnr(pcm, ref16, Math.max(maxLag, 50));
-      expect(Math.abs(a.lag)).toBeLessThanOrEqual(maxLag);
-      expect(a.snr).toBeGreaterThan(minSnr);
+      expectAligned(await collectMono(d.pcm), ref16, { minSnr, maxLag, exact });
     });
   }
 
