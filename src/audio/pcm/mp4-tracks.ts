@@ -282,27 +282,30 @@ function trackId(trak: readonly Box[]): number {
   return r.u32();
 }
 
-function mediaTime(mdia: readonly Box[]): { timescale: number; durationSec?: number } {
-  const r = new BoxReader(requireChild(mdia, "mdhd", "track").body, "mdhd");
+/**
+ * Timescale and duration of a movie or media header (mvhd §8.2.2, mdhd §8.4.2: the same leading
+ * fields); a duration of all ones or zero is unknown.
+ */
+function timeHeader(box: Box): { timescale: number; duration?: number } {
+  const r = new BoxReader(box.body, box.type);
   const { version } = r.fullBox(1);
-  r.skip(version === 1 ? 16 : 8);
+  r.skip(version === 1 ? 16 : 8); // creation and modification times
   const timescale = r.u32();
-  const all1 = version === 1 ? null : 0xffffffff;
   const duration = version === 1 ? r.u64() : r.u32();
-  if (timescale === 0) throw corrupt("MP4 track has a zero timescale");
-  return duration === all1 || duration === 0
-    ? { timescale }
-    : { timescale, durationSec: duration / timescale };
+  const unknown = duration === 0 || (version === 0 && duration === 0xffffffff);
+  return unknown ? { timescale } : { timescale, duration };
 }
 
-/** The movie timescale (mvhd, §8.2.2), or undefined when absent. */
+function mediaTime(mdia: readonly Box[]): { timescale: number; durationSec?: number } {
+  const { timescale, duration } = timeHeader(requireChild(mdia, "mdhd", "track"));
+  if (timescale === 0) throw corrupt("MP4 track has a zero timescale");
+  return duration === undefined ? { timescale } : { timescale, durationSec: duration / timescale };
+}
+
+/** The movie timescale (mvhd), or undefined when absent or zero. */
 function movieTimescale(moov: readonly Box[]): number | undefined {
   const mvhd = child(moov, "mvhd");
-  if (!mvhd) return undefined;
-  const r = new BoxReader(mvhd.body, "mvhd");
-  const { version } = r.fullBox(1);
-  r.skip(version === 1 ? 16 : 8);
-  return r.u32() || undefined;
+  return mvhd ? timeHeader(mvhd).timescale || undefined : undefined;
 }
 
 /** The media's length from its decoding times (stts, §8.6.1.2), or undefined without samples. */
