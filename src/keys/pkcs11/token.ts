@@ -34,6 +34,7 @@ const CKR_TOKEN_NOT_PRESENT = 0xe0;
 const CKR_DEVICE_REMOVED = 0x32;
 const CKR_CRYPTOKI_ALREADY_INITIALIZED = 0x191;
 const CKR_GENERAL_ERROR = 0x5;
+const CKR_USER_PIN_NOT_INITIALIZED = 0x102;
 
 let lib: Lib | undefined;
 function pkcs11js(): Lib {
@@ -131,40 +132,17 @@ export class Token {
     this.description = description;
   }
 
-  /** Loads the module, finds the token, checks its mechanisms, opens a session and logs in. */
+  /**
+   * Loads the module, finds the token, checks its mechanisms, opens a session and logs in. The
+   * lookup and login are tried again on the answers SoftHSM2 gives while another process
+   * rewrites the token's file (see `openPatiently`).
+   */
   static async open(o: TokenOptions): Promise<Token> {
     const L = pkcs11js();
     const m = loadModule(o.module);
     try {
-      const p11 = m.p11;
-      const slot = await findSlotPatiently(L, m, o);
-      const have = new Set(p11.C_GetMechanismList(slot));
-      const missing = [...requiredMechanisms(L)].filter(([id]) => !have.has(id)).map(([, name]) => name);
-      if (missing.length > 0)
-        throw new VaultError(
-          "HSM_MECHANISM_UNSUPPORTED",
-          `the token lacks ${missing.join(", ")} (needed for the vault's root keys)`,
-        );
-      const session = p11.C_OpenSession(slot, L.CKF_SERIAL_SESSION | L.CKF_RW_SESSION);
-      try {
-        await loginPatiently(p11, session, L.CKU_USER, o.pin);
-      } catch (e) {
-        const code = codeOf(e);
-        p11.C_CloseSession(session);
-        if (code === CKR_USER_ALREADY_LOGGED_IN) {
-          // Another provider of this process logged in (login state is per application, §6.7):
-          // this PIN goes unchecked, as the process already holds the token's user session.
-          return new Token(
-            L,
-            o.module,
-            p11,
-            p11.C_OpenSession(slot, L.CKF_SERIAL_SESSION | L.CKF_RW_SESSION),
-            describe(o),
-          );
-        }
-        throw loginFailure(e, describe(o));
-      }
-      return new Token(L, o.module, p11, session, describe(o));
+      const session = await openPatiently(L, m, o);
+      return new Token(L, o.module, m.p11, session, describe(o));
     } catch (e) {
       unloadModule(o.module);
       throw e;
@@ -334,19 +312,22 @@ function describe(o: TokenOptions): string {
 }
 
 /**
- * Finds the token, looking again a few times before giving up: SoftHSM2's file store shows a
- * token that another process is rewriting at that moment (a login updates its flags) as absent
- * to a module initialised meanwhile. When this provider is the module's only user, the module is
- * initialised again so that it reads the token directory afresh.
+ * Finds the token and logs in, trying again a few times before giving up. SoftHSM2's file store
+ * rewrites the token's file at each login (its flags); a process reading it at that moment sees
+ * the token absent, gets CKR_GENERAL_ERROR from C_GetSlotList, C_GetTokenInfo or C_Login, or
+ * CKR_USER_PIN_NOT_INITIALIZED from C_Login. The last sticks to the module's copy of the token,
+ * so when this provider is the module's only user the module is initialised again between
+ * tries, to read the token directory afresh. Seen in CI with four processes opening one
+ * HSM-rooted vault, and reproduced by twelve processes opening one token 40 times each.
  */
-async function findSlotPatiently(L: Lib, m: LoadedModule, o: TokenOptions): Promise<P11.Handle> {
+async function openPatiently(L: Lib, m: LoadedModule, o: TokenOptions): Promise<P11.Handle> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return findSlot(L, m.p11, o.token, o.module);
+      return openSession(L, m.p11, o);
     } catch (e) {
-      if (!(e instanceof VaultError && e.code === "HSM_TOKEN_NOT_FOUND") || attempt >= 4) throw e;
+      if (!transientOpenFailure(e) || attempt >= 6) throw e;
     }
-    await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
     if (m.users === 1) {
       try {
         m.p11.C_Finalize();
@@ -364,26 +345,46 @@ async function findSlotPatiently(L: Lib, m: LoadedModule, o: TokenOptions): Prom
   }
 }
 
-/**
- * C_Login, tried again on CKR_GENERAL_ERROR: SoftHSM2 rewrites the token's file at each login
- * (its flags), and a process logging in at that moment fails with a general error (seen in CI
- * with several processes opening one HSM-rooted vault at once). Any other answer is final.
- */
-async function loginPatiently(
-  p11: P11.PKCS11,
-  session: P11.Handle,
-  user: number,
-  pin: string,
-): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      p11.C_Login(session, user, pin);
-      return;
-    } catch (e) {
-      if (codeOf(e) !== CKR_GENERAL_ERROR || attempt >= 5) throw e;
-    }
-    await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+/** One try at finding the token, checking its mechanisms, opening a session and logging in. */
+function openSession(L: Lib, p11: P11.PKCS11, o: TokenOptions): P11.Handle {
+  const slot = findSlot(L, p11, o.token, o.module);
+  let have: Set<number>;
+  let session: P11.Handle;
+  try {
+    have = new Set(p11.C_GetMechanismList(slot));
+  } catch (e) {
+    throw translate(e, `listing the mechanisms of ${describe(o)}`);
   }
+  const missing = [...requiredMechanisms(L)].filter(([id]) => !have.has(id)).map(([, name]) => name);
+  if (missing.length > 0)
+    throw new VaultError(
+      "HSM_MECHANISM_UNSUPPORTED",
+      `the token lacks ${missing.join(", ")} (needed for the vault's root keys)`,
+    );
+  try {
+    session = p11.C_OpenSession(slot, L.CKF_SERIAL_SESSION | L.CKF_RW_SESSION);
+  } catch (e) {
+    throw translate(e, `opening a session on ${describe(o)}`);
+  }
+  try {
+    p11.C_Login(session, L.CKU_USER, o.pin);
+    return session;
+  } catch (e) {
+    p11.C_CloseSession(session);
+    // Another provider of this process logged in (login state is per application, §6.7): this
+    // PIN goes unchecked, as the process already holds the token's user session.
+    if (codeOf(e) === CKR_USER_ALREADY_LOGGED_IN)
+      return p11.C_OpenSession(slot, L.CKF_SERIAL_SESSION | L.CKF_RW_SESSION);
+    throw loginFailure(e, describe(o));
+  }
+}
+
+/** An open worth repeating: the token looked absent, or the module failed while reading it. */
+function transientOpenFailure(e: unknown): boolean {
+  if (!(e instanceof VaultError)) return false;
+  if (e.code === "HSM_TOKEN_NOT_FOUND") return true;
+  const code = codeOf(e.cause);
+  return code === CKR_GENERAL_ERROR || code === CKR_USER_PIN_NOT_INITIALIZED;
 }
 
 function findSlot(L: Lib, p11: P11.PKCS11, sel: TokenSelector, module: string): P11.Handle {
@@ -400,7 +401,12 @@ function findSlot(L: Lib, p11: P11.PKCS11, sel: TokenSelector, module: string): 
       if (id === sel.slot) return slot;
       continue;
     }
-    const info = p11.C_GetTokenInfo(slot);
+    let info: P11.TokenInfo;
+    try {
+      info = p11.C_GetTokenInfo(slot);
+    } catch (e) {
+      throw translate(e, `reading the token in a slot of ${module}`);
+    }
     if (info.label.trim() === sel.label) {
       if ((info.flags & L.CKF_USER_PIN_LOCKED) !== 0)
         throw new VaultError("HSM_TOKEN_LOCKED", `the user PIN of token "${sel.label}" is locked`);
@@ -423,6 +429,10 @@ export function loginFailure(e: unknown, token: string): VaultError {
     return new VaultError("HSM_TOKEN_LOCKED", `the user PIN of ${token} is locked`, { cause: e });
   if (code === CKR_PIN_INCORRECT || code === CKR_PIN_INVALID || code === CKR_PIN_LEN_RANGE)
     return new VaultError("HSM_PIN_INCORRECT", `${token} refused the PIN`, { cause: e });
+  if (code === CKR_USER_PIN_NOT_INITIALIZED)
+    return new VaultError("KEY_UNAVAILABLE", `the user PIN of ${token} is not initialised`, {
+      cause: e,
+    });
   return translate(e, `login to ${token}`);
 }
 
