@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -180,12 +180,29 @@ describe.runIf(HAVE_AUDIO_TOOLS)("voxvault ingest (built binary)", () => {
       .split("\n")
       .map((l) => JSON.parse(l) as { error?: { code: string }; format?: { codec: string } });
     expect(lines.map((l) => l.error?.code ?? l.format?.codec)).toEqual(["aac", "CORRUPT_AUDIO", "amr_nb"]);
-    const usage = await spawnWithStdin(
+    // standard input queued (its length unknown up front), then ingested by a worker
+    const queued = await spawnWithStdin(
+      ["ingest", "--subject", subject.id, "--queue", "--json", "-", "--name", "phone.m4a"],
+      env,
+      readFileSync(m4a),
+    );
+    expect(queued.code, queued.stderr).toBe(0);
+    const q = JSON.parse(queued.stdout) as {
+      file: string;
+      upload: { id: string; status: string; length: number };
+    };
+    expect(q).toMatchObject({ file: "phone.m4a", upload: { status: "queued", length: statSync(m4a).size } });
+    expect((await spawnCli(["worker", "--drain"], env)).code).toBe(0);
+    const status = await spawnCli(["upload", "status", q.upload.id, "--json"], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ upload: { status: "complete" } });
+    const empty = await spawnWithStdin(
       ["ingest", "--subject", subject.id, "--queue", "-"],
       env,
       Buffer.alloc(0),
     );
-    expect(usage.stderr).toContain("error[USAGE]");
+    expect(empty.code).not.toBe(0);
+    expect(empty.stderr).toContain("error[BAD_REQUEST]: empty upload");
   });
 });
 

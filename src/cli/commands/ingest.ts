@@ -62,12 +62,6 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
         throw new VaultError("USAGE", "--external-id names one recording: give one file");
       const stdinCount = files.filter((f) => f === "-").length;
       if (stdinCount > 1) throw new VaultError("USAGE", "standard input (-) can be read once");
-      if (stdinCount > 0 && o.queue) {
-        throw new VaultError(
-          "USAGE",
-          "--queue needs the file's size up front: give a file, not standard input",
-        );
-      }
       if (o.name !== undefined && stdinCount === 0)
         throw new VaultError("USAGE", "--name labels standard input (-)");
       const audioTrack = parseIndex(o.track);
@@ -81,6 +75,14 @@ export function registerIngest(program: Command, io: CliIo, globals: () => Globa
       await withVault(io, g, async (v) => {
         if (o.queue) {
           for (const file of files) {
+            if (file === "-") {
+              // length unknown: sealed as it arrives into one staged part, then queued
+              const state = await v.uploads.submit(o.subject, v.actor.id, readStdin(io), metadata);
+              output(io, g, { file: label(file), upload: state }, () => [
+                `${label(file)}: upload ${state.id} ${state.status}`,
+              ]);
+              continue;
+            }
             const size = await fileSize(io, file);
             const u = await v.uploads.create(o.subject, v.actor.id, size, metadata);
             const r = await v.uploads.append(u.id, undefined, 0, await openInput(io, file));
