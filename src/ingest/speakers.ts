@@ -149,7 +149,10 @@ export function diarisationRecipe(embedderId: string): Record<string, number | s
   };
 }
 
-/** A voice other than the subject's and the staff's must speak this long to count as a proxy. */
+/**
+ * Voices other than the subject's and the staff's must speak this long, together, to count as a
+ * proxy.
+ */
 export const PROXY_MIN_SEC = 10;
 
 export interface VoiceVerdict {
@@ -295,8 +298,9 @@ function regroup(
  * 2. Staff: a voice matching a staff subject (isStaff) and within `staffMargin` of the best score
  *    any voice reaches against that staff subject; one staff member is one voice.
  * 3. The result's score is the best non-staff voice's. `proxySuspected` when that voice matches
- *    the subject and another voice answered for at least PROXY_MIN_SEC: another non-staff voice
- *    scoring below threshold − margin, or, within a voice left whole, turns scoring below it.
+ *    the subject and another voice answered for at least PROXY_MIN_SEC: other non-staff voices
+ *    (each at least SIGNIFICANT_SEC) scoring below threshold − margin, together, or, within a
+ *    voice left whole, turns scoring below it.
  *
  * Interviewers not enrolled as staff count as non-staff: enrol them, or the flag fires on them.
  */
@@ -376,10 +380,13 @@ export function verifyVoices(input: {
     else if (sc >= threshold) matchSec += t.end - t.start;
   }
   const otherSec = proxyTurns.reduce((n, t) => n + t.end - t.start, 0);
+  // A proxy the clustering cut in two (two voices of 9 s) answered as long as one of 18 s: the
+  // other voices' time is summed, each of them long enough to be a voice at all.
   const others = candidates.filter(
-    (u) => u !== best && u.speakingSec >= PROXY_MIN_SEC && u.score! < threshold - margin,
+    (u) => u !== best && u.speakingSec >= SIGNIFICANT_SEC && u.score! < threshold - margin,
   );
-  const voiceLevel = best !== undefined && best.score! >= threshold && others.length > 0;
+  const othersSec = others.reduce((n, u) => n + u.speakingSec, 0);
+  const voiceLevel = best !== undefined && best.score! >= threshold && othersSec >= PROXY_MIN_SEC;
   const turnLevel = matchSec >= SIGNIFICANT_SEC && otherSec >= PROXY_MIN_SEC;
   if (voiceLevel) {
     // the other voices' segments as turns (gaps under 1.5 s bridged)

@@ -155,6 +155,26 @@ describe("verifyVoices: voices the clustering merged", () => {
     for (const t of v.proxyTurns) expect(t.start).toBeGreaterThanOrEqual(35);
   });
 
+  it("a proxy the clustering cut in two is found by the two voices' time together", () => {
+    const interview = (proxyClusters: number[], sec: number) =>
+      diarisation([
+        ...said(interviewer, 0, 8, 0, 8, 2.5, 11),
+        ...said(candidate, 1, 4, 3, 8, 3, 12),
+        ...proxyClusters.flatMap((c, k) => said(proxy, c, 1, 35 + 8 * k, 8, sec, 13 + k)),
+      ]);
+    // two voices of 6 s each: neither alone reaches PROXY_MIN_SEC, together they do
+    const cut = verify(interview([2, 2, 3, 3], 3));
+    expect(cut.speakers.filter((s) => !s.staff && !s.match).map((s) => s.speakingSec)).toEqual([6, 6]);
+    expect(cut.proxySuspected).toBe(true);
+    expect(cut.proxyTurns.map((t) => t.start)).toEqual([35, 43, 51, 59]);
+    // one of them alone is too little to flag
+    expect(verify(interview([2, 2], 3)).proxySuspected).toBe(false);
+    // six fragments of 2 s (each below SIGNIFICANT_SEC: a cough, a backchannel) are not a voice
+    const fragments = verify(interview([2, 3, 4, 5, 6, 7], 2));
+    expect(fragments.speakers.filter((s) => !s.staff && !s.match)).toHaveLength(6);
+    expect(fragments.proxySuspected).toBe(false);
+  });
+
   it("a proxy merged into the candidate's voice is found", () => {
     const v = verify(
       diarisation([
