@@ -283,22 +283,39 @@ function trackId(trak: readonly Box[]): number {
 }
 
 /**
- * Timescale and duration of a movie or media header (mvhd §8.2.2, mdhd §8.4.2: the same leading
- * fields); a duration of all ones or zero is unknown.
+ * The timescale of a movie or media header (mvhd §8.2.2, mdhd §8.4.2: the same leading fields),
+ * and a reader of the duration that follows it, for the caller that needs it (mvhd's is never
+ * read, so it cannot fail a file).
  */
-function timeHeader(box: Box): { timescale: number; duration?: number } {
+function timeHeader(box: Box): { timescale: number; duration(): number | undefined } {
   const r = new BoxReader(box.body, box.type);
   const { version } = r.fullBox(1);
   r.skip(version === 1 ? 16 : 8); // creation and modification times
   const timescale = r.u32();
-  const duration = version === 1 ? r.u64() : r.u32();
-  const unknown = duration === 0 || (version === 0 && duration === 0xffffffff);
-  return unknown ? { timescale } : { timescale, duration };
+  return {
+    timescale,
+    duration(): number | undefined {
+      // zero, or all ones in the field's width, is unknown (§8.4.2.3)
+      if (version === 0) {
+        const duration = r.u32();
+        return duration === 0 || duration === 0xffffffff ? undefined : duration;
+      }
+      // version 1's all ones is no safe integer: its halves are compared, then the value read
+      const high = r.u32();
+      const low = r.u32();
+      if (high === 0xffffffff && low === 0xffffffff) return undefined;
+      const duration = high * 2 ** 32 + low;
+      if (!Number.isSafeInteger(duration)) throw corrupt(`MP4 '${box.type}' holds an absurd value`);
+      return duration === 0 ? undefined : duration;
+    },
+  };
 }
 
 function mediaTime(mdia: readonly Box[]): { timescale: number; durationSec?: number } {
-  const { timescale, duration } = timeHeader(requireChild(mdia, "mdhd", "track"));
+  const header = timeHeader(requireChild(mdia, "mdhd", "track"));
+  const { timescale } = header;
   if (timescale === 0) throw corrupt("MP4 track has a zero timescale");
+  const duration = header.duration();
   return duration === undefined ? { timescale } : { timescale, durationSec: duration / timescale };
 }
 

@@ -52,6 +52,55 @@ function findBox(
 const STBL = ["moov", "trak", "mdia", "minf", "stbl"];
 
 /**
+ * The file with its mvhd and first mdhd rewritten as version 1 (64-bit times, §8.2.2, §8.4.2),
+ * durations kept or set to all ones (unknown). For files whose moov follows the media (chunk
+ * offsets stay valid); the enclosing boxes grow by the 12 bytes each header gains.
+ */
+function headersToVersion1(src: Uint8Array, unknownDuration: boolean): Uint8Array {
+  const b = src.slice();
+  const dv = new DataView(b.buffer);
+  const mvhd = findBox(b, ["moov", "mvhd"]);
+  const mdhd = findBox(b, ["moov", "trak", "mdia", "mdhd"]);
+  for (const [path, grow] of [
+    [["moov"], 24],
+    [["moov", "trak"], 12],
+    [["moov", "trak", "mdia"], 12],
+  ] as const) {
+    const box = findBox(b, path);
+    dv.setUint32(box.at, box.size + grow);
+  }
+  const widen = (at: number, size: number): Uint8Array => {
+    const old = new DataView(b.buffer, at, size);
+    const out = new Uint8Array(size + 12);
+    const o = new DataView(out.buffer);
+    o.setUint32(0, size + 12);
+    out.set(b.subarray(at + 4, at + 8), 4); // type
+    o.setUint32(8, (1 << 24) | (old.getUint32(8) & 0xffffff)); // version 1, flags kept
+    o.setBigUint64(12, BigInt(old.getUint32(12))); // creation time
+    o.setBigUint64(20, BigInt(old.getUint32(16))); // modification time
+    o.setUint32(28, old.getUint32(20)); // timescale
+    o.setBigUint64(32, unknownDuration ? 0xffffffffffffffffn : BigInt(old.getUint32(24)));
+    out.set(b.subarray(at + 28, at + size), 40);
+    return out;
+  };
+  // offsets from the original file: mvhd comes before the trak holding mdhd
+  const parts = [
+    b.subarray(0, mvhd.at),
+    widen(mvhd.at, mvhd.size),
+    b.subarray(mvhd.at + mvhd.size, mdhd.at),
+    widen(mdhd.at, mdhd.size),
+    b.subarray(mdhd.at + mdhd.size),
+  ];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
  * SNR at the best lag within ±maxLag: raw ADTS keeps the decoder's delay (no edit list to trim
  * it) and AMR its codec delay, so those are compared where they line up; the lag is returned too.
  */
@@ -201,6 +250,18 @@ describe.skipIf(skip !== null)(`MP4, M4A, MOV, 3GP, Matroska, ADTS and AMR ${ski
       dv.setUint32(elst.at + 12, 1000);
     });
     expect(await decodeLength(malformed)).toBeGreaterThanOrEqual(ref16.length);
+  });
+
+  it("reads version-1 movie and media headers, a duration of all ones as unknown", async () => {
+    const src = new Uint8Array(readFileSync(f("end.m4a")));
+    const decodeLength = async (b: Uint8Array): Promise<number> =>
+      (await collectMono((await decodeToMono16k(bytesOf(b, 7_000), opts)).pcm)).length;
+    const whole = await decodeLength(src);
+    for (const unknown of [false, true]) {
+      const v1 = headersToVersion1(src, unknown);
+      expect(findBox(v1, ["moov", "mvhd"]).size).toBe(findBox(src, ["moov", "mvhd"]).size + 12);
+      expect(await decodeLength(v1)).toBe(whole);
+    }
   });
 
   it("return() before iterating stops the decoder that opening started (AAC, AMR)", async () => {
