@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createReadStream, existsSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SIGNIFICANT_SEC } from "../../src/ingest/speakers.js";
 import type { Vault } from "../../src/platform/vault.js";
 import { HAVE_AUDIO_TOOLS, speech } from "../support/audio.js";
 import { collectBytes, sandbox, type Sandbox } from "../support/backends.js";
@@ -215,7 +216,9 @@ describe.runIf(HAVE_AUDIO_TOOLS)(
       // the second half only, for most of its 20 s
       const proxies = new Set(
         swapped
-          .speakers!.map((x, i) => (!x.staff && !x.match && x.score !== null && x.speakingSec >= 3 ? i : -1))
+          .speakers!.map((x, i) =>
+            !x.staff && !x.match && x.score !== null && x.speakingSec >= SIGNIFICANT_SEC ? i : -1,
+          )
           .filter((i) => i >= 0),
       );
       expect(proxies.size).toBeGreaterThan(0);

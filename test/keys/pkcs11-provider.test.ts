@@ -3,7 +3,6 @@
  * unwrap, the token's keys cannot be read out, a puncture holds against an older copy of the
  * state file (its sealing key is destroyed), and each misconfiguration has its own code.
  */
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -12,28 +11,12 @@ import type * as P11 from "pkcs11js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pkcs11KeyProvider, type Pkcs11ProviderOptions } from "../../src/keys/pkcs11/provider.js";
 import { codeOf } from "../support/backends.js";
+import { spawnNode } from "../support/cli.js";
 import { loginFailure } from "../../src/keys/pkcs11/token.js";
 import { HAVE_SOFTHSM, newToken, SOFTHSM_MODULE, type TestToken } from "../support/softhsm.js";
 
 const VAULT = "vlt_0123456789abcdefghjkmnpq";
 const WORKER = new URL("../support/hsm-open-worker.mjs", import.meta.url).pathname;
-
-/** Runs a node script to its end, collecting its output. */
-function runNode(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => {
-    child.on("exit", (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const aad = new TextEncoder().encode("subject-key");
 
@@ -205,7 +188,7 @@ describe.runIf(HAVE_SOFTHSM)("PKCS#11 root provider (SoftHSM2)", () => {
       stateFile: path.join(dir, "concurrent", "root.hsm.json"),
     };
     await (await Pkcs11KeyProvider.create({ ...own, generations: [1] })).close();
-    const runs = Array.from({ length: 8 }, () => runNode([WORKER, JSON.stringify(own), "30"], token.env));
+    const runs = Array.from({ length: 8 }, () => spawnNode(WORKER, [JSON.stringify(own), "30"], token.env));
     const results = await Promise.all(runs);
     for (const r of results) {
       expect(r.code, r.stderr).toBe(0);

@@ -33,15 +33,19 @@ export async function cli(
 
 /** Runs the built binary (dist/bin/voxvault.js, the bundle `npm run build` makes) as a real process. */
 export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return spawnNode(new URL("../../dist/bin/voxvault.js", import.meta.url).pathname, args, env);
+}
+
+/** Runs a node script to its end as a real process, with its output. */
+export function spawnNode(
+  script: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [new URL("../../dist/bin/voxvault.js", import.meta.url).pathname, ...args],
-      { env, maxBuffer: 64 << 20 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
+    execFile(process.execPath, [script, ...args], { env, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
   });
 }

@@ -84,20 +84,15 @@ function headersToVersion1(src: Uint8Array, unknownDuration: boolean): Uint8Arra
     return out;
   };
   // offsets from the original file: mvhd comes before the trak holding mdhd
-  const parts = [
-    b.subarray(0, mvhd.at),
-    widen(mvhd.at, mvhd.size),
-    b.subarray(mvhd.at + mvhd.size, mdhd.at),
-    widen(mdhd.at, mdhd.size),
-    b.subarray(mdhd.at + mdhd.size),
-  ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return new Uint8Array(
+    Buffer.concat([
+      b.subarray(0, mvhd.at),
+      widen(mvhd.at, mvhd.size),
+      b.subarray(mvhd.at + mvhd.size, mdhd.at),
+      widen(mdhd.at, mdhd.size),
+      b.subarray(mdhd.at + mdhd.size),
+    ]),
+  );
 }
 
 /**
