@@ -106,6 +106,8 @@ export const ERROR_CODES = {
   FORBIDDEN: "The policy does not allow this principal this action on this resource.",
   NOT_FOUND: "No such resource (or none this principal may know about).",
   CONSENT_REQUIRED: "The subject has no active consent for this purpose.",
+  CONSENT_TEXT_UNKNOWN:
+    "The consent grant cites a text that is not one of the purpose's current consent text version (or none is published).",
   BUDGET_EXCEEDED: "The principal's egress budget for this purpose is used up; retry later.",
   RATE_LIMITED: "Too many requests; retry later.",
   PAYLOAD_TOO_LARGE: "The request body exceeds the limit.",

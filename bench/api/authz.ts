@@ -168,7 +168,8 @@ async function wholeStep(engine: PolicyEngine): Promise<void> {
   try {
     const vault = await initVault({ dataDir: path.join(root, "data"), keyFile: path.join(root, "root.key") });
     const s = await vault.subjects.add({ ref: "bench-subject" });
-    await vault.access.consents.grant(s.id, "identity-verification", "a".repeat(64));
+    const text = await vault.access.consentTexts.publish("identity-verification", { en: "bench consent" });
+    await vault.access.consents.grant(s.id, "identity-verification", text.version.texts[0]!.textHash);
     await vault.access.applications.register("bench-app", ["identity-verification"]);
     const token = (
       await vault.access.tokens.create({

@@ -53,8 +53,10 @@ try {
     },
   });
   const s = await vault.subjects.add({ ref: "bench-contractor" });
-  for (const p of ["quality-review", "research-aggregates"])
-    await vault.access.consents.grant(s.id, p, "c".repeat(64));
+  for (const p of ["quality-review", "research-aggregates"]) {
+    const text = await vault.access.consentTexts.publish(p, { en: `bench consent for ${p}` });
+    await vault.access.consents.grant(s.id, p, text.version.texts[0]!.textHash);
+  }
   const rec = await vault.recordings.ingest({
     subjectId: s.id,
     source: createReadStream(wav) as AsyncIterable<Uint8Array>,

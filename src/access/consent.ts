@@ -2,10 +2,12 @@
  * Purpose-bound consent (GDPR Art. 6(1)(a), 7): per subject and purpose, the hash of the exact
  * consent text agreed to, with grant and revoke times. History is kept; the latest unrevoked row
  * is the active consent. Revocation takes effect on the next request (no caching of consent).
+ * A grant must cite a text of the purpose's current version (src/access/consent-texts.ts).
  */
 import { recordEvent } from "../audit/record.js";
 import { VaultError } from "../errors.js";
 import { newId } from "../ids.js";
+import { currentConsentText } from "./consent-texts.js";
 import type { Purpose } from "../ingest/config.js";
 import type { MetaDb } from "../store/meta/index.js";
 import type { VaultDeps } from "../vault/deps.js";
@@ -18,6 +20,12 @@ export interface ConsentState {
   readonly textHash: string | null;
   readonly grantedAt: string | null;
   readonly revokedAt: string | null;
+  /** Why the latest grant stopped counting: revoked, or superseded by a new text version. */
+  readonly endedBy: "revoked" | "superseded" | null;
+  /** The text version the latest grant cites (null: none, or a grant older than stored texts). */
+  readonly textVersion: number | null;
+  /** The purpose's current text version, which a grant must cite (null: none published yet). */
+  readonly currentVersion: number | null;
 }
 
 type Deps = Pick<VaultDeps, "meta" | "actor" | "now"> & {
@@ -25,6 +33,32 @@ type Deps = Pick<VaultDeps, "meta" | "actor" | "now"> & {
 };
 
 const HASH_RE = /^[0-9a-f]{64}$/;
+
+const NO_CONSENT = {
+  active: false,
+  consentId: null,
+  textHash: null,
+  grantedAt: null,
+  revokedAt: null,
+  endedBy: null,
+  textVersion: null,
+} as const;
+
+async function textVersion(db: MetaDb, purpose: string, textHash: string): Promise<number | null> {
+  const row = await db
+    .selectFrom("consent_texts")
+    .select("version")
+    .where("purpose", "=", purpose)
+    .where("text_hash", "=", textHash)
+    .executeTakeFirst();
+  return row?.version ?? null;
+}
+
+/** Rows ended before migration 0011 have no reason recorded: they were revoked. */
+function endedBy(reason: string | null, revokedAt: string | null): ConsentState["endedBy"] {
+  if (revokedAt === null) return null;
+  return reason === "superseded" ? "superseded" : "revoked";
+}
 
 export async function hasActiveConsent(db: MetaDb, subjectId: string, purpose: string): Promise<boolean> {
   const row = await db
@@ -50,11 +84,21 @@ export function createConsentService(deps: Deps) {
       return deps.meta.write(async (trx) => {
         const s = await loadSubject(trx, subjectId);
         requireActive(s);
+        // Checked in the write transaction, so a version published meanwhile wins.
+        const current = await currentConsentText(trx, purpose);
+        const cited = current?.texts.find((t) => t.textHash === textHash);
+        if (!current || !cited)
+          throw new VaultError(
+            "CONSENT_TEXT_UNKNOWN",
+            current
+              ? `that is not a text of version ${current.version} of ${purpose}, the current one`
+              : `no consent text is published for ${purpose}`,
+          );
         const at = deps.now().toISOString();
-        // A new grant supersedes the previous one (e.g. a new text version).
+        // A new grant replaces the previous one.
         await trx
           .updateTable("consents")
-          .set({ revoked_at: at })
+          .set({ revoked_at: at, ended_by: "replaced" })
           .where("subject_id", "=", s.id)
           .where("purpose", "=", purpose)
           .where("revoked_at", "is", null)
@@ -62,7 +106,15 @@ export function createConsentService(deps: Deps) {
         const id = newId("cns");
         await trx
           .insertInto("consents")
-          .values({ id, subject_id: s.id, purpose, text_hash: textHash, granted_at: at, revoked_at: null })
+          .values({
+            id,
+            subject_id: s.id,
+            purpose,
+            text_hash: textHash,
+            granted_at: at,
+            revoked_at: null,
+            ended_by: null,
+          })
           .execute();
         await recordEvent(trx, deps.actor, {
           type: "consent.granted",
@@ -70,8 +122,20 @@ export function createConsentService(deps: Deps) {
           purpose,
           textHash,
           consentId: id,
+          textVersion: current.version,
+          lang: cited.lang,
         });
-        return { purpose, active: true, consentId: id, textHash, grantedAt: at, revokedAt: null };
+        return {
+          purpose,
+          active: true,
+          consentId: id,
+          textHash,
+          grantedAt: at,
+          revokedAt: null,
+          endedBy: null,
+          textVersion: current.version,
+          currentVersion: current.version,
+        };
       });
     },
 
@@ -86,17 +150,15 @@ export function createConsentService(deps: Deps) {
           .where("purpose", "=", purpose)
           .where("revoked_at", "is", null)
           .executeTakeFirst();
-        if (!row)
-          return {
-            purpose,
-            active: false,
-            consentId: null,
-            textHash: null,
-            grantedAt: null,
-            revokedAt: null,
-          };
+        const current = await currentConsentText(trx, purpose);
+        const currentVersion = current?.version ?? null;
+        if (!row) return { ...NO_CONSENT, purpose, currentVersion };
         const at = deps.now().toISOString();
-        await trx.updateTable("consents").set({ revoked_at: at }).where("id", "=", row.id).execute();
+        await trx
+          .updateTable("consents")
+          .set({ revoked_at: at, ended_by: "revoked" })
+          .where("id", "=", row.id)
+          .execute();
         await recordEvent(trx, deps.actor, {
           type: "consent.revoked",
           subjectId: s.id,
@@ -110,6 +172,9 @@ export function createConsentService(deps: Deps) {
           textHash: row.text_hash,
           grantedAt: row.granted_at,
           revokedAt: at,
+          endedBy: "revoked",
+          textVersion: await textVersion(trx, purpose, row.text_hash),
+          currentVersion,
         };
       });
     },
@@ -128,17 +193,23 @@ export function createConsentService(deps: Deps) {
         .where("subject_id", "=", s.id)
         .orderBy("granted_at", "desc")
         .execute();
-      return Object.keys(deps.purposes()).map((purpose) => {
+      const out: ConsentState[] = [];
+      for (const purpose of Object.keys(deps.purposes())) {
         const latest = rows.find((r) => r.purpose === purpose);
-        return {
+        const current = await currentConsentText(deps.meta.db, purpose);
+        out.push({
           purpose,
           active: latest?.revoked_at === null && s.status === "active",
           consentId: latest?.id ?? null,
           textHash: latest?.text_hash ?? null,
           grantedAt: latest?.granted_at ?? null,
           revokedAt: latest?.revoked_at ?? null,
-        };
-      });
+          endedBy: endedBy(latest?.ended_by ?? null, latest?.revoked_at ?? null),
+          textVersion: latest ? await textVersion(deps.meta.db, purpose, latest.text_hash) : null,
+          currentVersion: current?.version ?? null,
+        });
+      }
+      return out;
     },
 
     isActive: (db: MetaDb, subjectId: string, purpose: string) => hasActiveConsent(db, subjectId, purpose),

@@ -30,6 +30,17 @@ export type AccessEvent =
       readonly purpose: string;
       readonly textHash: string;
       readonly consentId: string;
+      /** The text version and language granted (absent in events older than stored texts). */
+      readonly textVersion?: number;
+      readonly lang?: string;
+    }
+  | {
+      /** A new consent text version; `superseded` live grants of earlier versions stopped counting. */
+      readonly type: "consent.text_published";
+      readonly purpose: string;
+      readonly version: number;
+      readonly texts: readonly { readonly lang: string; readonly textHash: string }[];
+      readonly superseded: number;
     }
   | {
       readonly type: "consent.revoked";
@@ -106,6 +117,7 @@ export const ACCESS_EVENT_TYPES: readonly AccessEvent["type"][] = [
   "application.registered",
   "consent.granted",
   "consent.revoked",
+  "consent.text_published",
   "access.denied",
   "access.granted",
   "derivation.served",

@@ -200,6 +200,13 @@ const MAP: Readonly<Record<string, Mapping>> = {
   },
   "consent.granted": { cls: "Account Change", activity: 7, activityName: "Attach Policy" },
   "consent.revoked": { cls: "Account Change", activity: 8, activityName: "Detach Policy" },
+  "consent.text_published": {
+    cls: "Entity Management",
+    activity: 1,
+    activityName: "Create",
+    entity: "consent_text",
+    entityId: "purpose",
+  },
   "access.denied": { cls: "API Activity", activity: 99, activityName: "Other", failure: true },
   "access.granted": { cls: "API Activity", activity: 2, activityName: "Read" },
   "budget.exceeded": { cls: "API Activity", activity: 99, activityName: "Other", failure: true },

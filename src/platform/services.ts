@@ -37,6 +37,7 @@ import {
 } from "../ingest/worker.js";
 import { createServingService, type ServingService } from "../access/serving.js";
 import { hasActiveConsent } from "../access/consent.js";
+import { createConsentTextService, type ConsentTextService } from "../access/consent-texts.js";
 import { recordEvent } from "../audit/record.js";
 import type { AccessEvent } from "../audit/events-access.js";
 import { createTlsKeyService } from "../vault/tls-key.js";
@@ -106,6 +107,8 @@ export interface VaultAccess {
   readonly tokens: TokenService;
   readonly applications: ApplicationService;
   readonly consents: ConsentService;
+  /** Each purpose's consent text, versioned and hashed (src/access/consent-texts.ts). */
+  readonly consentTexts: ConsentTextService;
   readonly breakglass: BreakglassService;
   /** Serving derivations and datasets under the serving rules (src/access/serving.ts). */
   readonly serving: ServingService;
@@ -237,6 +240,7 @@ export function composeServices(init: VaultInit, state: SharedState) {
     tokens,
     applications: createApplicationService({ ...init, purposes }),
     consents: createConsentService({ ...init, purposes }),
+    consentTexts: createConsentTextService({ ...init, purposes }),
     breakglass,
     serving,
     rateLimits: state.rateLimits,

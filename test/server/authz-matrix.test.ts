@@ -77,6 +77,8 @@ interface Row {
 }
 
 const OK = "2xx" as const;
+/** A purpose only the consent-text publishing row uses. */
+const DRILL_PURPOSE = "consent-drill";
 /** verify-speaker when allowed (the built-in embedder is always there). */
 const VERIFIED: Outcome = OK;
 const SUBJECT_SCOPES = ["own", "consented", "unconsented"] as const satisfies readonly Scope[];
@@ -602,6 +604,37 @@ export const MATRIX: readonly Row[] = [
     request: (w, role) =>
       Promise.resolve({ method: "GET", url: "/v1/admin/policies", token: tokenFor(w, role) }),
   },
+  // --- consent texts ---
+  {
+    route: "GET /v1/consent-texts",
+    action: "consent.texts",
+    scopes: ["vault"],
+    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    request: (w, role) =>
+      Promise.resolve({ method: "GET", url: "/v1/consent-texts", token: tokenFor(w, role) }),
+  },
+  {
+    route: "GET /v1/consent-texts/:purpose",
+    action: "consent.texts",
+    scopes: ["vault"],
+    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    request: (w, role) =>
+      Promise.resolve({ method: "GET", url: "/v1/consent-texts/quality-review", token: tokenFor(w, role) }),
+  },
+  {
+    route: "POST /v1/consent-texts/:purpose",
+    action: "consent.publish",
+    scopes: ["vault"],
+    expect: { ...denyAll, operator: OK },
+    // A purpose of its own: a new version supersedes every grant of the purpose.
+    request: (w, role) =>
+      Promise.resolve({
+        method: "POST",
+        url: `/v1/consent-texts/${DRILL_PURPOSE}`,
+        token: tokenFor(w, role),
+        json: { texts: { en: `drill text ${Math.random()}` } },
+      }),
+  },
   // --- transparency log ---
   {
     route: "GET /checkpoint",
@@ -747,7 +780,17 @@ describe.runIf(HAVE_AUDIO_TOOLS).each(BACKENDS)("authorization matrix ($name)", 
   let w: World;
   let doc: OpenApiDoc;
   beforeAll(async () => {
-    w = await makeWorld(backend, { reconstructable: true, recordings: true });
+    w = await makeWorld(backend, {
+      reconstructable: true,
+      recordings: true,
+      extraPurposes: {
+        [DRILL_PURPOSE]: {
+          description: "publishing drill",
+          derivations: ["quality"],
+          reconstructable: false,
+        },
+      },
+    });
     doc = (await call(w.app, { method: "GET", url: "/openapi.json" })).json() as OpenApiDoc;
   });
   afterAll(async () => {

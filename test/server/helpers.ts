@@ -8,7 +8,7 @@ import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { AccessConfig } from "../../src/access/config.js";
 import { RATE_CLASSES } from "../../src/access/http-config.js";
-import type { IngestLimits } from "../../src/ingest/config.js";
+import { DEFAULT_PURPOSES, type IngestLimits, type Purpose } from "../../src/ingest/config.js";
 import type { Role } from "../../src/store/meta/schema-access.js";
 import { defaultEmbedderFactory } from "../../src/embed-factory.js";
 import { PolicyEngine } from "../../src/policy/engine.js";
@@ -20,7 +20,8 @@ import { sandbox, type Backend, type Sandbox } from "../support/backends.js";
 export type Voice = "slt" | "awb" | "rms" | "kal16";
 
 export const SENTENCE = "The quick brown fox jumps over the lazy dog while the interviewer waits patiently.";
-export const CONSENT_TEXT_HASH = createHash("sha256").update("consent text v1").digest("hex");
+export const CONSENT_TEXT = "consent text v1";
+export const CONSENT_TEXT_HASH = createHash("sha256").update(CONSENT_TEXT).digest("hex");
 export const PURPOSES = [
   "identity-verification",
   "quality-review",
@@ -67,6 +68,8 @@ export interface WorldOptions {
   readonly embedderFactory?: typeof defaultEmbedderFactory;
   /** The vault's soft-delete window (shreds are scheduled); default none (immediate). */
   readonly softDeleteWindow?: string;
+  /** Purposes beyond the defaults (vault.json `abstraction.purposes`); no consent text is published for them. */
+  readonly extraPurposes?: Readonly<Record<string, Purpose>>;
 }
 
 export interface World {
@@ -104,6 +107,7 @@ export async function makeWorld(backend: Backend, options: WorldOptions = {}): P
     abstraction: {
       ...(options.reconstructable ? { retention: { raw: keep, frames: keep } } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.extraPurposes ? { purposes: { ...DEFAULT_PURPOSES, ...options.extraPurposes } } : {}),
     },
     embedderFactory: options.embedderFactory ?? defaultEmbedderFactory,
     ...(options.softDeleteWindow ? { softDeleteWindow: options.softDeleteWindow } : {}),
@@ -153,6 +157,7 @@ export async function makeWorld(backend: Backend, options: WorldOptions = {}): P
     ).token;
   await vault.access.applications.register("app-a", [...PURPOSES]);
   await vault.access.applications.register("app-b", [...PURPOSES]);
+  for (const p of PURPOSES) await vault.access.consentTexts.publish(p, { en: CONSENT_TEXT });
   const tok = {
     operator: await mk("operator", { label: "op-1" }),
     operator2: await mk("operator", { label: "op-2" }),

@@ -73,7 +73,8 @@ describe.each(BACKENDS)("erasure at shred ($name)", (backend) => {
     const other = await v.subjects.add({ ref: "other@example.org" });
     await withRecords(s.id, 2500); // more than one erase batch
     await withRecords(other.id, 3);
-    await v.access.consents.grant(s.id, "quality-review", "a".repeat(64));
+    const text = await v.access.consentTexts.publish("quality-review", { en: "We keep quality metrics." });
+    await v.access.consents.grant(s.id, "quality-review", text.version.texts[0]!.textHash);
     const op = await v.access.tokens.create({ role: "operator", label: "op-1" });
     // a break-glass request as one for retained raw audio would leave it (inserted directly:
     // this vault keeps no raw, so the service would refuse to file one)

@@ -1,4 +1,6 @@
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { MAX_TEXT_BYTES } from "../../access/consent-texts.js";
 import { ROLES } from "../../access/roles.js";
 import type { Role } from "../../store/meta/schema-access.js";
 import { VaultError } from "../../errors.js";
@@ -94,6 +96,54 @@ export function registerAccess(program: Command, io: CliIo, globals: () => Globa
     });
   });
 
+  const consent = program.command("consent").description("consent texts, per purpose, versioned and hashed");
+  consent
+    .command("publish <purpose>")
+    .description(
+      "publish the purpose's next text version; every live grant of the purpose must be given again",
+    )
+    .requiredOption(
+      "--text <lang=file...>",
+      "the text in a language, from a UTF-8 file (e.g. en=consent-en.txt)",
+    )
+    .action(async (purpose: string, o: { text: string[] }) => {
+      const g = globals();
+      const texts: Record<string, string> = {};
+      for (const spec of o.text) {
+        const eq = spec.indexOf("=");
+        if (eq <= 0) throw new VaultError("USAGE", `--text takes LANG=FILE, not ${spec}`);
+        const lang = spec.slice(0, eq);
+        if (Object.hasOwn(texts, lang)) throw new VaultError("USAGE", `--text names ${lang} twice`);
+        texts[lang] = await readTextFile(spec.slice(eq + 1));
+      }
+      await withVault(io, g, async (v) => {
+        const out = await v.access.consentTexts.publish(purpose, texts);
+        output(io, g, out, () => [
+          `published version ${out.version.version} of ${purpose}; ${out.superseded} grant(s) must be given again`,
+          ...out.version.texts.map((t) => `  ${t.lang}  ${t.textHash}`),
+        ]);
+      });
+    });
+  consent
+    .command("texts [purpose]")
+    .description("the current text of every purpose, or every version of one")
+    .action(async (purpose: string | undefined) => {
+      const g = globals();
+      await withVault(io, g, async (v) => {
+        const versions = purpose
+          ? await v.access.consentTexts.history(purpose)
+          : await v.access.consentTexts.current();
+        output(io, g, { versions }, () =>
+          versions.length
+            ? versions.flatMap((x) => [
+                `${x.purpose} version ${x.version} (${x.publishedAt})`,
+                ...x.texts.map((t) => `  ${t.lang}  ${t.textHash}`),
+              ])
+            : ["no consent texts"],
+        );
+      });
+    });
+
   const policy = program.command("policy").description("Cedar authorization policies");
   policy
     .command("check <dir>")
@@ -106,4 +156,26 @@ export function registerAccess(program: Command, io: CliIo, globals: () => Globa
         `valid: ${r.policies} policies (set ${r.hash.slice(0, 16)})`,
       ]);
     });
+}
+
+/**
+ * A consent text file: strict UTF-8, CRLF line ends read as LF (the vault hashes LF-only text).
+ * Anything else the vault refuses is left for it to refuse, with its message.
+ */
+async function readTextFile(file: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new VaultError("FILE_UNREADABLE", `${file}: ${(e as NodeJS.ErrnoException).code ?? "unreadable"}`);
+  }
+  if (bytes.length > MAX_TEXT_BYTES * 2)
+    throw new VaultError("INVALID_ARGUMENT", `${file}: too large for a consent text`);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new VaultError("INVALID_ARGUMENT", `${file}: not UTF-8 text`);
+  }
+  return text.replace(/\r\n/g, "\n");
 }

@@ -2,6 +2,7 @@ import type { AnyRoute } from "../route.js";
 import { adminRoutes, sealRoute } from "./admin.js";
 import { auditRoutes } from "./audit.js";
 import { breakglassRoutes } from "./breakglass.js";
+import { consentTextRoutes } from "./consent-texts.js";
 import { derivationRoutes } from "./derivations.js";
 import { publicRoutes } from "./public.js";
 import { recordingRoutes } from "./recordings.js";
@@ -31,6 +32,7 @@ export function allRoutes(env: RouteEnv): AnyRoute[] {
     ...uploadRoutes(),
     ...derivationRoutes(),
     ...selfRoutes(),
+    ...consentTextRoutes(),
     ...breakglassRoutes(),
     ...adminRoutes(env.policies),
     sealRoute(env.seal),

@@ -104,6 +104,9 @@ export const Consent = Type.Object(
     textHash: Nullable(Type.String()),
     grantedAt: Nullable(Type.String()),
     revokedAt: Nullable(Type.String()),
+    endedBy: Nullable(Type.Union([Type.Literal("revoked"), Type.Literal("superseded")])),
+    textVersion: Nullable(Type.Integer()),
+    currentVersion: Nullable(Type.Integer()),
   },
   { additionalProperties: false },
 );

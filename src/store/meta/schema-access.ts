@@ -44,6 +44,19 @@ export interface ConsentsTable {
   text_hash: string;
   granted_at: string;
   revoked_at: string | null;
+  /** Why the grant stopped counting (null while active, and for rows older than migration 0011). */
+  ended_by: "revoked" | "replaced" | "superseded" | null;
+}
+
+/** One language of one version of a purpose's consent text (migration 0011). */
+export interface ConsentTextsTable {
+  purpose: string;
+  version: number;
+  lang: string;
+  text: string;
+  /** Hex SHA-256 of the text's UTF-8 bytes: what a grant cites. */
+  text_hash: string;
+  published_at: string;
 }
 
 /** One budget refusal of a token (src/access/budget-enforcement.ts). */
@@ -148,6 +161,7 @@ export interface AccessTables {
   principals: PrincipalsTable;
   tokens: TokensTable;
   consents: ConsentsTable;
+  consent_texts: ConsentTextsTable;
   egress_usage: EgressUsageTable;
   budget_strikes: BudgetStrikesTable;
   breakglass_requests: BreakglassRequestsTable;
