@@ -109,7 +109,13 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
         e.code === "commander.help"
       )
         return 0;
-      const msg = e.message.replace(/^error: /, "");
+      // One line per failure: commander's "(Did you mean …?)" hint goes on the same line.
+      const msg = e.message
+        .replace(/^error: /, "")
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l.length > 0)
+        .join(" ");
       writeLine(io.stderr, `error[USAGE]: ${msg}`);
       return 2;
     }
