@@ -23,14 +23,25 @@ import {
 } from "./certificates.js";
 import type { VaultDeps } from "./deps.js";
 import { parseDuration } from "./duration.js";
+import { issueReceipt, receiptSubject } from "./deletion-receipts.js";
 import { eraseSubjectData, eraseSubjectRecords } from "./erasure.js";
 import { liveGenerations, syncRoot } from "./root-sync.js";
 import { slotPoint } from "../keys/points.js";
 import { loadSubject, toSubjectInfo, type SubjectInfo } from "./subjects.js";
 
-export type ShredOutcome =
+export type ShredOutcome = (
   | { readonly status: "shredded"; readonly certificate: DeletionCertificate }
-  | { readonly status: "scheduled"; readonly subject: SubjectInfo; readonly shredAfter: string };
+  | { readonly status: "scheduled"; readonly subject: SubjectInfo; readonly shredAfter: string }
+) & {
+  /** With `receipt: true`: the secret that fetches the certificate later (src/vault/deletion-receipts.ts). */
+  readonly receipt?: string;
+};
+
+/** What a deletion receipt shows: the subject's erasure as it stands. */
+export type ErasureStatus =
+  | { readonly status: "shredded"; readonly certificate: DeletionCertificate }
+  | { readonly status: "scheduled"; readonly shredAfter: string }
+  | { readonly status: "cancelled" };
 
 type Deps = Pick<VaultDeps, "vaultId" | "config" | "meta" | "tree" | "provider" | "actor" | "now">;
 
@@ -72,7 +83,11 @@ export function createShredService(deps: Deps) {
     return ev?.at;
   }
 
-  async function execute(subjectId: string): Promise<DeletionCertificate> {
+  async function execute(
+    subjectId: string,
+    withReceipt = false,
+  ): Promise<{ certificate: DeletionCertificate; receipt?: string }> {
+    let receipt: string | undefined;
     const certificate = await deps.meta.write(async (trx) => {
       const row = await loadSubject(trx, subjectId);
       if (row.status === "shredded")
@@ -150,6 +165,7 @@ export function createShredService(deps: Deps) {
           body: JSON.stringify(cert),
         })
         .execute();
+      if (withReceipt) receipt = await issueReceipt(trx, row.id, shreddedAt);
       return cert;
     });
     deps.tree.forgetSubject(subjectId);
@@ -158,7 +174,7 @@ export function createShredService(deps: Deps) {
     // process dies first, the next sync (at open, on the timer, on any host) applies it.
     await deps.meta.write((trx) => syncRoot(deps, trx)).catch(() => undefined);
     await deps.meta.flushErased?.().catch(() => undefined); // best effort: readers may hold the WAL
-    return certificate;
+    return receipt === undefined ? { certificate } : { certificate, receipt };
   }
 
   return {
@@ -166,17 +182,27 @@ export function createShredService(deps: Deps) {
      * Shreds now, or schedules the shred when the vault has a soft-delete window (and `now` is
      * not forced). A scheduled shred can be cancelled until `sweep` runs it.
      */
-    async request(subjectId: string, options: { immediate?: boolean } = {}): Promise<ShredOutcome> {
+    async request(
+      subjectId: string,
+      options: { immediate?: boolean; receipt?: boolean } = {},
+    ): Promise<ShredOutcome> {
       const windowMs = parseDuration(deps.config.shred.softDeleteWindow);
       if (windowMs === 0 || options.immediate) {
-        return { status: "shredded", certificate: await execute(subjectId) };
+        return { status: "shredded", ...(await execute(subjectId, options.receipt === true)) };
       }
       return deps.meta.write(async (trx) => {
         const row = await loadSubject(trx, subjectId);
         if (row.status === "shredded")
           throw new VaultError("SUBJECT_SHREDDED", `subject ${row.id} was already shredded`);
+        const at = deps.now().toISOString();
+        const receipt = options.receipt ? { receipt: await issueReceipt(trx, row.id, at) } : {};
         if (row.status === "shred_pending") {
-          return { status: "scheduled", subject: toSubjectInfo(row), shredAfter: row.shred_after! } as const;
+          return {
+            status: "scheduled",
+            subject: toSubjectInfo(row),
+            shredAfter: row.shred_after!,
+            ...receipt,
+          } as const;
         }
         const shredAfter = new Date(deps.now().getTime() + windowMs).toISOString();
         await trx
@@ -193,6 +219,7 @@ export function createShredService(deps: Deps) {
           status: "scheduled",
           subject: toSubjectInfo({ ...row, status: "shred_pending", shred_after: shredAfter }),
           shredAfter,
+          ...receipt,
         } as const;
       });
     },
@@ -222,8 +249,23 @@ export function createShredService(deps: Deps) {
         .orderBy("shred_after")
         .execute();
       const out: DeletionCertificate[] = [];
-      for (const s of due) out.push(await execute(s.id));
+      for (const s of due) out.push((await execute(s.id)).certificate);
       return out;
+    },
+
+    /** The erasure a deletion receipt names (UNAUTHENTICATED for an unknown receipt). */
+    async byReceipt(secret: string): Promise<ErasureStatus> {
+      const subjectId = await receiptSubject(deps.meta.db, secret);
+      const row = await loadSubject(deps.meta.db, subjectId);
+      if (row.status === "shred_pending") return { status: "scheduled", shredAfter: row.shred_after! };
+      if (row.status !== "shredded") return { status: "cancelled" };
+      const cert = await deps.meta.db
+        .selectFrom("deletion_certificates")
+        .select("body")
+        .where("subject_id", "=", row.id)
+        .executeTakeFirst();
+      if (!cert) throw new VaultError("VAULT_CORRUPT", `subject ${row.id} is shredded without a certificate`);
+      return { status: "shredded", certificate: DeletionCertificateSchema.parse(JSON.parse(cert.body)) };
     },
 
     async certificate(subjectId: string): Promise<DeletionCertificate | undefined> {

@@ -11,6 +11,7 @@ import { ROLES } from "../../src/access/tokens.js";
 import type { Principal } from "../../src/access/tokens.js";
 import type { AnyRoute } from "../../src/server/route.js";
 import { allRoutes } from "../../src/server/routes/index.js";
+import { internalsOf } from "../../src/platform/vault.js";
 import { HAVE_AUDIO_TOOLS } from "../support/audio.js";
 import { BACKENDS } from "../support/backends.js";
 import {
@@ -98,6 +99,22 @@ async function freshTarget(w: World, scope: Scope): Promise<Party> {
   return w.fresh(scope !== "unconsented");
 }
 
+/**
+ * Puts a subject in the soft-delete window. The matrix's vault shreds at once (no window), so the
+ * state a cancellation needs is written directly.
+ */
+async function schedule(w: World, p: Party): Promise<Party> {
+  const shredAfter = new Date(Date.now() + 86_400_000).toISOString();
+  await internalsOf(w.vault).meta.write((trx) =>
+    trx
+      .updateTable("subjects")
+      .set({ status: "shred_pending", shred_after: shredAfter })
+      .where("id", "=", p.id)
+      .execute(),
+  );
+  return p;
+}
+
 /** The token a role presents; a contractor's is the own subject's (fresh: that party's). */
 function tokenFor(w: World, role: Role, own: Party = w.s1): string {
   return role === "contractor" ? own.contractor : w.tok[role];
@@ -174,6 +191,24 @@ export const MATRIX: readonly Row[] = [
       });
       return { method: "POST", url: "/v1/enrol", json: { token: link.token } };
     },
+  },
+  {
+    route: "POST /v1/deletion-certificate",
+    action: null,
+    scopes: ["public"],
+    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    async request(w) {
+      const p = await w.fresh();
+      const out = await w.vault.shredding.request(p.id, { receipt: true });
+      return { method: "POST", url: "/v1/deletion-certificate", json: { receipt: out.receipt } };
+    },
+  },
+  {
+    route: "GET /v1/keys",
+    action: null,
+    scopes: ["public"],
+    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    request: (w, role) => Promise.resolve({ method: "GET", url: "/v1/keys", token: tokenFor(w, role) }),
   },
   // --- subjects ---
   {
@@ -473,6 +508,27 @@ export const MATRIX: readonly Row[] = [
     async request(w, role) {
       const p = await w.fresh(true);
       return { method: "DELETE", url: "/v1/me", token: tokenFor(w, role, p) };
+    },
+  },
+  {
+    route: "POST /v1/me/cancel-erasure",
+    action: "subject.shred",
+    scopes: ["self"],
+    expect: { ...denyAll, contractor: OK },
+    async request(w, role) {
+      const p = await schedule(w, await w.fresh(true));
+      return { method: "POST", url: "/v1/me/cancel-erasure", token: tokenFor(w, role, p) };
+    },
+  },
+  {
+    route: "POST /v1/subjects/:id/cancel-shred",
+    action: "subject.shred",
+    scopes: SUBJECT_SCOPES,
+    expect: { ...denyAll, operator: OK, contractor: contractorOwn() },
+    async request(w, role, scope) {
+      const subject = await schedule(w, await freshTarget(w, scope));
+      const token = role === "contractor" && scope === "own" ? subject.contractor : tokenFor(w, role);
+      return { method: "POST", url: `/v1/subjects/${subject.id}/cancel-shred`, token };
     },
   },
   {

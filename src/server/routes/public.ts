@@ -1,5 +1,8 @@
 import { Type } from "typebox";
+import { toBase64 } from "../../crypto/bytes.js";
+import { certificateKeyId } from "../../vault/certificates.js";
 import { RATE, route, type AnyRoute } from "../route.js";
+import { Certificate } from "./schemas.js";
 
 const OK = Type.Object({ status: Type.Literal("ok") }, { additionalProperties: false });
 
@@ -66,6 +69,100 @@ export function publicRoutes(openapi: () => unknown): AnyRoute[] {
       },
       async handler(ctx) {
         return ctx.vault.access.tokens.completeEnrolment(ctx.body.token);
+      },
+    }),
+    route({
+      method: "POST",
+      url: "/v1/deletion-certificate",
+      summary:
+        "A deletion receipt's erasure: scheduled (until when), cancelled, or shredded with the signed certificate",
+      tags: ["self-service"],
+      auth: "public",
+      // Limited per client address like /v1/enrol; an unknown receipt is UNAUTHENTICATED.
+      rateLimit: RATE.auth,
+      body: Type.Object(
+        { receipt: Type.String({ minLength: 10, maxLength: 200 }) },
+        { additionalProperties: false },
+      ),
+      response: {
+        200: Type.Object(
+          {
+            status: Type.Union([
+              Type.Literal("scheduled"),
+              Type.Literal("cancelled"),
+              Type.Literal("shredded"),
+            ]),
+            shredAfter: Type.Optional(Type.String()),
+            certificate: Type.Optional(Certificate),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      async handler(ctx) {
+        return ctx.vault.shredding.byReceipt(ctx.body.receipt);
+      },
+    }),
+    route({
+      method: "GET",
+      url: "/v1/keys",
+      summary:
+        "The vault's public keys: the log's verifier keys (signed-note vkeys), its witnesses', and the deletion-certificate keys",
+      tags: ["public"],
+      auth: "public",
+      rateLimit: RATE.public,
+      response: {
+        200: Type.Object(
+          {
+            log: Type.Object(
+              {
+                origin: Type.String(),
+                keys: Type.Array(
+                  Type.Object(
+                    { vkey: Type.String(), status: Type.String(), createdAt: Type.String() },
+                    { additionalProperties: false },
+                  ),
+                ),
+                witnesses: Type.Array(
+                  Type.Object(
+                    { vkey: Type.String(), status: Type.String() },
+                    { additionalProperties: false },
+                  ),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+            deletionCertificates: Type.Array(
+              Type.Object(
+                { keyId: Type.String(), publicKey: Type.String(), status: Type.String() },
+                { additionalProperties: false },
+              ),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      async handler(ctx) {
+        const v = ctx.vault;
+        const cert = (k: Uint8Array, status: string) => ({
+          keyId: certificateKeyId(k),
+          publicKey: toBase64(k),
+          status,
+        });
+        return {
+          log: {
+            origin: await v.log.origin(),
+            keys: (await v.log.keys()).map((k) => ({
+              vkey: k.vkey,
+              status: k.status,
+              createdAt: k.createdAt,
+            })),
+            witnesses: (await v.log.witnesses.list()).map((w) => ({ vkey: w.vkey, status: w.status })),
+          },
+          deletionCertificates: [
+            cert(await v.shredding.certificatePublicKey(), "active"),
+            ...(await v.shredding.retiredCertificatePublicKeys()).map((k) => cert(k, "retired")),
+          ],
+        };
       },
     }),
   ];

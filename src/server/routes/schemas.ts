@@ -123,6 +123,9 @@ export const ShredResult = Type.Object(
     status: Type.String(),
     shredAfter: Type.Optional(Type.String()),
     certificate: Type.Optional(Certificate),
+    receipt: Type.Optional(
+      Type.String({ description: "contractors: fetches the certificate after the shred (shown once)" }),
+    ),
   },
   { additionalProperties: false },
 );

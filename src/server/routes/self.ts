@@ -122,7 +122,8 @@ export function selfRoutes(): AnyRoute[] {
     route({
       method: "DELETE",
       url: me(""),
-      summary: "Erase all my data (crypto-shred); returns the deletion certificate",
+      summary:
+        "Erase all my data (crypto-shred): the certificate, or the scheduled time; and a receipt that fetches the certificate later",
       tags: ["self-service"],
       auth: "token",
       action: "subject.shred",
@@ -131,13 +132,26 @@ export function selfRoutes(): AnyRoute[] {
       response: { 200: ShredResult, 202: ShredResult },
       resource: (ctx) => ownSubject(ctx.vault, ctx.auth),
       async handler(ctx) {
-        const out = await ctx.vault.shredding.request(ctx.resource.subject!.id);
+        const out = await ctx.vault.shredding.request(ctx.resource.subject!.id, { receipt: true });
         if (out.status === "scheduled") {
           void ctx.reply.code(202);
-          return { status: "scheduled", shredAfter: out.shredAfter };
+          return { status: "scheduled", shredAfter: out.shredAfter, receipt: out.receipt! };
         }
-        return { status: "shredded", certificate: out.certificate };
+        return { status: "shredded", certificate: out.certificate, receipt: out.receipt! };
       },
+    }),
+    route({
+      method: "POST",
+      url: me("/cancel-erasure"),
+      summary: "Cancel my scheduled erasure (409 SHRED_NOT_PENDING when none is scheduled)",
+      tags: ["self-service"],
+      auth: "token",
+      action: "subject.shred",
+      rateLimit: RATE.write,
+      query: NoQuery,
+      response: { 200: Subject },
+      resource: (ctx) => ownSubject(ctx.vault, ctx.auth),
+      handler: (ctx) => ctx.vault.shredding.cancel(ctx.resource.subject!.id),
     }),
     // Operators and contractors on a subject's consent by id (contractors: their own only).
     route({

@@ -165,6 +165,13 @@ export interface DeletionCertificatesTable {
   body: string;
 }
 
+/** A deletion receipt: the hash of its secret and the subject it names (migration 0012). */
+export interface DeletionReceiptsTable {
+  secret_hash: Bytes;
+  subject_id: string;
+  created_at: string;
+}
+
 export interface AuditEventsTable {
   seq: Generated<number>;
   id: string;
@@ -247,6 +254,7 @@ export interface Database extends AccessTables {
   subject_keys: SubjectKeysTable;
   blobs: BlobsTable;
   deletion_certificates: DeletionCertificatesTable;
+  deletion_receipts: DeletionReceiptsTable;
   recordings: RecordingsTable;
   derivations: DerivationsTable;
   audit_events: AuditEventsTable;
