@@ -21,6 +21,7 @@ import { createReadEventRecorder, type ReadEventRecorder } from "./read-events.j
 import type { ResolvedHttp } from "../access/http-config.js";
 import type { AnyRoute, AuthedContext, BaseContext, ResponseSpec } from "./route.js";
 import { allRoutes } from "./routes/index.js";
+import { loadPortal, type PortalAssets } from "./web.js";
 import { buildOpenApi } from "./openapi.js";
 import { VERSION } from "../version.js";
 
@@ -45,6 +46,8 @@ export interface ServerOptions {
    * answer to POST /v1/seal is sent. Absent: the route answers CONFLICT.
    */
   readonly seal?: (() => Promise<void>) | undefined;
+  /** The contractor portal's built files (default: read from dist/web, src/server/web.ts). */
+  readonly portal?: PortalAssets;
 }
 
 /**
@@ -199,7 +202,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.addHook("onSend", async (req, reply, payload) => {
     reply.header("x-request-id", req.id);
+    // A page route sets its own Content-Security-Policy (src/server/web.ts); everything else gets the API's.
+    const csp = reply.getHeader("content-security-policy");
     reply.headers(SECURITY_HEADERS);
+    if (csp !== undefined) reply.header("content-security-policy", csp);
     return payload;
   });
   let closing = false;
@@ -246,6 +252,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ...(options.extraRoutes ? { extra: options.extraRoutes } : {}),
       publicUrl: options.publicUrl,
       seal: options.seal,
+      portal: options.portal ?? loadPortal(),
     });
   const recordRead = createReadEventRecorder();
   for (const spec of routes) register(app, spec, options, http, recordRead);

@@ -162,6 +162,14 @@ export const MATRIX: readonly Row[] = [
     expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
     request: (w, role) => Promise.resolve({ method: "GET", url: "/healthz", token: tokenFor(w, role) }),
   },
+  // The contractor portal's pages and assets (built into dist/web by `npm run build`).
+  ...["/enrol", "/portal", "/portal/portal.js", "/portal/portal.css", "/portal/icon.svg"].map((url): Row => ({
+    route: `GET ${url}`,
+    action: null,
+    scopes: ["public"],
+    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    request: (w, role) => Promise.resolve({ method: "GET", url, token: tokenFor(w, role) }),
+  })),
   ...["/healthz/live", "/healthz/ready"].map((url): Row => ({
     route: `GET ${url}`,
     action: null,

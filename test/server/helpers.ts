@@ -13,6 +13,7 @@ import type { Role } from "../../src/store/meta/schema-access.js";
 import { defaultEmbedderFactory } from "../../src/embed-factory.js";
 import { PolicyEngine } from "../../src/policy/engine.js";
 import { buildServer } from "../../src/server/app.js";
+import type { PortalAssets } from "../../src/server/web.js";
 import type { Vault } from "../../src/platform/vault.js";
 import { speech } from "../support/audio.js";
 import { sandbox, type Backend, type Sandbox } from "../support/backends.js";
@@ -68,6 +69,8 @@ export interface WorldOptions {
   readonly embedderFactory?: typeof defaultEmbedderFactory;
   /** The vault's soft-delete window (shreds are scheduled); default none (immediate). */
   readonly softDeleteWindow?: string;
+  /** The contractor portal's files (default: dist/web, as the server reads them). */
+  readonly portal?: PortalAssets;
   /** Purposes beyond the defaults (vault.json `abstraction.purposes`); no consent text is published for them. */
   readonly extraPurposes?: Readonly<Record<string, Purpose>>;
 }
@@ -145,6 +148,7 @@ export async function makeWorld(backend: Backend, options: WorldOptions = {}): P
     // counts instead of sealing: the quorum tests (test/server/unseal.test.ts) seal for real
     seal: () => Promise.resolve(),
     ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),
+    ...(options.portal ? { portal: options.portal } : {}),
   });
   const tokens = vault.access.tokens;
   const mk = async (role: Role, extra: { label?: string; application?: string; subjectId?: string } = {}) =>

@@ -1,4 +1,5 @@
 import type { AnyRoute } from "../route.js";
+import { webRoutes, type PortalAssets } from "../web.js";
 import { adminRoutes, sealRoute } from "./admin.js";
 import { auditRoutes } from "./audit.js";
 import { breakglassRoutes } from "./breakglass.js";
@@ -20,6 +21,8 @@ export interface RouteEnv {
   readonly publicUrl?: (() => string | undefined) | undefined;
   /** Seals the server (quorum-sealed vaults only). */
   readonly seal?: (() => Promise<void>) | undefined;
+  /** The contractor portal's built files; without them its routes answer 404. */
+  readonly portal?: PortalAssets;
   /** Further routes (e.g. the transparency log's) registered by other modules. */
   readonly extra?: readonly AnyRoute[];
 }
@@ -37,6 +40,7 @@ export function allRoutes(env: RouteEnv): AnyRoute[] {
     ...adminRoutes(env.policies),
     sealRoute(env.seal),
     ...auditRoutes(),
+    ...webRoutes(env.portal ?? new Map()),
     ...(env.extra ?? []),
   ];
 }

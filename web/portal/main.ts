@@ -1,0 +1,86 @@
+/**
+ * The contractor portal (docs/portal.md). An enrolment link (`/enrol#vve_…`) signs the contractor
+ * in: the secret is in the fragment, which browsers never send to a server, and it is removed from
+ * the address bar and history before anything else runs. The session stays in memory (src: api.ts).
+ */
+import { ApiError, enrol, signedIn } from "./api.js";
+import { renderConsent } from "./consent-view.js";
+import { renderData } from "./data-view.js";
+import { announce, h, replace } from "./dom.js";
+import { renderErase } from "./erase-view.js";
+import { t } from "./messages.js";
+import { receiptForm } from "./receipt-view.js";
+
+function main(): HTMLElement {
+  return document.getElementById("main")!;
+}
+
+function signInPage(problem?: string): void {
+  replace(
+    main(),
+    h("h1", { id: "title" }, t("title")),
+    h("h2", {}, t("signin.heading")),
+    problem && h("p", { class: "error", role: "alert" }, problem),
+    h("p", {}, t("signin.howto")),
+    h("p", {}, t("signin.passkeys")),
+    receiptForm(),
+  );
+}
+
+async function home(): Promise<void> {
+  const consent = h("section", { id: "consent", "aria-labelledby": "consent-heading" });
+  const data = h("section", { id: "data", "aria-labelledby": "data-heading" });
+  const erase = h("section", { id: "erase", "aria-labelledby": "erase-heading" });
+  replace(
+    main(),
+    h("h1", { id: "title" }, t("title")),
+    h(
+      "nav",
+      { "aria-label": t("title") },
+      h(
+        "ul",
+        {},
+        h("li", {}, h("a", { href: "#consent" }, t("nav.consent"))),
+        h("li", {}, h("a", { href: "#data" }, t("nav.data"))),
+        h("li", {}, h("a", { href: "#erase" }, t("nav.erase"))),
+      ),
+    ),
+    consent,
+    data,
+    erase,
+  );
+  await Promise.all([renderConsent(consent), renderData(data), renderErase(erase)]);
+  main().setAttribute("data-ready", "");
+}
+
+async function boot(): Promise<void> {
+  const fragment = location.hash.slice(1);
+  if (fragment.startsWith("vve_")) {
+    history.replaceState(null, "", location.pathname);
+    try {
+      await enrol(fragment);
+    } catch (e) {
+      signInPage(
+        e instanceof ApiError && e.status === 401
+          ? t("signin.expired")
+          : t("signin.failed", { message: String(e) }),
+      );
+      main().setAttribute("data-ready", "");
+      return;
+    }
+  }
+  if (!signedIn()) {
+    signInPage();
+    main().setAttribute("data-ready", "");
+    return;
+  }
+  try {
+    await home();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) signInPage(t("error.session"));
+    else announce(t("error.generic", { code: e instanceof ApiError ? e.code : "NETWORK" }));
+    main().setAttribute("data-ready", "");
+  }
+}
+
+void boot();
