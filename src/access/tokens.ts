@@ -15,6 +15,7 @@ import { newId, parseId } from "../ids.js";
 import type { MetaDb } from "../store/meta/index.js";
 import type { PrincipalsTable, Role, TokensTable } from "../store/meta/schema-access.js";
 import type { VaultDeps } from "../vault/deps.js";
+import { hasPasskey } from "./passkeys.js";
 import { loadSubject, requireActive } from "../vault/subjects.js";
 import type { ResolvedAccess } from "./config.js";
 import { ROLES } from "./roles.js";
@@ -155,6 +156,7 @@ export function createTokenService(deps: Deps) {
     input: CreateTokenInput,
     trxIn?: MetaDb,
     actor: Actor = deps.actor,
+    viaPasskey = false,
   ): Promise<{ token: string; info: TokenInfo }> {
     if (!ROLES.includes(input.role))
       throw new VaultError("INVALID_ARGUMENT", `role must be one of ${ROLES.join(", ")}`);
@@ -194,6 +196,13 @@ export function createTokenService(deps: Deps) {
         const s = await loadSubject(trx, input.subjectId);
         requireActive(s);
         subjectId = s.id;
+        // Once a contractor has a passkey, only the passkey makes their sessions: no operator or
+        // admin can mint a link or token that acts as them (docs/portal.md, Passkeys).
+        if (input.role === "contractor" && !viaPasskey && (await hasPasskey(trx, s.id)))
+          throw new VaultError(
+            "CONFLICT",
+            `subject ${s.id} signs in with a passkey; no other contractor credential can be made for it`,
+          );
       }
       if (input.role === "consumer") {
         const app = await trx
@@ -329,6 +338,10 @@ export function createTokenService(deps: Deps) {
   return {
     create: (input: CreateTokenInput) => create(input),
     authenticate,
+
+    /** A contractor session made by a verified passkey assertion, in the caller's transaction. */
+    passkeySession: (subjectId: string, trx: MetaDb, actor: Actor) =>
+      create({ role: "contractor", subjectId, kind: "session" }, trx, actor, true),
 
     /**
      * Exchanges a one-time enrolment token for a contractor session: the token is used up, the

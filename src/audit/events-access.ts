@@ -49,6 +49,21 @@ export type AccessEvent =
       readonly consentId: string;
     }
   | {
+      readonly type: "passkey.registered";
+      readonly subjectId: string;
+      readonly credentialId: string;
+      readonly alg: number;
+      /** Unused enrolment links of the subject revoked by the registration. */
+      readonly enrolmentLinksRevoked: number;
+    }
+  | {
+      readonly type: "passkey.used";
+      readonly subjectId: string;
+      readonly credentialId: string;
+      readonly sessionTokenId: string;
+    }
+  | { readonly type: "passkey.reset"; readonly subjectId: string; readonly removed: number }
+  | {
       readonly type: "access.denied";
       readonly action: string;
       readonly subjectId?: string;
@@ -118,6 +133,9 @@ export const ACCESS_EVENT_TYPES: readonly AccessEvent["type"][] = [
   "consent.granted",
   "consent.revoked",
   "consent.text_published",
+  "passkey.registered",
+  "passkey.used",
+  "passkey.reset",
   "access.denied",
   "access.granted",
   "derivation.served",

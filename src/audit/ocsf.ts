@@ -14,7 +14,7 @@ import type { RecordedEvent } from "./record.js";
 
 export const OCSF_VERSION = "1.3.0";
 
-type ClassName = "Account Change" | "Entity Management" | "API Activity";
+type ClassName = "Account Change" | "Authentication" | "Entity Management" | "API Activity";
 interface Mapping {
   readonly cls: ClassName;
   readonly activity: number;
@@ -31,6 +31,7 @@ const CLASS: Record<
   { readonly uid: number; readonly category: number; readonly categoryName: string }
 > = {
   "Account Change": { uid: 3001, category: 3, categoryName: "Identity & Access Management" },
+  Authentication: { uid: 3002, category: 3, categoryName: "Identity & Access Management" },
   "Entity Management": { uid: 3004, category: 3, categoryName: "Identity & Access Management" },
   "API Activity": { uid: 6003, category: 6, categoryName: "Application Activity" },
 };
@@ -207,6 +208,9 @@ const MAP: Readonly<Record<string, Mapping>> = {
     entity: "consent_text",
     entityId: "purpose",
   },
+  "passkey.registered": { cls: "Account Change", activity: 10, activityName: "MFA Factor Enable" },
+  "passkey.used": { cls: "Authentication", activity: 1, activityName: "Logon" },
+  "passkey.reset": { cls: "Account Change", activity: 11, activityName: "MFA Factor Disable" },
   "access.denied": { cls: "API Activity", activity: 99, activityName: "Other", failure: true },
   "access.granted": { cls: "API Activity", activity: 2, activityName: "Read" },
   "budget.exceeded": { cls: "API Activity", activity: 99, activityName: "Other", failure: true },

@@ -38,6 +38,7 @@ import {
 import { createServingService, type ServingService } from "../access/serving.js";
 import { hasActiveConsent } from "../access/consent.js";
 import { createConsentTextService, type ConsentTextService } from "../access/consent-texts.js";
+import { createPasskeyService, type PasskeyService } from "../access/passkeys.js";
 import { recordEvent } from "../audit/record.js";
 import type { AccessEvent } from "../audit/events-access.js";
 import { createTlsKeyService } from "../vault/tls-key.js";
@@ -109,6 +110,8 @@ export interface VaultAccess {
   readonly consents: ConsentService;
   /** Each purpose's consent text, versioned and hashed (src/access/consent-texts.ts). */
   readonly consentTexts: ConsentTextService;
+  /** Contractors' passkeys (WebAuthn), src/access/passkeys.ts. */
+  readonly passkeys: PasskeyService;
   readonly breakglass: BreakglassService;
   /** Serving derivations and datasets under the serving rules (src/access/serving.ts). */
   readonly serving: ServingService;
@@ -241,6 +244,7 @@ export function composeServices(init: VaultInit, state: SharedState) {
     applications: createApplicationService({ ...init, purposes }),
     consents: createConsentService({ ...init, purposes }),
     consentTexts: createConsentTextService({ ...init, purposes }),
+    passkeys: createPasskeyService({ ...init, tokens }),
     breakglass,
     serving,
     rateLimits: state.rateLimits,

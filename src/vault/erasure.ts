@@ -35,6 +35,9 @@ export async function eraseSubjectRecords(
   const ref = await eraseRefIndex(trx, deps.tree, deps.vaultId, row);
   const consents = n(await trx.deleteFrom("consents").where("subject_id", "=", row.id).executeTakeFirst());
   const uploads = n(await trx.deleteFrom("uploads").where("subject_id", "=", row.id).executeTakeFirst());
+  // A passkey's public key is the contractor's credential: nothing of it outlives them.
+  await trx.deleteFrom("passkeys").where("subject_id", "=", row.id).execute();
+  await trx.deleteFrom("webauthn_challenges").where("subject_id", "=", row.id).execute();
   // Import rows tie a keyed hash of an archive object's content to the subject: erased with it.
   await trx.deleteFrom("import_items").where("subject_id", "=", row.id).execute();
   // The free-text reason of a break-glass request may name the person.

@@ -12,6 +12,8 @@ import type { Principal } from "../../src/access/tokens.js";
 import type { AnyRoute } from "../../src/server/route.js";
 import { allRoutes } from "../../src/server/routes/index.js";
 import { internalsOf } from "../../src/platform/vault.js";
+import { relyingParty } from "../../src/access/passkeys.js";
+import { SoftAuthenticator } from "../support/webauthn.js";
 import { HAVE_AUDIO_TOOLS } from "../support/audio.js";
 import { BACKENDS } from "../support/backends.js";
 import {
@@ -19,6 +21,7 @@ import {
   codeOf,
   CONSENT_TEXT_HASH,
   makeWorld,
+  PUBLIC_URL,
   speechBytes,
   type Call,
   type Party,
@@ -667,6 +670,63 @@ export const MATRIX: readonly Row[] = [
     expect: { ...denyAll, admin: OK },
     request: (w, role) =>
       Promise.resolve({ method: "GET", url: "/v1/admin/policies", token: tokenFor(w, role) }),
+  },
+  // --- passkeys ---
+  {
+    route: "POST /v1/me/passkeys/options",
+    action: "passkey.register",
+    scopes: ["self"],
+    expect: { ...denyAll, contractor: OK },
+    request: (w, role) =>
+      Promise.resolve({ method: "POST", url: "/v1/me/passkeys/options", token: tokenFor(w, role) }),
+  },
+  {
+    route: "POST /v1/me/passkeys",
+    action: "passkey.register",
+    scopes: ["self"],
+    expect: { ...denyAll, contractor: OK },
+    async request(w, role) {
+      const p = await w.fresh(false);
+      const options = await w.vault.access.passkeys.registrationOptions(p.id, relyingParty(PUBLIC_URL));
+      const json = new SoftAuthenticator().create(options, PUBLIC_URL);
+      return { method: "POST", url: "/v1/me/passkeys", token: tokenFor(w, role, p), json };
+    },
+  },
+  {
+    route: "GET /v1/me/passkeys",
+    action: "subject.read",
+    scopes: ["self"],
+    expect: { ...denyAll, contractor: OK },
+    request: selfRead("/passkeys"),
+  },
+  {
+    route: "POST /v1/passkey/options",
+    action: null,
+    scopes: ["public"],
+    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    request: () => Promise.resolve({ method: "POST", url: "/v1/passkey/options" }),
+  },
+  {
+    route: "POST /v1/passkey/session",
+    action: null,
+    scopes: ["public"],
+    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    async request(w) {
+      const p = await w.fresh(false);
+      const rp = relyingParty(PUBLIC_URL);
+      const auth = new SoftAuthenticator();
+      const created = auth.create(await w.vault.access.passkeys.registrationOptions(p.id, rp), PUBLIC_URL);
+      await w.vault.access.passkeys.register(p.id, created, rp);
+      const json = auth.get(await w.vault.access.passkeys.authenticationOptions(rp), PUBLIC_URL);
+      return { method: "POST", url: "/v1/passkey/session", json };
+    },
+  },
+  {
+    route: "DELETE /v1/subjects/:id/passkeys",
+    action: "passkey.reset",
+    scopes: SUBJECT_SCOPES,
+    expect: { ...denyAll, contractor: contractorOwn(403), operator: OK },
+    request: subjectRead("/passkeys", "DELETE"),
   },
   // --- consent texts ---
   {

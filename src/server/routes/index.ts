@@ -5,6 +5,7 @@ import { auditRoutes } from "./audit.js";
 import { breakglassRoutes } from "./breakglass.js";
 import { consentTextRoutes } from "./consent-texts.js";
 import { derivationRoutes } from "./derivations.js";
+import { passkeyRoutes } from "./passkeys.js";
 import { publicRoutes } from "./public.js";
 import { recordingRoutes } from "./recordings.js";
 import { selfRoutes } from "./self.js";
@@ -36,6 +37,7 @@ export function allRoutes(env: RouteEnv): AnyRoute[] {
     ...derivationRoutes(),
     ...selfRoutes(),
     ...consentTextRoutes(),
+    ...passkeyRoutes(env.publicUrl ?? (() => undefined)),
     ...breakglassRoutes(),
     ...adminRoutes(env.policies),
     sealRoute(env.seal),

@@ -14,6 +14,7 @@ import { m0009RateLimits } from "./m0009-rate-limits.js";
 import { m0010SubjectRoles } from "./m0010-subject-roles.js";
 import { m0011ConsentTexts } from "./m0011-consent-texts.js";
 import { m0012DeletionReceipts } from "./m0012-deletion-receipts.js";
+import { m0013Passkeys } from "./m0013-passkeys.js";
 import type { Dialect } from "./types.js";
 
 type Up = (db: Kysely<unknown>, dialect: Dialect) => Promise<void>;
@@ -150,6 +151,7 @@ const ups: readonly (readonly [string, Up])[] = [
   ["0010_subject_roles", m0010SubjectRoles],
   ["0011_consent_texts", m0011ConsentTexts],
   ["0012_deletion_receipts", m0012DeletionReceipts],
+  ["0013_passkeys", m0013Passkeys],
 ];
 
 /** The schema version this build writes and understands: one step per migration. */

@@ -156,12 +156,36 @@ export interface RateLimitsTable {
   tat_us: number;
 }
 
+/** A contractor's passkey (migration 0013). */
+export interface PasskeysTable {
+  /** base64url of the WebAuthn credential id. */
+  credential_id: string;
+  subject_id: string;
+  /** The COSE_Key bytes. */
+  public_key: Bytes;
+  alg: number;
+  sign_count: number;
+  backup_eligible: number;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** A pending WebAuthn ceremony's challenge, by hash; deleted when used or expired. */
+export interface WebauthnChallengesTable {
+  challenge_hash: Bytes;
+  kind: "register" | "authenticate";
+  subject_id: string | null;
+  expires_at: string;
+}
+
 export interface AccessTables {
   applications: ApplicationsTable;
   principals: PrincipalsTable;
   tokens: TokensTable;
   consents: ConsentsTable;
   consent_texts: ConsentTextsTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
   egress_usage: EgressUsageTable;
   budget_strikes: BudgetStrikesTable;
   breakglass_requests: BreakglassRequestsTable;
