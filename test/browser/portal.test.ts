@@ -42,9 +42,14 @@ describe.runIf(HAVE_CHROMIUM && HAVE_AUDIO_TOOLS)("browser: the contractor porta
     // The portal as `npm run build` bundles it, from the sources under test.
     const dir = mkdtempSync(path.join(tmpdir(), "vv-portal-"));
     execFileSync(process.execPath, [path.join(import.meta.dirname, "../../scripts/bundle-web.mjs"), dir]);
-    w = await makeWorld(BACKENDS[0]!, { softDeleteWindow: "1d", portal: loadPortal(dir) });
+    // localhost, not 127.0.0.1: an IP address cannot be a WebAuthn RP ID.
+    w = await makeWorld(BACKENDS[0]!, {
+      softDeleteWindow: "1d",
+      portal: loadPortal(dir),
+      publicUrl: () => base,
+    });
     await w.app.listen({ port: 0, host: "127.0.0.1" });
-    base = `http://127.0.0.1:${(w.app.server.address() as AddressInfo).port}`;
+    base = `http://localhost:${(w.app.server.address() as AddressInfo).port}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -218,6 +223,56 @@ describe.runIf(HAVE_CHROMIUM && HAVE_AUDIO_TOOLS)("browser: the contractor porta
     expect(await axe(later)).toEqual([]);
     await later.close();
     expect(receipt1).not.toBe(receipt2);
+  });
+
+  it("registers a passkey from the first session and signs in with it on the next visit", async () => {
+    const p = await w.fresh(false);
+    const page = await context.newPage();
+    page.on("pageerror", (e) => problems.push(e.message));
+    // Chromium's virtual authenticator (DevTools WebAuthn domain): a platform authenticator with
+    // user verification, which keeps discoverable credentials for this page across navigations.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await page.goto(await enrolmentLink(p));
+    await page.waitForSelector("main[data-ready]");
+    const spare = await w.vault.access.tokens.create({
+      role: "contractor",
+      subjectId: p.id,
+      kind: "enrolment",
+      maxUses: 1,
+    });
+    await page.getByRole("button", { name: "Create a passkey" }).click();
+    await page.locator("#passkey .state-active").waitFor();
+    expect(await w.vault.access.passkeys.list(p.id)).toHaveLength(1);
+    // The spare link died with the registration; no operator can make another.
+    expect(
+      (
+        await fetch(`${base}/v1/enrol`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ token: spare.token }),
+        })
+      ).status,
+    ).toBe(401);
+
+    // The next visit: no link, no stored session; the passkey signs in.
+    await page.goto(`${base}/portal`);
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.locator("#consent .card").first().waitFor();
+    expect(await page.evaluate("localStorage.length + sessionStorage.length")).toBe(0);
+    const used = (await w.vault.audit.list({ type: "passkey.used", limit: 1000 })).map((e) => e.event);
+    expect(used).toContainEqual(expect.objectContaining({ subjectId: p.id }));
+    await page.close();
   });
 
   it("says so when a link was already used, and keeps every request on the vault's origin", async () => {

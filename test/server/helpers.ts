@@ -69,6 +69,8 @@ export interface WorldOptions {
   readonly embedderFactory?: typeof defaultEmbedderFactory;
   /** The vault's soft-delete window (shreds are scheduled); default none (immediate). */
   readonly softDeleteWindow?: string;
+  /** The server's public origin (default PUBLIC_URL): passkeys' relying party, enrolment links. */
+  readonly publicUrl?: () => string;
   /** The contractor portal's files (default: dist/web, as the server reads them). */
   readonly portal?: PortalAssets;
   /** Purposes beyond the defaults (vault.json `abstraction.purposes`); no consent text is published for them. */
@@ -144,7 +146,7 @@ export async function makeWorld(backend: Backend, options: WorldOptions = {}): P
     vault,
     engine: eng,
     ...(options.limiterNow ? { now: options.limiterNow } : {}),
-    publicUrl: () => PUBLIC_URL,
+    publicUrl: options.publicUrl ?? (() => PUBLIC_URL),
     // counts instead of sealing: the quorum tests (test/server/unseal.test.ts) seal for real
     seal: () => Promise.resolve(),
     ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),

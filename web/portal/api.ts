@@ -47,6 +47,11 @@ export async function api<T>(method: string, path: string, body?: unknown, auth 
   return json as T;
 }
 
+/** A session made by a passkey sign-in (passkey.ts). */
+export function useSession(out: { sessionToken: string; subjectId: string; expiresAt: string }): void {
+  session = { token: out.sessionToken, subjectId: out.subjectId, expiresAt: out.expiresAt };
+}
+
 /** Exchanges a one-time enrolment token (from the link's fragment) for a session. */
 export async function enrol(token: string): Promise<void> {
   const out = await api<{ sessionToken: string; subjectId: string; expiresAt: string }>(

@@ -9,6 +9,7 @@ import { renderData } from "./data-view.js";
 import { announce, h, replace } from "./dom.js";
 import { renderErase } from "./erase-view.js";
 import { t } from "./messages.js";
+import { passkeysAvailable, renderPasskeys, signInWithPasskey } from "./passkey.js";
 import { receiptForm } from "./receipt-view.js";
 
 function main(): HTMLElement {
@@ -16,13 +17,23 @@ function main(): HTMLElement {
 }
 
 function signInPage(problem?: string): void {
+  const passkey = h("button", { type: "button" }, t("signin.passkey"));
+  passkey.addEventListener("click", () => {
+    passkey.disabled = true;
+    signInWithPasskey()
+      .then(() => home())
+      .catch(() => {
+        signInPage(t("signin.passkeyFailed"));
+        main().setAttribute("data-ready", "");
+      });
+  });
   replace(
     main(),
     h("h1", { id: "title" }, t("title")),
     h("h2", {}, t("signin.heading")),
     problem && h("p", { class: "error", role: "alert" }, problem),
     h("p", {}, t("signin.howto")),
-    h("p", {}, t("signin.passkeys")),
+    passkeysAvailable() && h("div", { class: "actions" }, passkey),
     receiptForm(),
   );
 }
@@ -31,6 +42,7 @@ async function home(): Promise<void> {
   const consent = h("section", { id: "consent", "aria-labelledby": "consent-heading" });
   const data = h("section", { id: "data", "aria-labelledby": "data-heading" });
   const erase = h("section", { id: "erase", "aria-labelledby": "erase-heading" });
+  const passkey = h("section", { id: "passkey", "aria-labelledby": "passkey-heading" });
   replace(
     main(),
     h("h1", { id: "title" }, t("title")),
@@ -42,14 +54,16 @@ async function home(): Promise<void> {
         {},
         h("li", {}, h("a", { href: "#consent" }, t("nav.consent"))),
         h("li", {}, h("a", { href: "#data" }, t("nav.data"))),
+        h("li", {}, h("a", { href: "#passkey" }, t("nav.passkey"))),
         h("li", {}, h("a", { href: "#erase" }, t("nav.erase"))),
       ),
     ),
     consent,
     data,
+    passkey,
     erase,
   );
-  await Promise.all([renderConsent(consent), renderData(data), renderErase(erase)]);
+  await Promise.all([renderConsent(consent), renderData(data), renderPasskeys(passkey), renderErase(erase)]);
   main().setAttribute("data-ready", "");
 }
 

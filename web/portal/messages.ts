@@ -6,11 +6,23 @@ export const EN = {
   title: "Your voice data",
   loading: "Loading…",
   "signin.heading": "Sign in",
-  "signin.howto":
-    "Open the enrolment link the platform sent you. It signs you in once; keep this page open while you use it.",
+  "signin.howto": "Open the enrolment link the platform sent you, or sign in with the passkey you created.",
   "signin.expired": "This link has expired or was already used. Ask the platform for a new one.",
   "signin.failed": "Signing in failed: {message}",
-  "signin.passkeys": "Signing in with a passkey on later visits is not available yet.",
+  "signin.passkey": "Sign in with a passkey",
+  "signin.passkeyFailed":
+    "Signing in with a passkey did not work. Try again, or ask the platform for a new link.",
+  "nav.passkey": "Passkey",
+  "passkey.heading": "Your passkey",
+  "passkey.why":
+    "Create a passkey to come back without a link. It stays on your device, protected by your screen lock or fingerprint.",
+  "passkey.create": "Create a passkey",
+  "passkey.created": "Your passkey is ready. Next time, sign in with it.",
+  "passkey.cancelled": "No passkey was created.",
+  "passkey.unsupported": "This browser cannot create passkeys.",
+  "passkey.have": "You sign in with a passkey created on {date}.",
+  "passkey.operators":
+    "Since you have a passkey, nobody at the platform can sign in as you. If you lose it, the platform can remove it, and you will see that in your activity.",
   "nav.consent": "Consent",
   "nav.data": "What is kept",
   "nav.erase": "Erase my data",
