@@ -1,5 +1,6 @@
 /** Real-voice test audio made at test time (flite voices are built from recordings of real people). */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -15,7 +16,9 @@ const CACHE = path.join(os.tmpdir(), "voxvault-test-audio");
 
 export function speech(text: string, voice: "slt" | "awb" | "rms" | "kal16" = "slt", name?: string): string {
   mkdirSync(CACHE, { recursive: true });
-  const base = path.join(CACHE, name ?? `${voice}-${Buffer.from(text).toString("hex").slice(0, 40)}`);
+  // Keyed by the whole text: two texts that start alike must not share a cached file.
+  const key = createHash("sha256").update(text).digest("hex").slice(0, 24);
+  const base = path.join(CACHE, name ?? `${voice}-${key}`);
   const out = `${base}.16k.wav`;
   if (!existsSync(out)) {
     execFileSync("flite", ["-voice", voice, "-t", text, "-o", `${base}.raw.wav`]);
