@@ -7,7 +7,7 @@
  * phone-sized viewport, and every request stays on the vault's origin.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -16,10 +16,10 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentTextHash } from "../../src/access/consent-texts.js";
 import { PAGE_CSP, loadPortal } from "../../src/server/web.js";
-import { HAVE_AUDIO_TOOLS } from "../support/audio.js";
+import { HAVE_AUDIO_TOOLS, speech } from "../support/audio.js";
 import { BACKENDS } from "../support/backends.js";
 import { CHROMIUM, HAVE_CHROMIUM } from "../support/chromium.js";
-import { CONSENT_TEXT, makeWorld, type Party, type World } from "../server/helpers.js";
+import { CONSENT_TEXT, makeWorld, SENTENCE, type Party, type World } from "../server/helpers.js";
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -272,6 +272,36 @@ describe.runIf(HAVE_CHROMIUM && HAVE_AUDIO_TOOLS)("browser: the contractor porta
     expect(await page.evaluate("localStorage.length + sessionStorage.length")).toBe(0);
     const used = (await w.vault.audit.list({ type: "passkey.used", limit: 1000 })).map((e) => e.event);
     expect(used).toContainEqual(expect.objectContaining({ subjectId: p.id }));
+    await page.close();
+  });
+
+  it("uploads a recording in chunks with progress, resuming after a lost chunk", async () => {
+    const p = await w.fresh(false);
+    const page = await open(await enrolmentLink(p));
+    const long = Array.from({ length: 4 }, () => SENTENCE).join(" ");
+    const file = speech(long, "awb");
+    const size = statSync(file).size;
+    expect(size).toBeGreaterThan(2 * 256 * 1024); // three chunks or more
+    // The network drops the second chunk once; the portal resumes from the vault's offset.
+    let patches = 0;
+    let dropped = 0;
+    await page.route("**/v1/uploads/*", async (route) => {
+      if (route.request().method() === "PATCH" && ++patches === 2) {
+        dropped++;
+        await route.abort("connectionreset");
+      } else await route.continue();
+    });
+    await page.getByLabel("Recording file").setInputFiles(file);
+    await page.getByRole("button", { name: "Upload" }).click();
+    await page.locator("#upload-result", { hasText: "received and processed" }).waitFor({ timeout: 60_000 });
+    expect(dropped).toBe(1);
+    expect(
+      await page.locator("#upload-progress").evaluate((e) => (e as unknown as { value: number }).value),
+    ).toBe(size);
+    await page.locator("#data", { hasText: "Recordings received: 1" }).waitFor();
+    const recordings = await w.vault.recordings.recordings(p.id);
+    expect(recordings).toHaveLength(1);
+    expect(recordings[0]!.durationSec).toBeGreaterThan(10);
     await page.close();
   });
 

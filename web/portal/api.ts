@@ -23,8 +23,20 @@ let session: Session | undefined;
 
 export const signedIn = (): boolean => session !== undefined;
 
-export async function api<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json" };
+/** The signed-in contractor's subject id. */
+export function mySubject(): string {
+  if (!session) throw new ApiError(401, "UNAUTHENTICATED", "not signed in");
+  return session.subjectId;
+}
+
+export async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  auth = true,
+  extra: { headers?: Record<string, string>; raw?: Blob } = {},
+): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/json", ...extra.headers };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (auth) {
     if (!session) throw new ApiError(401, "UNAUTHENTICATED", "not signed in");
@@ -35,7 +47,7 @@ export async function api<T>(method: string, path: string, body?: unknown, auth 
     headers,
     credentials: "omit",
     cache: "no-store",
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    ...(body !== undefined ? { body: JSON.stringify(body) } : extra.raw ? { body: extra.raw } : {}),
   });
   const text = await res.text();
   const json = text ? (JSON.parse(text) as unknown) : undefined;

@@ -11,6 +11,7 @@ import { renderErase } from "./erase-view.js";
 import { t } from "./messages.js";
 import { passkeysAvailable, renderPasskeys, signInWithPasskey } from "./passkey.js";
 import { receiptForm } from "./receipt-view.js";
+import { renderUpload } from "./upload-view.js";
 
 function main(): HTMLElement {
   return document.getElementById("main")!;
@@ -43,6 +44,7 @@ async function home(): Promise<void> {
   const data = h("section", { id: "data", "aria-labelledby": "data-heading" });
   const erase = h("section", { id: "erase", "aria-labelledby": "erase-heading" });
   const passkey = h("section", { id: "passkey", "aria-labelledby": "passkey-heading" });
+  const upload = h("section", { id: "upload", "aria-labelledby": "upload-heading" });
   replace(
     main(),
     h("h1", { id: "title" }, t("title")),
@@ -54,15 +56,18 @@ async function home(): Promise<void> {
         {},
         h("li", {}, h("a", { href: "#consent" }, t("nav.consent"))),
         h("li", {}, h("a", { href: "#data" }, t("nav.data"))),
+        h("li", {}, h("a", { href: "#upload" }, t("nav.upload"))),
         h("li", {}, h("a", { href: "#passkey" }, t("nav.passkey"))),
         h("li", {}, h("a", { href: "#erase" }, t("nav.erase"))),
       ),
     ),
     consent,
     data,
+    upload,
     passkey,
     erase,
   );
+  renderUpload(upload, () => renderData(data));
   await Promise.all([renderConsent(consent), renderData(data), renderPasskeys(passkey), renderErase(erase)]);
   main().setAttribute("data-ready", "");
 }

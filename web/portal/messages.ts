@@ -58,6 +58,15 @@ export const EN = {
   "data.kind.frames": "Short-time sound features for speech-recognition training.",
   "data.kind.raw": "The recording itself.",
   "data.kind.other": "A derived measurement ({name}).",
+  "nav.upload": "Add a recording",
+  "upload.heading": "Add a recording",
+  "upload.intro":
+    "Send a recording you already have (an interview, a voice note). The vault keeps only what the purposes you agreed to need, and you see it above.",
+  "upload.label": "Recording file",
+  "upload.button": "Upload",
+  "upload.progress": "{percent}% sent",
+  "upload.done": "The recording was received and processed.",
+  "upload.failed": "The recording could not be used ({code}).",
   "erase.heading": "Erase my data",
   "erase.intro":
     "Erasing destroys the keys that lock everything kept of your voice, so nothing of it can be read again, not even from backups. You get a receipt to fetch the signed deletion certificate.",
