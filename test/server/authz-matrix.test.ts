@@ -89,6 +89,7 @@ const SUBJECT_SCOPES = ["own", "consented", "unconsented"] as const satisfies re
 /** Contractors: own subject allowed (or the given outcome), any other subject 404. */
 const contractorOwn = (own: Outcome = OK): RoleExpect => ({ own, consented: 404, unconsented: 404 });
 const denyAll = { contractor: 403, operator: 403, consumer: 403, auditor: 403, admin: 403 } as const;
+const allowAll = { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK } as const;
 
 /** The subject a scope names (fixed subjects for reads). */
 function target(w: World, scope: Scope): Party {
@@ -162,7 +163,7 @@ export const MATRIX: readonly Row[] = [
     route: "GET /healthz",
     action: null,
     scopes: ["public"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) => Promise.resolve({ method: "GET", url: "/healthz", token: tokenFor(w, role) }),
   },
   // The contractor portal's pages and assets (built into dist/web by `npm run build`).
@@ -170,28 +171,28 @@ export const MATRIX: readonly Row[] = [
     route: `GET ${url}`,
     action: null,
     scopes: ["public"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) => Promise.resolve({ method: "GET", url, token: tokenFor(w, role) }),
   })),
   ...["/healthz/live", "/healthz/ready"].map((url): Row => ({
     route: `GET ${url}`,
     action: null,
     scopes: ["public"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) => Promise.resolve({ method: "GET", url, token: tokenFor(w, role) }),
   })),
   {
     route: "GET /openapi.json",
     action: null,
     scopes: ["public"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) => Promise.resolve({ method: "GET", url: "/openapi.json", token: tokenFor(w, role) }),
   },
   {
     route: "POST /v1/enrol",
     action: null,
     scopes: ["public"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     async request(w) {
       const p = await w.fresh();
       const link = await w.vault.access.tokens.create({
@@ -207,7 +208,7 @@ export const MATRIX: readonly Row[] = [
     route: "POST /v1/deletion-certificate",
     action: null,
     scopes: ["public"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     async request(w) {
       const p = await w.fresh();
       const out = await w.vault.shredding.request(p.id, { receipt: true });
@@ -218,7 +219,7 @@ export const MATRIX: readonly Row[] = [
     route: "GET /v1/keys",
     action: null,
     scopes: ["public"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) => Promise.resolve({ method: "GET", url: "/v1/keys", token: tokenFor(w, role) }),
   },
   // --- subjects ---
@@ -703,14 +704,14 @@ export const MATRIX: readonly Row[] = [
     route: "POST /v1/passkey/options",
     action: null,
     scopes: ["public"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: () => Promise.resolve({ method: "POST", url: "/v1/passkey/options" }),
   },
   {
     route: "POST /v1/passkey/session",
     action: null,
     scopes: ["public"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     async request(w) {
       const p = await w.fresh(false);
       const rp = relyingParty(PUBLIC_URL);
@@ -733,7 +734,7 @@ export const MATRIX: readonly Row[] = [
     route: "GET /v1/consent-texts",
     action: "consent.texts",
     scopes: ["vault"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) =>
       Promise.resolve({ method: "GET", url: "/v1/consent-texts", token: tokenFor(w, role) }),
   },
@@ -741,7 +742,7 @@ export const MATRIX: readonly Row[] = [
     route: "GET /v1/consent-texts/:purpose",
     action: "consent.texts",
     scopes: ["vault"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) =>
       Promise.resolve({ method: "GET", url: "/v1/consent-texts/quality-review", token: tokenFor(w, role) }),
   },
@@ -764,14 +765,14 @@ export const MATRIX: readonly Row[] = [
     route: "GET /checkpoint",
     action: null,
     scopes: ["public"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) => Promise.resolve({ method: "GET", url: "/checkpoint", token: tokenFor(w, role) }),
   },
   {
     route: "GET /v1/audit/leaves/:index",
     action: "audit.proof",
     scopes: ["vault"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) =>
       Promise.resolve({ method: "GET", url: "/v1/audit/leaves/0", token: tokenFor(w, role) }),
   },
@@ -779,7 +780,7 @@ export const MATRIX: readonly Row[] = [
     route: "GET /v1/audit/proof/inclusion",
     action: "audit.proof",
     scopes: ["vault"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) =>
       Promise.resolve({ method: "GET", url: "/v1/audit/proof/inclusion?index=0", token: tokenFor(w, role) }),
   },
@@ -787,7 +788,7 @@ export const MATRIX: readonly Row[] = [
     route: "GET /v1/audit/proof/consistency",
     action: "audit.proof",
     scopes: ["vault"],
-    expect: { contractor: OK, operator: OK, consumer: OK, auditor: OK, admin: OK },
+    expect: allowAll,
     request: (w, role) =>
       Promise.resolve({ method: "GET", url: "/v1/audit/proof/consistency?from=1", token: tokenFor(w, role) }),
   },
