@@ -300,7 +300,7 @@ export function toOcsf(e: RecordedEvent, ctx: OcsfContext): Record<string, unkno
       },
     },
   };
-  if (m.cls === "Account Change") {
+  if (m.cls === "Account Change" || m.cls === "Authentication") {
     out.user = { uid: subjectId, type: "Contractor", type_id: 99 };
   } else if (m.cls === "Entity Management") {
     const named = m.entityId === undefined ? undefined : payload[m.entityId];

@@ -32,7 +32,7 @@ const lines = (s: string) =>
     .map((l) => JSON.parse(l) as Ocsf);
 
 describe("OCSF mapping", () => {
-  it("maps every event type to API Activity, Account Change or Entity Management with a consistent type_uid", () => {
+  it("maps every event type to API Activity, Account Change, Authentication or Entity Management with a consistent type_uid", () => {
     for (const type of AUDIT_EVENT_TYPES) {
       const o = toOcsf(
         {
@@ -45,13 +45,13 @@ describe("OCSF mapping", () => {
         },
         { vaultId: "vlt_x", origin: "voxvault.local/vlt_x", productVersion: "0.1.0" },
       ) as unknown as Ocsf;
-      expect([3001, 3004, 6003], type).toContain(o.class_uid);
+      expect([3001, 3002, 3004, 6003], type).toContain(o.class_uid);
       expect(o.type_uid).toBe(o.class_uid * 100 + o.activity_id);
       expect(o.category_uid).toBe(Math.floor(o.class_uid / 1000));
       expect(o.metadata.sequence).toBe(7);
       expect(o.time).toBe(Date.UTC(2025, 0, 1));
       if (o.class_uid === 6003) expect(o.api?.operation).toBe(type);
-      if (o.class_uid === 3001) expect(o.user?.uid).toBe("sub_x");
+      if (o.class_uid === 3001 || o.class_uid === 3002) expect(o.user?.uid).toBe("sub_x");
       // Refusals are failures; everything else records something that happened.
       expect((o as unknown as { status_id: number }).status_id, type).toBe(
         type === "access.denied" || type === "budget.exceeded" ? 2 : 1,
