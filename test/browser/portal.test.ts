@@ -94,6 +94,16 @@ describe.runIf(HAVE_CHROMIUM && HAVE_AUDIO_TOOLS)("browser: the contractor porta
     return page;
   }
 
+  /** Storage holds no token (only the log's pinned keys and last checkpoint), and there is no cookie. */
+  async function expectNoCredentialStored(page: Page): Promise<void> {
+    const values = await page.evaluate<string[]>(
+      "[...Object.values(localStorage), ...Object.values(sessionStorage), document.cookie]",
+    );
+    expect(values.filter((x) => /vv[sea]_/.test(x))).toEqual([]);
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    expect(await page.evaluate("document.cookie")).toBe("");
+  }
+
   const card = (page: Page, purpose: string) => page.locator(`[data-purpose="${purpose}"]`);
 
   const axe = async (page: Page) => axeHtml(await page.content());
@@ -139,8 +149,7 @@ describe.runIf(HAVE_CHROMIUM && HAVE_AUDIO_TOOLS)("browser: the contractor porta
     const p = await w.fresh(false, "awb");
     const page = await open(await enrolmentLink(p));
     expect(page.url()).toBe(`${base}/enrol`); // the secret left the address bar
-    expect(await page.evaluate("localStorage.length + sessionStorage.length")).toBe(0);
-    expect(await page.evaluate("document.cookie")).toBe("");
+    await expectNoCredentialStored(page);
     expect(await context.cookies()).toEqual([]);
 
     await card(page, "quality-review").getByRole("button", { name: "I agree" }).click();
@@ -269,10 +278,38 @@ describe.runIf(HAVE_CHROMIUM && HAVE_AUDIO_TOOLS)("browser: the contractor porta
     await page.goto(`${base}/portal`);
     await page.getByRole("button", { name: "Sign in with a passkey" }).click();
     await page.locator("#consent .card").first().waitFor();
-    expect(await page.evaluate("localStorage.length + sessionStorage.length")).toBe(0);
+    await expectNoCredentialStored(page);
     const used = (await w.vault.audit.list({ type: "passkey.used", limit: 1000 })).map((e) => e.event);
     expect(used).toContainEqual(expect.objectContaining({ subjectId: p.id }));
     await page.close();
+  });
+
+  it("shows the contractor's activity checked against the signed log, and a failed check as failed", async () => {
+    const p = await w.fresh(false);
+    const page = await open(await enrolmentLink(p));
+    await page.locator('#activity [data-log]').waitFor();
+    expect(await page.locator('#activity').textContent()).not.toContain("FAILED");
+    await page.locator('#activity [data-log="verified"]').waitFor();
+    await page.locator('#activity [data-event="subject.created"]').waitFor();
+    await page.locator('#activity [data-event="enrolment.completed"]').waitFor();
+    const stored = await page.evaluate<string | null>('localStorage.getItem("voxvault.log.lastCheckpoint")');
+    expect(stored).toContain(await w.vault.log.origin());
+    await page.close();
+
+    // The server (or someone between) alters one event: the page says the check failed.
+    const q = await w.fresh(false);
+    const tampered = await context.newPage();
+    await tampered.route("**/v1/me/audit", async (route) => {
+      const res = await route.fetch();
+      const bundle = (await res.json()) as { events: { record: string }[] };
+      bundle.events[0]!.record = bundle.events[0]!.record.replace('"subject.created"', '"subject.creatEd"');
+      await route.fulfill({ response: res, json: bundle });
+    });
+    tampered.on("pageerror", (e) => problems.push(e.message));
+    await tampered.goto(await enrolmentLink(q));
+    await tampered.locator('#activity [data-log="failed"]').waitFor();
+    expect(await tampered.locator("#activity li").count()).toBe(0);
+    await tampered.close();
   });
 
   it("uploads a recording in chunks with progress, resuming after a lost chunk", async () => {

@@ -3,6 +3,7 @@
  * in: the secret is in the fragment, which browsers never send to a server, and it is removed from
  * the address bar and history before anything else runs. The session stays in memory (src: api.ts).
  */
+import { renderActivity } from "./activity-view.js";
 import { ApiError, enrol, signedIn } from "./api.js";
 import { renderConsent } from "./consent-view.js";
 import { renderData } from "./data-view.js";
@@ -45,6 +46,7 @@ async function home(): Promise<void> {
   const erase = h("section", { id: "erase", "aria-labelledby": "erase-heading" });
   const passkey = h("section", { id: "passkey", "aria-labelledby": "passkey-heading" });
   const upload = h("section", { id: "upload", "aria-labelledby": "upload-heading" });
+  const activity = h("section", { id: "activity", "aria-labelledby": "activity-heading" });
   replace(
     main(),
     h("h1", { id: "title" }, t("title")),
@@ -56,6 +58,7 @@ async function home(): Promise<void> {
         {},
         h("li", {}, h("a", { href: "#consent" }, t("nav.consent"))),
         h("li", {}, h("a", { href: "#data" }, t("nav.data"))),
+        h("li", {}, h("a", { href: "#activity" }, t("nav.activity"))),
         h("li", {}, h("a", { href: "#upload" }, t("nav.upload"))),
         h("li", {}, h("a", { href: "#passkey" }, t("nav.passkey"))),
         h("li", {}, h("a", { href: "#erase" }, t("nav.erase"))),
@@ -63,12 +66,19 @@ async function home(): Promise<void> {
     ),
     consent,
     data,
+    activity,
     upload,
     passkey,
     erase,
   );
   renderUpload(upload, () => renderData(data));
-  await Promise.all([renderConsent(consent), renderData(data), renderPasskeys(passkey), renderErase(erase)]);
+  await Promise.all([
+    renderConsent(consent),
+    renderData(data),
+    renderActivity(activity),
+    renderPasskeys(passkey),
+    renderErase(erase),
+  ]);
   main().setAttribute("data-ready", "");
 }
 

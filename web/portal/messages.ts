@@ -58,6 +58,15 @@ export const EN = {
   "data.kind.frames": "Short-time sound features for speech-recognition training.",
   "data.kind.raw": "The recording itself.",
   "data.kind.other": "A derived measurement ({name}).",
+  "nav.activity": "Who used it",
+  "activity.heading": "Who used your voice data",
+  "activity.verified":
+    "{count} entries about you, each checked in this browser against the signed log (checkpoint of {size} entries).",
+  "activity.witnesses": "Independent witnesses that confirmed this log: {count}.",
+  "activity.consistent": "The log only grew since your last visit: nothing was removed or changed.",
+  "activity.failed":
+    "The check of your activity log FAILED: {reason}. The list is not shown because it cannot be trusted. Please tell the platform and keep this page.",
+  "activity.by": "by {who}",
   "nav.upload": "Add a recording",
   "upload.heading": "Add a recording",
   "upload.intro":
