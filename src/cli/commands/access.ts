@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { MAX_TEXT_BYTES } from "../../access/consent-texts.js";
 import { ROLES } from "../../access/roles.js";
 import type { Role } from "../../store/meta/schema-access.js";
 import { VaultError } from "../../errors.js";
@@ -163,6 +162,8 @@ export function registerAccess(program: Command, io: CliIo, globals: () => Globa
  * Anything else the vault refuses is left for it to refuse, with its message.
  */
 async function readTextFile(file: string): Promise<string> {
+  // Loaded here, not at the top: `voxvault --help` must not load the vault's modules (startup.test.ts).
+  const { MAX_TEXT_BYTES } = await import("../../access/consent-texts.js");
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
