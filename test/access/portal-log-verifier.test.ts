@@ -8,7 +8,8 @@ import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypt
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentTextHash } from "../../src/access/consent-texts.js";
-import { verifySubjectBundle, type SubjectBundle } from "../../src/audit/subject-view.js";
+// Through the public entry: what a contractor's own tooling would import.
+import { verifySubjectBundle, type SubjectBundle } from "../../src/index.js";
 import type { Vault } from "../../src/platform/vault.js";
 import {
   consistencyProofFromLeaves,
