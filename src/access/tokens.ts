@@ -16,7 +16,7 @@ import type { MetaDb } from "../store/meta/index.js";
 import type { PrincipalsTable, Role, TokensTable } from "../store/meta/schema-access.js";
 import type { VaultDeps } from "../vault/deps.js";
 import { hasPasskey } from "./passkeys.js";
-import { loadSubject, requireActive } from "../vault/subjects.js";
+import { loadSubject, requireActive, requireNotShredded } from "../vault/subjects.js";
 import type { ResolvedAccess } from "./config.js";
 import { ROLES } from "./roles.js";
 
@@ -194,7 +194,10 @@ export function createTokenService(deps: Deps) {
       let subjectId: string | null = null;
       if (input.subjectId) {
         const s = await loadSubject(trx, input.subjectId);
-        requireActive(s);
+        // A passkey signs its contractor in during the soft-delete window too: to see what will
+        // be erased, and to cancel it. Every other credential needs an active subject.
+        if (viaPasskey) requireNotShredded(s);
+        else requireActive(s);
         subjectId = s.id;
         // Once a contractor has a passkey, only the passkey makes their sessions: no operator or
         // admin can mint a link or token that acts as them (docs/portal.md, Passkeys).

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { relyingParty } from "../../src/access/passkeys.js";
 import { decodeCbor, decodeCborAll } from "../../src/access/webauthn/cbor.js";
-import type { Vault } from "../../src/platform/vault.js";
+import { internalsOf, type Vault } from "../../src/platform/vault.js";
 import { BACKENDS, codeOf, sandbox, type Sandbox } from "../support/backends.js";
 import { encodeCbor, SoftAuthenticator, type Tamper } from "../support/webauthn.js";
 
@@ -148,6 +148,21 @@ describe.each(BACKENDS)("passkeys ($name)", (backend) => {
       maxUses: 1,
     });
     expect((await v.access.tokens.completeEnrolment(again.token)).subjectId).toBe(s.id);
+  });
+
+  it("signs the contractor in during the soft-delete window, so they can cancel the erasure", async () => {
+    const { s, auth } = await registered();
+    await internalsOf(v).meta.write((trx) =>
+      trx
+        .updateTable("subjects")
+        .set({ status: "shred_pending", shred_after: new Date(Date.now() + 86_400_000).toISOString() })
+        .where("id", "=", s.id)
+        .execute(),
+    );
+    const session = await signIn(auth);
+    expect((await v.access.tokens.authenticate(session.sessionToken)).token.subjectId).toBe(s.id);
+    await v.shredding.cancel(s.id);
+    expect((await v.subjects.get(s.id)).status).toBe("active");
   });
 
   it("refuses every broken registration, and stores nothing", async () => {
