@@ -8,21 +8,16 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentTextHash } from "../../src/access/consent-texts.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
-import { cli } from "../support/cli.js";
+import { cliVault, type CliResult } from "../support/cli.js";
 
 describe.each(BACKENDS)("consent texts from the CLI ($name)", (backend) => {
   let sb: Sandbox;
-  let run: (...args: string[]) => ReturnType<typeof cli>;
+  let run: (...args: string[]) => Promise<CliResult>;
   beforeAll(async () => {
     sb = sandbox(backend);
-    const env = {
-      ...sb.env,
-      VOXVAULT_DATA_DIR: sb.dataDir,
-      ...(backend.pgUrl ? { VOXVAULT_PG_URL: backend.pgUrl } : {}),
-    };
-    run = (...args) => cli(args, env);
-    const pg = backend.pgUrl ? ["--postgres", backend.pgUrl, "--pg-schema", sb.schema] : [];
-    const init = await run("--json", "init", ...pg);
+    const made = await cliVault(sb);
+    run = made.run;
+    const init = made.init;
     expect(init.code, init.stderr).toBe(0);
   });
   afterAll(async () => {

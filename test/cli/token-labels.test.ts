@@ -7,22 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PolicyEngine } from "../../src/policy/engine.js";
 import { buildServer } from "../../src/server/app.js";
 import { BACKENDS, sandbox, type Sandbox } from "../support/backends.js";
-import { cli } from "../support/cli.js";
+import { cliVault, type CliResult } from "../support/cli.js";
 
 describe.each(BACKENDS)("token labels ($name)", (backend) => {
   let sb: Sandbox;
-  let run: (...args: string[]) => ReturnType<typeof cli>;
+  let run: (...args: string[]) => Promise<CliResult>;
   let admin: string;
   beforeAll(async () => {
     sb = sandbox(backend);
-    const env = {
-      ...sb.env,
-      VOXVAULT_DATA_DIR: sb.dataDir,
-      ...(backend.pgUrl ? { VOXVAULT_PG_URL: backend.pgUrl } : {}),
-    };
-    run = (...args) => cli(args, env);
-    const pg = backend.pgUrl ? ["--postgres", backend.pgUrl, "--pg-schema", sb.schema] : [];
-    const init = await run("--json", "init", ...pg);
+    const made = await cliVault(sb);
+    run = made.run;
+    const init = made.init;
     expect(init.code, init.stderr).toBe(0);
     admin = (JSON.parse(init.stdout) as { bootstrapAdminToken: string }).bootstrapAdminToken;
   });

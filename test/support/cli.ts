@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { PassThrough, Readable } from "node:stream";
 import { run } from "../../src/cli/run.js";
+import type { Sandbox } from "./backends.js";
 
 export interface CliResult {
   readonly code: number;
@@ -48,4 +49,21 @@ export function spawnNode(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * A CLI bound to a sandbox's vault (its data dir, and its PostgreSQL schema on that backend), and
+ * the result of `voxvault --json init` run with it.
+ */
+export async function cliVault(
+  sb: Sandbox,
+): Promise<{ run: (...args: string[]) => Promise<CliResult>; init: CliResult }> {
+  const env = {
+    ...sb.env,
+    VOXVAULT_DATA_DIR: sb.dataDir,
+    ...(sb.backend.pgUrl ? { VOXVAULT_PG_URL: sb.backend.pgUrl } : {}),
+  };
+  const run = (...args: string[]) => cli(args, env);
+  const pg = sb.backend.pgUrl ? ["--postgres", sb.backend.pgUrl, "--pg-schema", sb.schema] : [];
+  return { run, init: await run("--json", "init", ...pg) };
 }

@@ -5,7 +5,9 @@
  * (COSE -7, P-256) and EdDSA (COSE -8, Ed25519) keys are accepted. User presence and user
  * verification are both required. Every failure is one error with a reason; nothing is partial.
  */
-import { createHash, createPublicKey, timingSafeEqual, verify, type KeyObject } from "node:crypto";
+import { createPublicKey, verify, type KeyObject } from "node:crypto";
+import { equalBytes, utf8Bytes } from "../../crypto/bytes.js";
+import { sha256 } from "../../crypto/kdf.js";
 import { VaultError } from "../../errors.js";
 import { decodeCbor, decodeCborAll, type CborValue } from "./cbor.js";
 
@@ -46,12 +48,6 @@ export function fromBase64Url(s: string, what: string): Uint8Array {
 
 export const toBase64Url = (b: Uint8Array): string => Buffer.from(b).toString("base64url");
 
-const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash("sha256").update(b).digest());
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** §7.1 steps 5-12 / §7.2 steps 9-14: the client data the browser signed over. */
 function checkClientData(
   clientDataJSON: Uint8Array,
@@ -73,7 +69,7 @@ function checkClientData(
     topOrigin?: unknown;
   };
   if (cd.type !== type) throw fail(`client data type is not ${type}`);
-  if (typeof cd.challenge !== "string" || !equal(fromBase64Url(cd.challenge, "challenge"), challenge))
+  if (typeof cd.challenge !== "string" || !equalBytes(fromBase64Url(cd.challenge, "challenge"), challenge))
     throw fail("the challenge does not match");
   if (cd.origin !== rp.origin) throw fail(`origin ${String(cd.origin)} is not ${rp.origin}`);
   if (cd.crossOrigin === true || cd.topOrigin !== undefined) throw fail("cross-origin ceremony");
@@ -88,8 +84,7 @@ interface AuthData {
 /** §6.1: rpIdHash (32) ‖ flags (1) ‖ signCount (4, big-endian) ‖ [attested credential data] ‖ [extensions]. */
 function parseAuthData(data: Uint8Array, rp: RelyingParty, expectCredential: boolean): AuthData {
   if (data.length < 37) throw fail("authenticator data too short");
-  if (!equal(data.subarray(0, 32), sha256(new TextEncoder().encode(rp.id))))
-    throw fail("RP ID hash does not match");
+  if (!equalBytes(data.subarray(0, 32), sha256(utf8Bytes(rp.id)))) throw fail("RP ID hash does not match");
   const flags = data[32]!;
   if (!(flags & FLAG_UP)) throw fail("user presence not asserted");
   if (!(flags & FLAG_UV)) throw fail("user verification not performed");
@@ -166,7 +161,7 @@ export function verifyRegistration(
   if (!(authData instanceof Uint8Array)) throw fail("no authenticator data");
   const parsed = parseAuthData(authData, rp, true);
   const cred = parsed.credential!;
-  if (!equal(cred.id, fromBase64Url(r.rawId, "rawId")))
+  if (!equalBytes(cred.id, fromBase64Url(r.rawId, "rawId")))
     throw fail("credential id does not match the authenticator data");
   const { alg } = coseToKey(cred.key);
   return {
